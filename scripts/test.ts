@@ -1,0 +1,45 @@
+/**
+ * The README's test command (`deno task test`): installs prerequisites, runs
+ * every test with `deno test`, and ends with the line `N passed, N failed`.
+ *
+ * @module
+ */
+import { ensureAptPackages } from "./prereqs.ts";
+
+/** Extracts passed/failed counts from deno test's summary line. */
+export function parseSummary(output: string): { passed: number; failed: number } | null {
+  const lines = output.split("\n").filter((l) => /\d+ passed.*\d+ failed/.test(l));
+  const last = lines.at(-1);
+  if (!last) return null;
+  const passed = Number(/(\d+) passed/.exec(last)?.[1] ?? NaN);
+  const failed = Number(/(\d+) failed/.exec(last)?.[1] ?? NaN);
+  return Number.isFinite(passed) && Number.isFinite(failed) ? { passed, failed } : null;
+}
+
+if (import.meta.main) {
+  await ensureAptPackages();
+  const args = ["test", "-A", "--no-prompt", ...Deno.args];
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    const s = decoder.decode(chunk, { stream: true });
+    text += s;
+    await Deno.stdout.write(chunk);
+  }
+  const status = await child.status;
+  // deno test colours its summary unless NO_COLOR is set: strip ANSI escapes.
+  const summary = parseSummary(
+    text.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), ""),
+  );
+  if (!summary) {
+    console.log("0 passed, 1 failed");
+    Deno.exit(status.code || 1);
+  }
+  console.log(`${summary.passed} passed, ${summary.failed} failed`);
+  Deno.exit(status.success && summary.failed === 0 ? 0 : 1);
+}

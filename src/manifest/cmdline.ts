@@ -1,0 +1,164 @@
+/**
+ * The kernel command line as the channel from volantd to kestrel.
+ *
+ * The manifest rides as `volant.manifest=<base64url(gzip(JSON))>` (no padding),
+ * as in Volant; the decoder also accepts padding and raw JSON. The VM's own
+ * settings ride as `volant.*` keys listed in {@linkcode CMDLINE_KEYS}.
+ * Pure: web-standard CompressionStream and base64, no Deno.* calls.
+ *
+ * @module
+ */
+import { VolantError } from "../errors.ts";
+import type { PluginManifest } from "./plugin.ts";
+
+/** x86-64 COMMAND_LINE_SIZE: the whole line, including the terminating NUL, fits in 2048 bytes. */
+export const CMDLINE_LIMIT = 2048;
+
+/** Every `volant.*` key the host writes and the guest reads. */
+export const CMDLINE_KEYS = {
+  manifest: "volant.manifest",
+  runtime: "volant.runtime",
+  plugin: "volant.plugin",
+  apiHost: "volant.api_host",
+  apiPort: "volant.api_port",
+  /** Boot mode: auto | initramfs | rootfs. */
+  boot: "volant.boot",
+  rootfsDevice: "volant.rootfs_device",
+  rootfsFstype: "volant.rootfs_fstype",
+  /** Guest address with prefix, e.g. 192.168.127.10/24. */
+  ip: "volant.ip",
+  gateway: "volant.gw",
+  /** Comma-separated DNS servers. */
+  dns: "volant.dns",
+  mtu: "volant.mtu",
+  hostname: "volant.hostname",
+  /** Block device holding the shared, read-only agent image (e.g. vda). */
+  agentDevice: "volant.agent_device",
+  /** 1 = spawn a root shell on the console (off unless asked for). */
+  debugShell: "volant.debug_shell",
+} as const;
+
+function bytesToBase64Url(bytes: Uint8Array): string {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function base64UrlToBytes(text: string): Uint8Array {
+  const std = text.replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
+  if (!/^[A-Za-z0-9+/]*$/.test(std)) throw new Error("not base64url");
+  const padded = std + "=".repeat((4 - (std.length % 4)) % 4);
+  const bin = atob(padded);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+async function pipe(bytes: Uint8Array, stream: CompressionStream | DecompressionStream) {
+  const body = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(stream);
+  return new Uint8Array(await new Response(body).arrayBuffer());
+}
+
+/** manifest -> JSON -> gzip -> base64url without padding. */
+export async function encodeManifest(manifest: PluginManifest): Promise<string> {
+  const json = new TextEncoder().encode(JSON.stringify(manifest));
+  return bytesToBase64Url(await pipe(json, new CompressionStream("gzip")));
+}
+
+/**
+ * Decodes a `volant.manifest` value to a JSON value (not yet validated):
+ * base64url with or without padding, gzip or not, or raw JSON text.
+ */
+export async function decodeManifestValue(value: string): Promise<unknown> {
+  const trimmed = value.trim();
+  if (trimmed.startsWith("{")) return JSON.parse(trimmed);
+  let bytes: Uint8Array;
+  try {
+    bytes = base64UrlToBytes(trimmed);
+  } catch {
+    throw new VolantError("invalid_input", "volant.manifest is neither base64url nor JSON");
+  }
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = await pipe(bytes, new DecompressionStream("gzip"));
+    } catch (cause) {
+      throw new VolantError("invalid_input", "volant.manifest: gzip data is corrupt", { cause });
+    }
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (cause) {
+    throw new VolantError("invalid_input", "volant.manifest does not decode to JSON", { cause });
+  }
+}
+
+/**
+ * Splits a kernel command line into key/value pairs (last one wins), honouring
+ * double quotes as the kernel does. Bare words map to "".
+ */
+export function parseCmdline(cmdline: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const re = /(?:[^\s"]+|"[^"]*")+/g;
+  for (const token of cmdline.match(re) ?? []) {
+    const unquoted = token.replace(/"/g, "");
+    const eq = unquoted.indexOf("=");
+    if (eq < 0) out.set(unquoted, "");
+    else out.set(unquoted.slice(0, eq), unquoted.slice(eq + 1));
+  }
+  return out;
+}
+
+/** Quotes a value that holds whitespace; rejects what the kernel cannot carry. */
+function formatArg(key: string, value: string): string {
+  if (value.includes('"') || /[\n\0]/.test(value)) {
+    throw new VolantError(
+      "invalid_input",
+      `kernel argument ${key}: value holds a quote or newline`,
+      {
+        problems: [{ field: key, message: "must not contain quotes or newlines" }],
+      },
+    );
+  }
+  return /\s/.test(value) ? `${key}="${value}"` : `${key}=${value}`;
+}
+
+/** Joins base args and `volant.*` pairs in a stable order (insertion order of `pairs`). */
+export function joinCmdline(base: string[], pairs: [string, string][]): string {
+  return [...base.filter((s) => s.length > 0), ...pairs.map(([k, v]) => formatArg(k, v))].join(
+    " ",
+  );
+}
+
+/** The biggest top-level fields of a manifest by JSON size, for budget errors. */
+export function biggestFields(manifest: PluginManifest, count = 3): [string, number][] {
+  return Object.entries(manifest)
+    .map(([k, v]): [string, number] => [k, JSON.stringify(v ?? null).length])
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count);
+}
+
+/**
+ * Throws `invalid_input` when `cmdline` does not fit the x86-64 budget, naming
+ * its size, the limit and the manifest's biggest fields.
+ */
+export function checkCmdlineBudget(cmdline: string, manifest?: PluginManifest): void {
+  const size = new TextEncoder().encode(cmdline).length + 1; // the kernel's trailing NUL
+  if (size <= CMDLINE_LIMIT) return;
+  const biggest = manifest
+    ? "; biggest manifest fields: " +
+      biggestFields(manifest).map(([k, n]) => `${k} (${n} B of JSON)`).join(", ")
+    : "";
+  throw new VolantError(
+    "invalid_input",
+    `kernel command line is ${size} bytes, over the ${CMDLINE_LIMIT}-byte limit${biggest}`,
+    {
+      problems: [{
+        field: "manifest",
+        message: `kernel command line is ${size} bytes, over the ${CMDLINE_LIMIT}-byte limit`,
+      }],
+      details: { size, limit: CMDLINE_LIMIT },
+    },
+  );
+}

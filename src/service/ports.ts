@@ -1,0 +1,111 @@
+/**
+ * Ports: the interfaces the services call. Adapters (src/vmm, src/net,
+ * src/store) implement them; src/daemon wires them; services never import an
+ * adapter. Keep changes additive: several components code against these.
+ *
+ * @module
+ */
+
+/** Which machine model a VM boots on. `microvm` = virtio-mmio; `q35` = virtio-pci (as Cloud Hypervisor). */
+export type MachineKind = "microvm" | "q35";
+
+/** A disk handed to the hypervisor. Paths are host paths the daemon owns. */
+export interface DiskSpec {
+  /** Stable id, also the guest-visible order (first disk = vda). */
+  id: string;
+  /** The image to attach (shared artifact, or the per-VM overlay built by `prepare`). */
+  path: string;
+  format: "raw" | "qcow2";
+  readonly: boolean;
+  /**
+   * For a writable disk over a shared read-only image: the image the driver
+   * backs a per-VM copy-on-write overlay with (created once by `prepare`, kept
+   * across stop/start, removed by `destroy`).
+   */
+  backingImage?: string;
+}
+
+/** Everything a driver needs to boot one VM. Built by the service, pure data. */
+export interface VmSpec {
+  /** Validated DNS label. */
+  name: string;
+  /** `/run/volant/vms/<name>`: pid, api/qmp socket, serial socket, serial log. */
+  runtimeDir: string;
+  /** Per-VM persistent dir under the state dir (overlays): `<state>/vms/<name>`. */
+  stateDir: string;
+  kernel: string;
+  initramfs?: string;
+  disks: DiskSpec[];
+  cpus: number;
+  memoryMb: number;
+  /** The full kernel command line, already budget-checked. */
+  cmdline: string;
+  net?: { tap: string; mac: string };
+  machine: MachineKind;
+  vsock?: { cid: number };
+  /** Serial log size cap in bytes (the driver or supervisor trims beyond it). */
+  serialLogMaxBytes: number;
+}
+
+/** A running (or adopted) VMM process. `startTime` guards against recycled pids. */
+export interface VmProcess {
+  name: string;
+  pid: number;
+  /** Process start time from /proc/<pid>/stat (field 22), as a string. */
+  startTime: string;
+  runtimeDir: string;
+  /** Where the serial console is: a unix socket path. */
+  serialSocket: string;
+  serialLog: string;
+}
+
+/** What `exited` resolves with. `code` null = killed by a signal. */
+export interface VmExit {
+  code: number | null;
+  signal: string | null;
+  /** True when the exit was asked for (shutdown/kill through the driver). */
+  requested: boolean;
+}
+
+export interface VmInfo {
+  state: "running" | "paused" | "shutdown" | "unknown";
+  raw?: unknown;
+}
+
+/** One hypervisor driver (QEMU or Cloud Hypervisor). */
+export interface Hypervisor {
+  readonly kind: "qemu" | "cloud-hypervisor";
+  /** True when this driver can run on this host; otherwise the reason. */
+  available(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Creates the runtime dir and per-VM overlays; idempotent. */
+  prepare(spec: VmSpec): Promise<void>;
+  /** Spawns the VMM detached (own session) and returns once its pid is known. */
+  boot(spec: VmSpec): Promise<VmProcess>;
+  /** Graceful power-down (ACPI / API), then kill after `graceMs`. Resolves once exited. */
+  shutdown(proc: VmProcess, opts: { graceMs: number }): Promise<void>;
+  kill(proc: VmProcess): Promise<void>;
+  pause?(proc: VmProcess): Promise<void>;
+  resume?(proc: VmProcess): Promise<void>;
+  info(proc: VmProcess): Promise<VmInfo>;
+  /** Re-attaches to a VMM from its runtime dir after a daemon restart; null if it is gone. */
+  adopt(name: string, runtimeDir: string): Promise<VmProcess | null>;
+  /** Resolves when the process exits (pidfd for adopted processes). */
+  exited(proc: VmProcess): Promise<VmExit>;
+  /** Removes the runtime dir and per-VM state (overlays); the VM must be stopped. */
+  destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void>;
+}
+
+/** Host networking, implemented by src/net through FFI. */
+export interface HostNetwork {
+  /** Bridge exists, has `gatewayCidr` (e.g. 192.168.127.1/24) and a fixed MAC, is up. */
+  ensureBridge(opts: { name: string; gatewayCidr: string; mtu?: number }): Promise<void>;
+  /** ip_forward on, and the `inet volant` nftables table: masquerade, forward, guard the host. */
+  ensureNat(opts: { bridge: string; subnet: string; guardHostPorts?: number[] }): Promise<void>;
+  removeNat(): Promise<void>;
+  /** Persistent TAP attached to `bridge` and up; idempotent. */
+  ensureTap(opts: { name: string; bridge: string; owner?: number }): Promise<void>;
+  /** Deletes a TAP; a missing one is fine. */
+  deleteTap(name: string): Promise<void>;
+  /** Removes Volant TAPs (recognised by prefix) not in `owned`; returns the removed names. */
+  sweepTaps(owned: ReadonlySet<string>): Promise<string[]>;
+}
