@@ -1,0 +1,48 @@
+/**
+ * Every default of volantd's configuration, in one place. Keys are the
+ * config-file keys; flags are the same words with dashes (`--state-dir`),
+ * env vars are `VOLANT_` + upper case (`VOLANT_STATE_DIR`).
+ *
+ * @module
+ */
+
+/** Default build cache (kernel, agent image): `deno task kernel` / `deno task agent` write here. */
+export const DEFAULT_CACHE_DIR = "/var/cache/volant";
+
+export const DEFAULTS = {
+  /** SQLite file, api-token, artifact store, per-VM overlays. */
+  state_dir: "/var/lib/volant",
+  /** The API's unix socket (mode 0660, root only). */
+  socket: "/run/volant/volantd.sock",
+  /** Optional TCP listener `HOST:PORT`; empty = unix socket only. TCP requires a bearer token. */
+  listen: "",
+  bridge: "vbr0",
+  subnet: "192.168.127.0/24",
+  /** First and last address VMs may get; empty = gateway+1 .. broadcast-1. */
+  pool_start: "",
+  pool_end: "",
+  dns: "",
+  mtu: 1500,
+  hypervisor: "qemu",
+  /** Default machine model for new VMs. */
+  machine: "microvm",
+  /** Per-VM runtime dirs: pid, QMP/API socket, serial socket and log. */
+  runtime_dir: "/run/volant/vms",
+  cache_dir: DEFAULT_CACHE_DIR,
+  /** Guest kernel; empty = `<cache_dir>/kernel/current/vmlinux`. */
+  kernel: "",
+  /** Shared read-only agent image; empty = `<cache_dir>/agent/current/agent.img`. */
+  agent_image: "",
+  /** Initramfs for rootfs-only plugins; empty = `<cache_dir>/agent/current/boot.cpio.gz`. */
+  boot_initramfs: "",
+  /** Serial log cap per VM, in bytes. */
+  serial_log_max_bytes: 8 * 1024 * 1024,
+  /** Seconds a VM gets to power off before it is killed. */
+  stop_grace_seconds: 20,
+  log_level: "info",
+} as const;
+
+export type ConfigKey = keyof typeof DEFAULTS;
+
+/** Where the config file is looked for when neither --config nor VOLANT_CONFIG names one. */
+export const DEFAULT_CONFIG_FILE = "/etc/volant/volantd.toml";
