@@ -109,3 +109,20 @@ export interface HostNetwork {
   /** Removes Volant TAPs (recognised by prefix) not in `owned`; returns the removed names. */
   sweepTaps(owned: ReadonlySet<string>): Promise<string[]>;
 }
+
+/** What the in-guest agent (kestrel) answered on a health probe. */
+export interface GuestHealth {
+  ok: boolean;
+  /** HTTP status, when the agent answered at all. */
+  status?: number;
+  /** Why not ok: connection refused, timeout, body text. */
+  detail?: string;
+}
+
+/** HTTP client to kestrel on `http://<ip>:8080`, implemented by src/guest. */
+export interface GuestAgent {
+  /** GET /healthz with a short timeout; never throws for an unreachable guest. */
+  health(ip: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<GuestHealth>;
+  /** GET /v1/status; throws VolantError upstream/unavailable when the guest does not answer. */
+  status(ip: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<unknown>;
+}

@@ -1,0 +1,22 @@
+/**
+ * What every service shares: the store, the ports, the event bus, options.
+ *
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { EventBus } from "./events.ts";
+import type { ResolvedServiceOptions } from "./options.ts";
+import type { GuestAgent, HostNetwork, Hypervisor } from "./ports.ts";
+import type { StateStore } from "./store_port.ts";
+
+export interface ServiceContext {
+  store: StateStore;
+  events: EventBus;
+  options: ResolvedServiceOptions;
+  hypervisor?: Hypervisor;
+  network?: HostNetwork;
+  guest?: GuestAgent;
+  fetch: typeof fetch;
+  log: Logger;
+  now: () => Date;
+}

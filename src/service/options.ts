@@ -1,0 +1,119 @@
+/**
+ * Plain options for the services (the daemon maps its ResolvedConfig onto
+ * these), with documented defaults applied in one place.
+ *
+ * @module
+ */
+import type { GuestAgent, HostNetwork, Hypervisor } from "./ports.ts";
+import type { StateStore } from "./store_port.ts";
+import type { Logger } from "../log/mod.ts";
+
+export interface RestartLimits {
+  /** At most this many automatic restarts ... (default 5) */
+  maxRestarts: number;
+  /** ... within this window (default 10 min). */
+  windowMs: number;
+  /** First backoff delay, doubled each time (default 1 s). */
+  baseDelayMs: number;
+  /** Backoff cap (default 60 s). */
+  maxDelayMs: number;
+}
+
+export interface ServiceOptions {
+  /** `<state>`: artifacts in `<state>/artifacts/sha256`, per-VM disks in `<state>/vms/<name>`. */
+  stateDir: string;
+  /** Per-VM runtime dirs: `<runtimeDir>/<name>` (default /run/volant/vms). */
+  runtimeDir?: string;
+  /** Bridge name (default vbr0). */
+  bridge?: string;
+  /** IPv4 subnet (default 192.168.127.0/24). */
+  subnet?: string;
+  /** Lease pool, inclusive (default .2 .. broadcast-1). */
+  pool?: { start: string; end: string };
+  /** DNS servers handed to guests (default: the gateway). */
+  dns?: string[];
+  /** Guest MTU (unset = kernel default). */
+  mtu?: number;
+  /** Guest kernel; a VM start without one answers 503 naming it. */
+  kernel?: string;
+  /** Shared read-only agent image (vda). */
+  agentImage?: string;
+  /** Boot initramfs for rootfs-only plugins. */
+  bootInitramfs?: string;
+  /** Host TSC in kHz when the driver runs under TCG (adds tsc_early_khz). */
+  tscKhz?: number;
+  /** Serial log cap per VM (default 8 MiB). */
+  serialLogMaxBytes?: number;
+  /** Grace before a VMM is killed on stop (default 10 s). */
+  stopGraceMs?: number;
+  restart?: Partial<RestartLimits>;
+  /** Guest health polling: overall timeout (default 120 s) and interval (default 1 s). */
+  health?: { timeoutMs?: number; intervalMs?: number };
+  /** Reported by system info. */
+  version?: string;
+}
+
+export interface ServiceDeps {
+  store: StateStore;
+  options: ServiceOptions;
+  /** Absent = VM starts answer 503 naming the missing driver. */
+  hypervisor?: Hypervisor;
+  /** Absent = VM starts answer 503 naming the missing host network. */
+  network?: HostNetwork;
+  /** Absent = health stays `unknown`. */
+  guest?: GuestAgent;
+  /** For artifact downloads (tests inject; default globalThis.fetch). */
+  fetch?: typeof fetch;
+  log?: Logger;
+  now?: () => Date;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedServiceOptions extends
+  Required<
+    Omit<
+      ServiceOptions,
+      | "pool"
+      | "dns"
+      | "mtu"
+      | "kernel"
+      | "agentImage"
+      | "bootInitramfs"
+      | "tscKhz"
+      | "restart"
+      | "health"
+    >
+  > {
+  pool?: { start: string; end: string };
+  dns?: string[];
+  mtu?: number;
+  kernel?: string;
+  agentImage?: string;
+  bootInitramfs?: string;
+  tscKhz?: number;
+  restart: RestartLimits;
+  health: { timeoutMs: number; intervalMs: number };
+}
+
+export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {
+  return {
+    ...o,
+    stateDir: o.stateDir,
+    runtimeDir: o.runtimeDir ?? "/run/volant/vms",
+    bridge: o.bridge ?? "vbr0",
+    subnet: o.subnet ?? "192.168.127.0/24",
+    serialLogMaxBytes: o.serialLogMaxBytes ?? 8 * 1024 * 1024,
+    stopGraceMs: o.stopGraceMs ?? 10_000,
+    version: o.version ?? "0.0.0",
+    restart: {
+      maxRestarts: o.restart?.maxRestarts ?? 5,
+      windowMs: o.restart?.windowMs ?? 10 * 60_000,
+      baseDelayMs: o.restart?.baseDelayMs ?? 1000,
+      maxDelayMs: o.restart?.maxDelayMs ?? 60_000,
+    },
+    health: {
+      timeoutMs: o.health?.timeoutMs ?? 120_000,
+      intervalMs: o.health?.intervalMs ?? 1000,
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * System info: version, uptime, hypervisor availability, network and counts.
+ *
+ * @module
+ */
+import type { SystemInfo } from "../manifest/api.ts";
+import type { SystemServiceApi } from "./contracts.ts";
+import type { ServiceContext } from "./context.ts";
+import type { Ipam } from "./ipam.ts";
+
+export class SystemService implements SystemServiceApi {
+  readonly #ctx: ServiceContext;
+  readonly #ipam: Ipam;
+  readonly #startedAt: Date;
+
+  constructor(ctx: ServiceContext, ipam: Ipam) {
+    this.#ctx = ctx;
+    this.#ipam = ipam;
+    this.#startedAt = ctx.now();
+  }
+
+  async info(): Promise<SystemInfo> {
+    const { store, options, hypervisor } = this.#ctx;
+    const hv = hypervisor
+      ? await hypervisor.available()
+      : { ok: false as const, reason: "no hypervisor driver is configured" };
+    const byState = store.vms.countByState();
+    const plugins = store.plugins.list();
+    const pool = this.#ipam.pool;
+    return {
+      version: options.version,
+      started_at: this.#startedAt.toISOString(),
+      uptime_s: (this.#ctx.now().getTime() - this.#startedAt.getTime()) / 1000,
+      state_dir: options.stateDir,
+      hypervisor: {
+        kind: hypervisor?.kind ?? "none",
+        available: hv.ok,
+        ...(hv.ok ? {} : { reason: hv.reason }),
+      },
+      network: {
+        bridge: options.bridge,
+        subnet: pool.subnet,
+        gateway: pool.gateway,
+        pool_start: pool.start,
+        pool_end: pool.end,
+        leased: store.leases.count(),
+        capacity: pool.capacity,
+      },
+      vms: { total: Object.values(byState).reduce((a, b) => a + b, 0), by_state: byState },
+      plugins: { total: plugins.length, enabled: plugins.filter((p) => p.enabled).length },
+    };
+  }
+}
