@@ -134,9 +134,6 @@ export const PluginManifestSchema = z.strictObject({
       message: "a plugin needs a boot medium: initramfs, rootfs or both",
     });
   }
-  if (m.runtime !== undefined && m.runtime !== m.name && m.runtime.length === 0) {
-    ctx.addIssue({ code: "custom", path: ["runtime"], message: "must not be empty" });
-  }
   const names = new Set<string>();
   m.disks?.forEach((d, i) => {
     if (names.has(d.name)) {
