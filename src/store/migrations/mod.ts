@@ -1,0 +1,17 @@
+/**
+ * The ordered list of migrations. Add a file `NNNN_name.ts` exporting `name`
+ * and `sql`, then append it here; versions must increase by one.
+ *
+ * @module
+ */
+import * as m0001 from "./0001_initial.ts";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: m0001.name, sql: m0001.sql },
+];
