@@ -1,0 +1,85 @@
+/**
+ * The Hono app factory: middleware (request id, access log, auth), one
+ * resource router per resource, one error renderer (problem+json), 404/405,
+ * and the OpenAPI document generated from the same zod schemas.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ services, auth: { token } });
+ * Deno.serve({ path: socket }, (req) => app.fetch(req, { transport: "unix" }));
+ * ```
+ *
+ * @module
+ */
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
+import type { ApiDeps } from "./deps.ts";
+import { fileLogReader } from "./log_reader.ts";
+import { notFoundHandler } from "./method_not_allowed.ts";
+import { accessLog } from "./middleware/access_log.ts";
+import { auth } from "./middleware/auth.ts";
+import { errorHandler } from "./middleware/error_handler.ts";
+import { requestId } from "./middleware/request_id.ts";
+import { generateDocument, registerSecurity } from "./openapi.ts";
+import { newRouter } from "./router.ts";
+import { agentProxyRoutes } from "./routes/agent_proxy.ts";
+import { consoleRoutes } from "./routes/console.ts";
+import { deploymentRoutes } from "./routes/deployments.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { pluginRoutes } from "./routes/plugins.ts";
+import { healthRoutes, systemRoutes } from "./routes/system.ts";
+import { vmLogRoutes } from "./routes/vm_logs.ts";
+import { vmRoutes } from "./routes/vms.ts";
+import { type ApiEnv, SILENT_LOGGER } from "./types.ts";
+
+const openapiRoute = createRoute({
+  method: "get",
+  path: "/api/v1/openapi.json",
+  tags: ["system"],
+  summary: "This OpenAPI 3.1 document",
+  responses: {
+    200: {
+      description: "The document",
+      content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+    },
+  },
+});
+
+/** Builds the API app. */
+export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
+  const logger = deps.logger ?? SILENT_LOGGER;
+  const { plugins, vms, events, system } = deps.services;
+  const app = newRouter();
+  app.use("*", requestId());
+  app.use("*", accessLog({ logger }));
+  app.use("*", auth(deps.auth));
+  app.onError(errorHandler({ logger }));
+
+  app.route("/", healthRoutes());
+  app.route("/api/v1/plugins", pluginRoutes(plugins));
+  app.route("/api/v1/vms", vmRoutes(vms));
+  app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? fileLogReader()));
+  app.route(
+    "/api/v1/vms",
+    agentProxyRoutes(vms, {
+      port: deps.agentPort ?? 8080,
+      timeoutMs: deps.agentTimeoutMs ?? 120_000,
+    }),
+  );
+  app.route("/api/v1/deployments", deploymentRoutes());
+  app.route(
+    "/api/v1/events",
+    eventRoutes(events, { heartbeatMs: deps.heartbeatMs ?? 15_000, logger }),
+  );
+  app.route("/api/v1/system", systemRoutes(system));
+  app.route("/ws/v1/vms", consoleRoutes(vms, logger));
+
+  registerSecurity(app);
+  let document: Record<string, unknown> | undefined;
+  app.openapi(openapiRoute, (c) => {
+    document ??= generateDocument(app);
+    return c.json(document, 200);
+  });
+  app.notFound(notFoundHandler(app.routes));
+  return app;
+}

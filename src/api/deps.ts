@@ -1,0 +1,36 @@
+/**
+ * What the API needs from the outside world, injected by the daemon (or a
+ * test): the services, the auth settings, a logger and a serial log reader.
+ *
+ * @module
+ */
+import type { Services } from "../service/contracts.ts";
+import type { AuthOptions } from "./middleware/auth.ts";
+import type { ApiLogger } from "./types.ts";
+
+/** Reads a VM's serial log (tail, then optionally follow). */
+export interface SerialLogReader {
+  /**
+   * The last `lines` lines of the file (whole file when 0), and the file
+   * offset they end at (where `follow` continues). A missing file is empty.
+   */
+  tail(path: string, lines: number): Promise<{ data: Uint8Array; end: number }>;
+  /** Bytes appended after `offset` until `signal` aborts. */
+  follow(path: string, offset: number, signal: AbortSignal): ReadableStream<Uint8Array>;
+}
+
+/** Dependencies of {@linkcode createApp}. */
+export interface ApiDeps {
+  services: Pick<Services, "plugins" | "vms" | "events" | "system">;
+  /** Bearer token for TCP; the unix socket is always trusted. */
+  auth: AuthOptions;
+  logger?: ApiLogger;
+  /** Serial log reader; default reads the file directly (see log_reader.ts). */
+  logs?: SerialLogReader;
+  /** Guest agent port (kestrel), default 8080. */
+  agentPort?: number;
+  /** Timeout of one proxied agent request, default 120 s. */
+  agentTimeoutMs?: number;
+  /** SSE heartbeat interval, default 15 s. */
+  heartbeatMs?: number;
+}

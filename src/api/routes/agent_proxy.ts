@@ -1,0 +1,108 @@
+/**
+ * ANY /api/v1/vms/{name}/agent/*: reverse proxy to the guest agent
+ * (kestrel) at http://<vm ip>:8080/*. Hop-by-hop headers are stripped both
+ * ways, and so is the daemon's own Authorization header: the guest never sees
+ * the API token.
+ *
+ * @module
+ */
+import { createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
+import { VolantError } from "../../errors.ts";
+import type { VmServiceApi } from "../../service/contracts.ts";
+import { newRouter } from "../router.ts";
+import { NameParam, problems } from "../schemas.ts";
+
+/** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus ours. */
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "trailers",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+];
+
+/** Copies `headers` without hop-by-hop ones (and those named in Connection). */
+export function stripHopByHop(headers: Headers, extra: string[] = []): Headers {
+  const out = new Headers(headers);
+  const named = (headers.get("connection") ?? "").split(",").map((s) => s.trim().toLowerCase());
+  for (const h of [...HOP_BY_HOP, ...named, ...extra]) if (h) out.delete(h);
+  return out;
+}
+
+const methods = ["get", "post", "put", "patch", "delete"] as const;
+function docRoute(method: typeof methods[number]) {
+  return createRoute({
+    method,
+    path: "/{name}/agent/{path}",
+    tags: ["vms"],
+    summary: "Reverse proxy to the guest agent (http://<vm ip>:8080/{path})",
+    description: "Any method; the agent's status, headers and body are passed back.",
+    request: { params: NameParam.extend({ path: z.string() }) },
+    responses: {
+      200: { description: "The agent's response" },
+      ...problems(400, 404, 409, 502),
+    },
+  });
+}
+
+export interface AgentProxyOptions {
+  port: number;
+  timeoutMs: number;
+}
+
+/** The agent proxy router. The documented routes are hidden twins of one ALL handler. */
+export function agentProxyRoutes(vms: VmServiceApi, options: AgentProxyOptions) {
+  const app = newRouter();
+  for (const m of methods) app.openAPIRegistry.registerPath(docRoute(m));
+  app.all("/:name/agent/*", async (c) => {
+    const name = NameParam.safeParse({ name: c.req.param("name") });
+    if (!name.success) {
+      throw new VolantError("invalid_input", "invalid path: name is not a DNS label", {
+        problems: [{ field: "path.name", message: "must be a DNS label" }],
+      });
+    }
+    if (c.req.header("upgrade") !== undefined) {
+      throw new VolantError("invalid_input", "WebSocket upgrades are not proxied to the agent");
+    }
+    const vm = vms.get(name.data.name);
+    if (vm.state !== "running") {
+      throw new VolantError("conflict", `vm ${vm.name} is ${vm.state}, not running`);
+    }
+    if (!vm.ip) throw new VolantError("upstream", `vm ${vm.name} has no IP address`);
+    const url = new URL(c.req.url);
+    const prefix = `/api/v1/vms/${vm.name}/agent`;
+    const rest = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : "/";
+    const target = `http://${vm.ip}:${options.port}${rest || "/"}${url.search}`;
+    const headers = stripHopByHop(c.req.raw.headers, ["authorization", "accept-encoding"]);
+    const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
+    const signal = AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(options.timeoutMs)]);
+    let upstream: Response;
+    try {
+      upstream = await fetch(target, {
+        method: c.req.method,
+        headers,
+        body: hasBody ? await c.req.arrayBuffer() : undefined,
+        redirect: "manual",
+        signal,
+      });
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new VolantError("upstream", `agent of vm ${vm.name} unreachable: ${why}`, {
+        cause: error,
+      });
+    }
+    return new Response(upstream.body, {
+      status: upstream.status,
+      statusText: upstream.statusText,
+      headers: stripHopByHop(upstream.headers),
+    });
+  });
+  return app;
+}
