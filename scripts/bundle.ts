@@ -1,0 +1,37 @@
+/**
+ * `deno task bundle`: one JS file per program, runnable with `deno run -A`,
+ * for machines without denort: `dist/volant.js` (all personas; dispatch by
+ * the first argument, or by argv0 under `exec -a`) and `dist/kestrel.js`.
+ *
+ * @module
+ */
+import { REPO, run } from "./_repo.ts";
+
+/** Bundles `entry` into `output` (npm packages included). */
+export async function bundle(entry: string, output: string): Promise<void> {
+  await run(Deno.execPath(), [
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--packages",
+    "bundle",
+    "--output",
+    output,
+    entry,
+  ]);
+}
+
+if (import.meta.main) {
+  await Deno.mkdir(`${REPO}/dist`, { recursive: true });
+  await bundle(`${REPO}/src/main.ts`, `${REPO}/dist/volant.js`);
+  console.log(`${REPO}/dist/volant.js`);
+  try {
+    await Deno.stat(`${REPO}/agent/main.ts`);
+    await bundle(`${REPO}/agent/main.ts`, `${REPO}/dist/kestrel.js`);
+    console.log(`${REPO}/dist/kestrel.js`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    console.error("bundle: agent/main.ts not found: kestrel not bundled");
+  }
+}
