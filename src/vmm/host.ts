@@ -1,0 +1,35 @@
+/**
+ * Host facts a driver needs: whether KVM is usable and the TSC frequency the
+ * guest must be told about under TCG (microvm hangs at TSC calibration on a
+ * busy host without `tsc_early_khz`).
+ *
+ * @module
+ */
+
+/** True when /dev/kvm exists and opens read-write. */
+export async function kvmUsable(path = "/dev/kvm"): Promise<boolean> {
+  try {
+    const f = await Deno.open(path, { read: true, write: true });
+    f.close();
+    return true;
+  } catch (e) {
+    if (
+      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
+      e instanceof Deno.errors.NotCapable
+    ) return false;
+    throw e;
+  }
+}
+
+/** Parses the first "cpu MHz" of /proc/cpuinfo into kHz (rounded). */
+export function parseCpuKhz(cpuinfo: string): number | null {
+  const m = /^cpu MHz\s*:\s*([0-9.]+)/m.exec(cpuinfo);
+  if (!m) return null;
+  const khz = Math.round(Number(m[1]) * 1000);
+  return Number.isFinite(khz) && khz > 0 ? khz : null;
+}
+
+/** The host's TSC frequency in kHz, or null when /proc/cpuinfo does not say. */
+export async function hostTscKhz(): Promise<number | null> {
+  return parseCpuKhz(await Deno.readTextFile("/proc/cpuinfo"));
+}

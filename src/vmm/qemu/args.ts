@@ -1,0 +1,90 @@
+/**
+ * The QEMU command line for one VM, as a pure function of the spec, so it is
+ * unit-tested and identical for the driver and the benchmark's "by hand" run.
+ *
+ * @module
+ */
+import type { VmSpec } from "../../service/ports.ts";
+
+/** Paths and host choices the spec does not carry. */
+export interface QemuArgsOptions {
+  /** Absolute path of qemu-system-x86_64. */
+  binary: string;
+  accel: "kvm" | "tcg";
+  qmpSocket: string;
+  serialSocket: string;
+  serialLog: string;
+  /** Where the guest's vsock would be (vhost-vsock needs no host path; kept for symmetry). */
+  vsockSocket?: string;
+}
+
+/** QEMU option values double a comma to escape it. */
+export function optValue(v: string): string {
+  return v.replaceAll(",", ",,");
+}
+
+/** Builds argv (argv[0] = binary). Devices follow the machine: virtio-mmio or virtio-pci. */
+export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
+  const pci = spec.machine === "q35";
+  const dev = (kind: "blk" | "net") => pci ? `virtio-${kind}-pci` : `virtio-${kind}-device`;
+  const args = [
+    o.binary,
+    "-M",
+    pci ? "q35" : "microvm",
+    "-accel",
+    o.accel,
+    "-cpu",
+    o.accel === "kvm" ? "host" : "max",
+    "-smp",
+    String(spec.cpus),
+    "-m",
+    `${spec.memoryMb}M`,
+    // Without -no-reboot a guest panic (panic=-1) loops reboots forever.
+    "-no-reboot",
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-monitor",
+    "none",
+    "-kernel",
+    spec.kernel,
+  ];
+  if (spec.initramfs) args.push("-initrd", spec.initramfs);
+  args.push("-append", spec.cmdline);
+  for (const [i, d] of spec.disks.entries()) {
+    const drive = [
+      `id=disk${i}`,
+      `file=${optValue(d.path)}`,
+      `format=${d.format}`,
+      "if=none",
+    ];
+    if (d.readonly) drive.push("readonly=on");
+    args.push("-drive", drive.join(","), "-device", `${dev("blk")},drive=disk${i}`);
+  }
+  if (spec.net) {
+    args.push(
+      "-netdev",
+      `tap,id=net0,ifname=${spec.net.tap},script=no,downscript=no`,
+      "-device",
+      `${dev("net")},netdev=net0,mac=${spec.net.mac}`,
+    );
+  }
+  if (spec.vsock) {
+    args.push(
+      "-device",
+      `${pci ? "vhost-vsock-pci" : "vhost-vsock-device"},guest-cid=${spec.vsock.cid}`,
+    );
+  }
+  args.push(
+    "-chardev",
+    // logappend=on opens the log O_APPEND, so trimming it in place is safe while QEMU writes.
+    `socket,id=ser0,path=${optValue(o.serialSocket)},server=on,wait=off,` +
+      `logfile=${optValue(o.serialLog)},logappend=on`,
+    "-serial",
+    "chardev:ser0",
+    "-qmp",
+    `unix:${optValue(o.qmpSocket)},server=on,wait=off`,
+  );
+  return args;
+}

@@ -1,0 +1,95 @@
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import type { VmSpec } from "../../service/ports.ts";
+import { buildQemuArgs, optValue } from "./args.ts";
+
+const base: VmSpec = {
+  name: "web",
+  runtimeDir: "/run/volant/vms/web",
+  stateDir: "/var/lib/volant/vms/web",
+  kernel: "/var/cache/volant/kernel/current/vmlinux",
+  initramfs: "/a/boot.cpio.gz",
+  disks: [
+    { id: "agent", path: "/var/lib/volant/artifacts/sha256/aa", format: "raw", readonly: true },
+    {
+      id: "rootfs",
+      path: "/var/lib/volant/vms/web/rootfs.qcow2",
+      format: "qcow2",
+      readonly: false,
+      backingImage: "/var/lib/volant/artifacts/sha256/bb",
+    },
+  ],
+  cpus: 2,
+  memoryMb: 256,
+  cmdline: "console=ttyS0 panic=-1 reboot=t",
+  machine: "microvm",
+  serialLogMaxBytes: 1 << 20,
+};
+const opts = {
+  binary: "/usr/bin/qemu-system-x86_64",
+  accel: "tcg" as const,
+  qmpSocket: "/run/volant/vms/web/qmp.sock",
+  serialSocket: "/run/volant/vms/web/serial.sock",
+  serialLog: "/run/volant/vms/web/serial.log",
+};
+
+function after(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
+}
+
+Deno.test("microvm under TCG: base flags, kernel, initrd, cmdline, virtio-mmio disks in order", () => {
+  const a = buildQemuArgs(base, opts);
+  assertEquals(a[0], "/usr/bin/qemu-system-x86_64");
+  assertEquals(after(a, "-M"), ["microvm"]);
+  assertEquals(after(a, "-accel"), ["tcg"]);
+  assertEquals(after(a, "-cpu"), ["max"]);
+  assertEquals(after(a, "-smp"), ["2"]);
+  assertEquals(after(a, "-m"), ["256M"]);
+  for (const f of ["-no-reboot", "-nodefaults", "-no-user-config"]) ok(a.includes(f), f);
+  assertEquals(after(a, "-display"), ["none"]);
+  assertEquals(after(a, "-monitor"), ["none"]);
+  assertEquals(after(a, "-kernel"), [base.kernel]);
+  assertEquals(after(a, "-initrd"), ["/a/boot.cpio.gz"]);
+  assertEquals(after(a, "-append"), [base.cmdline]);
+  assertEquals(after(a, "-drive"), [
+    "id=disk0,file=/var/lib/volant/artifacts/sha256/aa,format=raw,if=none,readonly=on",
+    "id=disk1,file=/var/lib/volant/vms/web/rootfs.qcow2,format=qcow2,if=none",
+  ]);
+  assertEquals(after(a, "-device"), [
+    "virtio-blk-device,drive=disk0",
+    "virtio-blk-device,drive=disk1",
+  ]);
+  assertEquals(after(a, "-serial"), ["chardev:ser0"]);
+  assertEquals(after(a, "-qmp"), ["unix:/run/volant/vms/web/qmp.sock,server=on,wait=off"]);
+  ok(after(a, "-chardev")[0].includes("logfile=/run/volant/vms/web/serial.log,logappend=on"));
+  assertEquals(a.includes("-netdev"), false, "no network unless spec.net is set");
+});
+
+Deno.test("q35 under KVM uses virtio-pci devices and -cpu host; net gets tap and MAC", () => {
+  const a = buildQemuArgs(
+    { ...base, machine: "q35", net: { tap: "vtap7", mac: "02:aa:bb:cc:dd:ee" }, vsock: { cid: 9 } },
+    { ...opts, accel: "kvm" },
+  );
+  assertEquals(after(a, "-M"), ["q35"]);
+  assertEquals(after(a, "-cpu"), ["host"]);
+  assertEquals(after(a, "-netdev"), ["tap,id=net0,ifname=vtap7,script=no,downscript=no"]);
+  assertEquals(after(a, "-device"), [
+    "virtio-blk-pci,drive=disk0",
+    "virtio-blk-pci,drive=disk1",
+    "virtio-net-pci,netdev=net0,mac=02:aa:bb:cc:dd:ee",
+    "vhost-vsock-pci,guest-cid=9",
+  ]);
+});
+
+Deno.test("commas in paths are doubled so they cannot inject QEMU options", () => {
+  assertEquals(optValue("/x,readonly=off"), "/x,,readonly=off");
+  const a = buildQemuArgs(
+    { ...base, disks: [{ id: "d", path: "/a,b", format: "raw", readonly: true }] },
+    opts,
+  );
+  assertEquals(after(a, "-drive"), ["id=disk0,file=/a,,b,format=raw,if=none,readonly=on"]);
+});
+
+Deno.test("no initramfs: no -initrd", () => {
+  const a = buildQemuArgs({ ...base, initramfs: undefined }, opts);
+  assertEquals(a.includes("-initrd"), false);
+});
