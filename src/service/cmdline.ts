@@ -1,0 +1,88 @@
+/**
+ * Kernel command line assembly, pure. Order: base flags, tsc_early_khz under
+ * TCG, the VM's network and identity (`volant.*`), the user's extra args,
+ * and `volant.manifest` last so nothing after it can override it. The result
+ * is checked against the x86-64 budget.
+ *
+ * @module
+ */
+import { VolantError } from "../errors.ts";
+import {
+  checkCmdlineBudget,
+  CMDLINE_KEYS,
+  encodeManifest,
+  joinCmdline,
+  parseCmdline,
+  type PluginManifest,
+} from "../manifest/mod.ts";
+
+export const BASE_ARGS = ["console=ttyS0", "panic=-1", "reboot=t"] as const;
+
+export interface CmdlineInput {
+  manifest: PluginManifest;
+  /** Guest address without prefix. */
+  ip: string;
+  prefix: number;
+  gateway: string;
+  dns?: string[];
+  mtu?: number;
+  hostname: string;
+  /** Host TSC kHz when the VMM runs under TCG. */
+  tscKhz?: number;
+  boot: "auto" | "initramfs" | "rootfs";
+  /** Guest device of the rootfs (`vdb` normally), when there is one. */
+  rootfsDevice?: string;
+  rootfsFstype?: string;
+  /** Guest device of the agent image (`vda`), when attached. */
+  agentDevice?: string;
+  /** User extra args (validated: no quotes/newlines, no volant.manifest). */
+  extra?: string;
+}
+
+/** Keys the user may not set through extra args (they would break the channel). */
+const RESERVED = new Set<string>([CMDLINE_KEYS.manifest]);
+
+/** Checks user extra args; throws invalid_input naming `field`. */
+export function checkExtraArgs(extra: string, field = "kernel_cmdline"): void {
+  if (/["\n\0]/.test(extra)) {
+    throw new VolantError("invalid_input", `${field}: must not contain quotes or newlines`, {
+      problems: [{ field, message: "must not contain quotes or newlines" }],
+    });
+  }
+  for (const key of parseCmdline(extra).keys()) {
+    if (RESERVED.has(key)) {
+      throw new VolantError("invalid_input", `${field}: ${key} is set by volantd`, {
+        problems: [{ field, message: `${key} is set by volantd and cannot be overridden` }],
+      });
+    }
+  }
+}
+
+export async function assembleCmdline(input: CmdlineInput): Promise<string> {
+  const extra = (input.extra ?? "").trim();
+  checkExtraArgs(extra);
+  const base: string[] = [...BASE_ARGS];
+  if (input.tscKhz !== undefined) base.push(`tsc_early_khz=${Math.round(input.tscKhz)}`);
+  const pairs: [string, string][] = [
+    [CMDLINE_KEYS.ip, `${input.ip}/${input.prefix}`],
+    [CMDLINE_KEYS.gateway, input.gateway],
+  ];
+  if (input.dns && input.dns.length > 0) pairs.push([CMDLINE_KEYS.dns, input.dns.join(",")]);
+  if (input.mtu !== undefined) pairs.push([CMDLINE_KEYS.mtu, String(input.mtu)]);
+  pairs.push(
+    [CMDLINE_KEYS.hostname, input.hostname],
+    [CMDLINE_KEYS.plugin, input.manifest.name],
+    [CMDLINE_KEYS.runtime, input.manifest.runtime ?? input.manifest.name],
+    [CMDLINE_KEYS.boot, input.boot],
+  );
+  if (input.rootfsDevice) {
+    pairs.push([CMDLINE_KEYS.rootfsDevice, input.rootfsDevice]);
+    if (input.rootfsFstype) pairs.push([CMDLINE_KEYS.rootfsFstype, input.rootfsFstype]);
+  }
+  if (input.agentDevice) pairs.push([CMDLINE_KEYS.agentDevice, input.agentDevice]);
+  const head = joinCmdline(base, pairs);
+  const manifestArg = `${CMDLINE_KEYS.manifest}=${await encodeManifest(input.manifest)}`;
+  const cmdline = [head, extra, manifestArg].filter((s) => s.length > 0).join(" ");
+  checkCmdlineBudget(cmdline, input.manifest);
+  return cmdline;
+}
