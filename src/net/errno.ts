@@ -1,0 +1,117 @@
+/**
+ * Linux errno numbers (x86_64/generic) to their symbolic names, and the typed
+ * error every failing syscall or netlink request in src/net becomes.
+ *
+ * @module
+ */
+import { type ErrorCode, VolantError } from "../errors.ts";
+
+/** errno -> [name, short description]. Only the ones host networking can meet. */
+const ERRNO: Readonly<Record<number, readonly [string, string]>> = {
+  1: ["EPERM", "operation not permitted"],
+  2: ["ENOENT", "no such file or directory"],
+  3: ["ESRCH", "no such process"],
+  4: ["EINTR", "interrupted system call"],
+  5: ["EIO", "input/output error"],
+  6: ["ENXIO", "no such device or address"],
+  7: ["E2BIG", "argument list too long"],
+  9: ["EBADF", "bad file descriptor"],
+  11: ["EAGAIN", "resource temporarily unavailable"],
+  12: ["ENOMEM", "cannot allocate memory"],
+  13: ["EACCES", "permission denied"],
+  14: ["EFAULT", "bad address"],
+  16: ["EBUSY", "device or resource busy"],
+  17: ["EEXIST", "file exists"],
+  18: ["EXDEV", "invalid cross-device link"],
+  19: ["ENODEV", "no such device"],
+  20: ["ENOTDIR", "not a directory"],
+  21: ["EISDIR", "is a directory"],
+  22: ["EINVAL", "invalid argument"],
+  23: ["ENFILE", "too many open files in system"],
+  24: ["EMFILE", "too many open files"],
+  25: ["ENOTTY", "inappropriate ioctl for device"],
+  28: ["ENOSPC", "no space left on device"],
+  32: ["EPIPE", "broken pipe"],
+  34: ["ERANGE", "numerical result out of range"],
+  36: ["ENAMETOOLONG", "file name too long"],
+  38: ["ENOSYS", "function not implemented"],
+  39: ["ENOTEMPTY", "directory not empty"],
+  61: ["ENODATA", "no data available"],
+  71: ["EPROTO", "protocol error"],
+  74: ["EBADMSG", "bad message"],
+  75: ["EOVERFLOW", "value too large for defined data type"],
+  90: ["EMSGSIZE", "message too long"],
+  92: ["ENOPROTOOPT", "protocol not available"],
+  93: ["EPROTONOSUPPORT", "protocol not supported"],
+  95: ["EOPNOTSUPP", "operation not supported"],
+  97: ["EAFNOSUPPORT", "address family not supported by protocol"],
+  98: ["EADDRINUSE", "address already in use"],
+  99: ["EADDRNOTAVAIL", "cannot assign requested address"],
+  105: ["ENOBUFS", "no buffer space available"],
+  110: ["ETIMEDOUT", "connection timed out"],
+  111: ["ECONNREFUSED", "connection refused"],
+  524: ["ENOTSUPP", "operation not supported"],
+};
+
+/** Symbolic name of an errno (`EEXIST`), or `errno <n>` for one not in the table. */
+export function errnoName(errno: number): string {
+  return ERRNO[errno]?.[0] ?? `errno ${errno}`;
+}
+
+/** The errno number for a symbolic name (for tests and callers matching on names). */
+export function errnoNumber(name: string): number | undefined {
+  for (const [n, [sym]] of Object.entries(ERRNO)) if (sym === name) return Number(n);
+  return undefined;
+}
+
+function codeFor(errno: number): ErrorCode {
+  switch (ERRNO[errno]?.[0]) {
+    case "EEXIST":
+    case "EBUSY":
+    case "EADDRINUSE":
+      return "conflict";
+    case "ENODEV":
+    case "ENOENT":
+    case "ENXIO":
+    case "EADDRNOTAVAIL":
+      return "not_found";
+    case "EPERM":
+    case "EACCES":
+      return "forbidden";
+    case "EINVAL":
+    case "ERANGE":
+      return "invalid_input";
+    default:
+      return "internal";
+  }
+}
+
+/** A failed syscall or netlink request: names the operation, the object and the errno. */
+export class NetError extends VolantError {
+  readonly op: string;
+  readonly object: string;
+  readonly errno: number;
+  readonly errnoName: string;
+
+  constructor(op: string, object: string, errno: number, kernelMessage?: string) {
+    const name = errnoName(errno);
+    const desc = ERRNO[errno]?.[1] ?? "unknown error";
+    const hint = name === "EPERM" || name === "EACCES"
+      ? " (host networking needs root or CAP_NET_ADMIN)"
+      : "";
+    const extra = kernelMessage ? `: ${kernelMessage}` : "";
+    super(codeFor(errno), `${op} ${object}: ${name} (${desc})${extra}${hint}`, {
+      details: { op, object, errno, errnoName: name, ...(kernelMessage ? { kernelMessage } : {}) },
+    });
+    this.name = "NetError";
+    this.op = op;
+    this.object = object;
+    this.errno = errno;
+    this.errnoName = name;
+  }
+}
+
+/** True when `error` is a NetError carrying errno `name` (`"EEXIST"`). */
+export function isErrno(error: unknown, name: string): error is NetError {
+  return error instanceof NetError && error.errnoName === name;
+}

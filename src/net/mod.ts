@@ -1,0 +1,45 @@
+/**
+ * Host networking for volantd and `volar setup`: the only module that touches
+ * host links, addresses, TAPs and the firewall. Bridge, TAP and addresses go
+ * through rtnetlink and /dev/net/tun via FFI (src/net/_libc.ts); nftables
+ * through `nft -f -`. Never execs `ip`, `brctl` or `tunctl`.
+ *
+ * @module
+ */
+export { createHostNetwork, type HostNetworkOptions } from "./host_network.ts";
+export { deleteTapSync, ensureBridgeSync, ensureTapSync, sweepTapsSync } from "./host_network.ts";
+export { isVolantTap, MAX_IFNAME_BYTES, TAP_PREFIX, tapName, validateIfName } from "./names.ts";
+export { errnoName, isErrno, NetError } from "./errno.ts";
+export { NetlinkSocket } from "./netlink_socket.ts";
+export {
+  createBridge,
+  deleteLink,
+  getLink,
+  type LinkView,
+  listLinks,
+  requireLink,
+  setLink,
+  setMaster,
+  setMtu,
+  setUp,
+} from "./links.ts";
+export {
+  addAddress,
+  type AddressView,
+  type Cidr,
+  deleteAddress,
+  listAddresses,
+  networkOf,
+  parseCidr,
+} from "./addresses.ts";
+export { bridgeMac } from "./bridge.ts";
+export { createTap, type TapOptions } from "./tap.ts";
+export {
+  ensureIpForward,
+  ensureNftTable,
+  type NatSpec,
+  NFT_TABLE,
+  removeNftTable,
+  renderRuleset,
+} from "./nat.ts";
+export type { Link, LinkChange } from "./netlink.ts";
