@@ -1,0 +1,58 @@
+/* /kestrel on the agent image: starts kestrel as `deno run` of the bundle with
+ * the image's own dynamic loader and libraries, so the guest needs no shell,
+ * no libc and no /lib of its own. Paths are taken relative to this file's
+ * location (normally /volant/agent). Extra arguments go to kestrel. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fail.h"
+
+#define PROG "volant-kestrel"
+#define DEFAULT_BASE "/volant/agent"
+#define FIXED_ARGS 10
+
+int main(int argc, char **argv) {
+	/* base is capped well below the other buffers so no path can truncate. */
+	static char base[1024], loader[PATH_MAX], libs[PATH_MAX], deno[PATH_MAX], bundle[PATH_MAX];
+	static char msg[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", base, sizeof base - 1);
+	if (n > 0) {
+		base[n] = '\0';
+		char *slash = strrchr(base, '/');
+		if (slash) *slash = '\0';
+	} else {
+		strcpy(base, DEFAULT_BASE);
+	}
+	snprintf(loader, sizeof loader, "%s/lib/ld-linux-x86-64.so.2", base);
+	snprintf(libs, sizeof libs, "%s/lib", base);
+	snprintf(deno, sizeof deno, "%s/bin/deno", base);
+	snprintf(bundle, sizeof bundle, "%s/kestrel.js", base);
+
+	char **args = calloc((size_t)argc + FIXED_ARGS, sizeof *args);
+	if (!args) fail(PROG, "out of memory", ENOMEM);
+	int i = 0;
+	args[i++] = loader;
+	args[i++] = "--library-path";
+	args[i++] = libs;
+	args[i++] = deno;
+	args[i++] = "run";
+	args[i++] = "-A";
+	args[i++] = "--no-config";
+	args[i++] = "--no-lock";
+	args[i++] = bundle;
+	for (int a = 1; a < argc; a++) args[i++] = argv[a];
+	args[i] = NULL;
+
+	setenv("DENO_DIR", "/tmp/deno", 1);
+	setenv("HOME", "/tmp", 1);
+	setenv("DENO_NO_UPDATE_CHECK", "1", 1);
+	setenv("NO_COLOR", "1", 1);
+	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+	execv(loader, args);
+	snprintf(msg, sizeof msg, "cannot exec %s", loader);
+	fail(PROG, msg, errno);
+}
