@@ -1,0 +1,105 @@
+/**
+ * Builds the adapters the services get: host networking (only as root and
+ * unless disabled; bridge + NAT ensured here, guarding the API port) and the
+ * hypervisor driver. A missing adapter is not fatal: the services answer VM
+ * starts with 503 naming what is missing, and the log says why.
+ *
+ * @module
+ */
+import type { ResolvedConfig } from "../config/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { HostNetwork, Hypervisor } from "../service/ports.ts";
+
+/** Gateway CIDR of a subnet: first host address with the subnet's prefix. */
+export function gatewayCidr(subnet: string): string {
+  const [addr, prefix] = subnet.split("/");
+  const n = addr.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+  const mask = Number(prefix) === 0 ? 0 : (0xffffffff << (32 - Number(prefix))) >>> 0;
+  const gw = ((n & mask) >>> 0) + 1;
+  const ip = [24, 16, 8, 0].map((s) => (gw >>> s) & 255).join(".");
+  return `${ip}/${prefix}`;
+}
+
+/** Ports of the host guests must not reach (the API when it listens on TCP). */
+export function guardedPorts(listen: string): number[] {
+  const m = /:(\d+)$/.exec(listen);
+  return m ? [Number(m[1])] : [];
+}
+
+export interface NetworkChoice {
+  network?: HostNetwork;
+  /** Why there is none, for logs and 503s. */
+  reason?: string;
+}
+
+/** Host networking if we may and can; ensures the bridge and NAT once. */
+export async function buildHostNetwork(
+  config: ResolvedConfig,
+  opts: { disabled: boolean; uid: number | null },
+  log: Logger,
+): Promise<NetworkChoice> {
+  if (opts.disabled) {
+    const reason = "host networking disabled (--no-host-network)";
+    log.warn("host networking skipped: VM starts will answer 503", { reason });
+    return { reason };
+  }
+  if (opts.uid !== 0) {
+    const reason = "host networking needs root (volantd runs as uid " + opts.uid + ")";
+    log.warn("host networking skipped: VM starts will answer 503", { reason });
+    return { reason };
+  }
+  const { createHostNetwork } = await import("../net/mod.ts");
+  const network = createHostNetwork();
+  const gw = gatewayCidr(config.subnet);
+  await network.ensureBridge({ name: config.bridge, gatewayCidr: gw, mtu: config.mtu });
+  const guard = guardedPorts(config.listen);
+  await network.ensureNat({ bridge: config.bridge, subnet: config.subnet, guardHostPorts: guard });
+  log.info("host network ready", { bridge: config.bridge, gateway: gw, guarded_ports: guard });
+  return { network };
+}
+
+export interface HypervisorChoice {
+  hypervisor?: Hypervisor;
+  reason?: string;
+}
+
+/** Module exporting the drivers (src/vmm/mod.ts); loaded by path so its absence is survivable. */
+const VMM_MODULE = new URL("../vmm/mod.ts", import.meta.url).href;
+
+interface VmmModule {
+  createHypervisor?: (
+    kind: "qemu" | "cloud-hypervisor",
+    opts: Record<string, unknown>,
+  ) => Hypervisor;
+}
+
+/** The configured hypervisor driver, with its availability logged. */
+export async function buildHypervisor(
+  config: ResolvedConfig,
+  log: Logger,
+): Promise<HypervisorChoice> {
+  let mod: VmmModule;
+  try {
+    mod = await import(VMM_MODULE) as VmmModule;
+  } catch (error) {
+    const reason = `hypervisor drivers not available (${VMM_MODULE}: ${(error as Error).message})`;
+    log.warn("no hypervisor driver: VM starts will answer 503", { reason });
+    return { reason };
+  }
+  if (typeof mod.createHypervisor !== "function") {
+    const reason = "src/vmm/mod.ts does not export createHypervisor";
+    log.warn("no hypervisor driver: VM starts will answer 503", { reason });
+    return { reason };
+  }
+  const hypervisor = mod.createHypervisor(config.hypervisor, {
+    runtimeRoot: config.runtimeDir,
+    machine: config.machine,
+  });
+  const available = await hypervisor.available();
+  if (available.ok) log.info("hypervisor ready", { kind: hypervisor.kind });
+  else {log.warn("hypervisor not usable: VM starts will answer 503", {
+      kind: hypervisor.kind,
+      reason: available.reason,
+    });}
+  return { hypervisor };
+}

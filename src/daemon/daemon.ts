@@ -1,0 +1,133 @@
+/**
+ * The composition root: from a ResolvedConfig to a running daemon. Creates
+ * the directories, opens the store, builds the adapters, the services and the
+ * API, reconciles, and serves the unix socket (and TCP with a token).
+ * Nothing else in the code base constructs adapters.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import { createApp } from "../api/mod.ts";
+import type { ResolvedConfig } from "../config/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { createServices, type Services } from "../service/mod.ts";
+import { openStore } from "../store/mod.ts";
+import { VERSION } from "../version.ts";
+import { buildHostNetwork, buildHypervisor } from "./adapters.ts";
+import { type Listener, serveTcp, serveUnix } from "./listeners.ts";
+import { ensureToken } from "./token.ts";
+
+export interface DaemonOptions {
+  /** Skip bridge/NAT even as root. */
+  noHostNetwork?: boolean;
+  log: Logger;
+  /** Effective uid (default Deno.uid()); only root sets up host networking. */
+  uid?: number | null;
+}
+
+/** A running daemon. */
+export interface Daemon {
+  readonly services: Services;
+  readonly listeners: readonly Listener[];
+  /** Stops listening and closes the store; VMs keep running (they are detached). */
+  close(): Promise<void>;
+}
+
+/** Starts everything; on failure closes what it opened and rethrows. */
+export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): Promise<Daemon> {
+  const log = opts.log;
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const unwind = async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (error) {
+        log.error("cleanup failed", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+  };
+  try {
+    await Deno.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+    await Deno.chmod(config.stateDir, 0o700);
+    await Deno.mkdir(config.runtimeDir, { recursive: true, mode: 0o700 });
+    await Deno.mkdir(dirname(config.socket), { recursive: true, mode: 0o755 });
+
+    const store = openStore({ stateDir: config.stateDir });
+    cleanups.push(() => store.close());
+
+    const uid = opts.uid === undefined ? Deno.uid() : opts.uid;
+    const net = await buildHostNetwork(config, { disabled: opts.noHostNetwork ?? false, uid }, log);
+    const hv = await buildHypervisor(config, log);
+
+    const services = createServices({
+      store,
+      hypervisor: hv.hypervisor,
+      network: net.network,
+      log: log.child({ component: "service" }),
+      options: {
+        stateDir: config.stateDir,
+        runtimeDir: config.runtimeDir,
+        bridge: config.bridge,
+        subnet: config.subnet,
+        pool: config.poolStart && config.poolEnd
+          ? { start: config.poolStart, end: config.poolEnd }
+          : undefined,
+        dns: config.dns.length > 0 ? config.dns : undefined,
+        mtu: config.mtu,
+        kernel: config.kernel,
+        agentImage: config.agentImage,
+        bootInitramfs: config.bootInitramfs,
+        serialLogMaxBytes: config.serialLogMaxBytes,
+        stopGraceMs: config.stopGraceSeconds * 1000,
+        version: VERSION,
+      },
+    });
+    cleanups.push(() => services.close());
+    await services.start();
+
+    let token: string | undefined;
+    if (config.listen) {
+      const t = await ensureToken(config.stateDir, (msg, fields) => log.warn(msg, fields));
+      token = t.token;
+      log.info(t.created ? "api token created" : "api token loaded", { path: t.path });
+    }
+    const apiLog = log.child({ component: "api" });
+    const app = createApp({ services, auth: { token }, logger: apiLog });
+    const onError = (error: unknown) =>
+      apiLog.error("http server error", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+
+    const listeners: Listener[] = [];
+    const unix = await serveUnix(config.socket, app.fetch, onError);
+    listeners.push(unix);
+    cleanups.push(() => unix.close());
+    if (config.listen) {
+      const tcp = serveTcp(config.listen, app.fetch, onError);
+      listeners.push(tcp);
+      cleanups.push(() => tcp.close());
+    }
+    log.info("volantd listening", {
+      version: VERSION,
+      socket: unix.address,
+      tcp: listeners.find((l) => l.transport === "tcp")?.address ?? null,
+      state_dir: config.stateDir,
+    });
+
+    let closed = false;
+    return {
+      services,
+      listeners,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await unwind();
+      },
+    };
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+}
