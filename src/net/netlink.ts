@@ -211,7 +211,8 @@ export function newBridgeRequest(
   const attrs = [attr(IFLA.ADDRESS, macBytes(o.mac))];
   if (o.mtu !== undefined) attrs.push(attrU32(IFLA.MTU, o.mtu));
   attrs.push(attrString(IFLA.IFNAME, o.name));
-  attrs.push(attrNested(IFLA.LINKINFO, [attrString(IFLA_INFO.KIND, "bridge")]));
+  // The kind goes without a NUL, as iproute2 sends it (the kernel compares by length).
+  attrs.push(attrNested(IFLA.LINKINFO, [attr(IFLA_INFO.KIND, encoder.encode("bridge"))]));
   return message(
     { type: RTM.NEWLINK, flags: ACK_REQ | NLM_F.EXCL | NLM_F.CREATE, seq },
     ifinfomsg(),
@@ -357,7 +358,7 @@ export interface ErrorReply {
 
 export function decodeError(m: Message): ErrorReply {
   const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
-  const errno = -v.getInt32(0, true);
+  const errno = -v.getInt32(0, true) | 0; // | 0: an ACK is 0, not -0
   if (!(m.flags & NLM_F.ACK_TLVS)) return { errno };
   // TLVs follow the echoed request: its header only when capped, else the whole request.
   const echoedLen = m.flags & NLM_F.CAPPED ? 16 : v.getUint32(4, true);
