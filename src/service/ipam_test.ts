@@ -78,6 +78,7 @@ Deno.test("leases in SQLite: exhaustion names the pool; release frees the addres
           health: "unknown",
           kernel_cmdline: "",
           restarts: 0,
+          artifacts: [],
         }, "t").id,
       );
     }

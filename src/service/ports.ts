@@ -77,6 +77,11 @@ export interface Hypervisor {
   readonly kind: "qemu" | "cloud-hypervisor";
   /** True when this driver can run on this host; otherwise the reason. */
   available(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /**
+   * Kernel arguments this driver needs on this host, for the service to append
+   * to `VmSpec.cmdline` (QEMU under TCG: `tsc_early_khz=<host kHz>`). Optional.
+   */
+  extraKernelArgs?(): Promise<string[]>;
   /** Creates the runtime dir and per-VM overlays; idempotent. */
   prepare(spec: VmSpec): Promise<void>;
   /** Spawns the VMM detached (own session) and returns once its pid is known. */

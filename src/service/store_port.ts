@@ -25,6 +25,8 @@ export interface VmRow extends VmRecord {
   pid_start_time?: string;
   /** Last state change requested by a user (stop/delete) rather than by a crash. */
   desired: "running" | "stopped";
+  /** The plugin's artifacts pinned at create (the VM boots from these blobs). */
+  artifacts: ArtifactRecord[];
 }
 
 /** Fields set when inserting a VM (id, tap and timestamps come from the store). */
@@ -69,6 +71,8 @@ export interface VmRepo {
   inStates(states: readonly VmState[]): VmRow[];
   countByPlugin(plugin: string): number;
   countByState(): Record<string, number>;
+  /** Artifact paths pinned by any VM (kept by garbage collection). */
+  pinnedArtifacts(): Set<string>;
 }
 
 export interface LeaseRepo {

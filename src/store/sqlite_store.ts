@@ -227,6 +227,7 @@ function vmRow(r: Row): VmRow {
     health: r.health as VmRow["health"],
     kernel_cmdline: String(r.kernel_cmdline),
     restarts: Number(r.restarts),
+    artifacts: JSON.parse(String(r.artifacts_json)),
     created_at: String(r.created_at),
     updated_at: String(r.updated_at),
   };
@@ -266,8 +267,8 @@ class SqliteVms implements VmRepo {
       const res = this.#st.get(
         `INSERT INTO vms (name, state, desired, plugin, runtime, ip, mac, cpu_cores, memory_mb, pid,
            pid_start_time, machine, restart_policy, health, kernel_cmdline, serial_socket,
-           restarts, last_error, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           restarts, last_error, artifacts_json, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         v.name,
         v.state,
@@ -287,6 +288,7 @@ class SqliteVms implements VmRepo {
         v.serial_socket ?? null,
         v.restarts,
         v.last_error ?? null,
+        JSON.stringify(v.artifacts),
         now,
         now,
       );
@@ -368,6 +370,16 @@ class SqliteVms implements VmRepo {
     return Number(
       (this.#st.get("SELECT COUNT(*) AS n FROM vms WHERE plugin = ?").get(plugin) as Row).n,
     );
+  }
+
+  pinnedArtifacts(): Set<string> {
+    const out = new Set<string>();
+    const rows = this.#st.get("SELECT artifacts_json FROM vms WHERE artifacts_json != '[]'")
+      .all() as Row[];
+    for (const r of rows) {
+      for (const a of JSON.parse(String(r.artifacts_json)) as { path: string }[]) out.add(a.path);
+    }
+    return out;
   }
 
   countByState(): Record<string, number> {

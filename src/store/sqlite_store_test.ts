@@ -20,6 +20,7 @@ function vm(name: string, over: Partial<NewVmRow> = {}): NewVmRow {
     health: "unknown",
     kernel_cmdline: "",
     restarts: 0,
+    artifacts: [],
     ...over,
   };
 }

@@ -55,6 +55,9 @@ CREATE TABLE vms (
   serial_socket TEXT,
   restarts INTEGER NOT NULL DEFAULT 0,
   last_error TEXT,
+  -- The plugin's artifacts as of create: the VM boots from these blobs, and
+  -- they are kept while the VM exists even if the plugin is updated or removed.
+  artifacts_json TEXT NOT NULL DEFAULT '[]',
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );

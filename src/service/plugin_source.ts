@@ -1,0 +1,251 @@
+/**
+ * Where a manifest comes from and what its artifact references may point at.
+ *
+ * - body: artifacts must be absolute http(s) URLs (the daemon reads no host file for it);
+ * - http(s) URL: relative references resolve against it; no file references;
+ * - file path / file:// URL: relative references resolve against the
+ *   manifest's directory, and every local reference must stay inside that
+ *   directory after resolving symlinks (no `..`, no symlink escape).
+ *
+ * @module
+ */
+import { dirname, isAbsolute, resolve, sep as SEPARATOR } from "node:path";
+import { fileURLToPath } from "node:url";
+import { VolantError } from "../errors.ts";
+import type { InstallPluginBody } from "../manifest/api.ts";
+import { checksumHex, type PluginManifest } from "../manifest/mod.ts";
+import type { ArtifactSource } from "./artifact_store.ts";
+
+/** 1 MiB is far more than any manifest that fits a kernel command line. */
+const MAX_MANIFEST_BYTES = 1 << 20;
+
+export type ManifestOrigin =
+  | { kind: "body" }
+  | { kind: "http"; url: URL }
+  | { kind: "file"; dir: string; path: string };
+
+export interface LoadedManifest {
+  raw: unknown;
+  origin: ManifestOrigin;
+  /** Shown in the plugin record. */
+  source: string;
+}
+
+function bad(
+  field: string,
+  message: string,
+  code: "invalid_input" | "forbidden" = "invalid_input",
+) {
+  return new VolantError(code, `${field}: ${message}`, { problems: [{ field, message }] });
+}
+
+function parseJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // The parser's message may quote file content; keep it out of the answer.
+    throw bad(field, "is not a JSON document");
+  }
+}
+
+async function readLimited(body: ReadableStream<Uint8Array>, field: string): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > MAX_MANIFEST_BYTES) {
+      await body.cancel().catch(() => undefined);
+      throw bad(field, `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
+}
+
+async function loadFile(path: string, field: string): Promise<LoadedManifest> {
+  let real: string;
+  try {
+    real = await Deno.realPath(path);
+    const info = await Deno.stat(real);
+    if (!info.isFile) throw bad(field, `${path} is not a regular file`);
+    if (info.size > MAX_MANIFEST_BYTES) {
+      throw bad(field, `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotFound) throw bad(field, `${path} does not exist`);
+    throw cause;
+  }
+  const text = await Deno.readTextFile(real);
+  return {
+    raw: parseJson(text, field),
+    origin: { kind: "file", dir: dirname(real), path: real },
+    source: path,
+  };
+}
+
+/** Loads the manifest JSON named by an install body (not yet validated). */
+export async function loadManifest(
+  body: InstallPluginBody,
+  fetchFn: typeof fetch,
+  signal?: AbortSignal,
+): Promise<LoadedManifest> {
+  if (body.manifest !== undefined) {
+    return { raw: body.manifest, origin: { kind: "body" }, source: "body" };
+  }
+  if (body.path !== undefined) {
+    if (!isAbsolute(body.path)) throw bad("path", "must be an absolute path");
+    return await loadFile(body.path, "path");
+  }
+  const url = new URL(body.url!);
+  if (url.protocol === "file:") {
+    return { ...(await loadFile(fileURLToPath(url), "url")), source: url.href };
+  }
+  let res: Response;
+  try {
+    res = await fetchFn(url, { signal, redirect: "follow" });
+  } catch (cause) {
+    throw new VolantError(
+      "upstream",
+      `url: cannot fetch ${url.href}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new VolantError("upstream", `url: fetching ${url.href} answered HTTP ${res.status}`);
+  }
+  const text = await readLimited(res.body, "url");
+  return { raw: parseJson(text, "url"), origin: { kind: "http", url }, source: url.href };
+}
+
+/** One artifact the manifest references, resolved and vetted. */
+export interface ArtifactRef {
+  kind: "initramfs" | "rootfs" | "disk";
+  name: string;
+  /** Manifest field, e.g. `rootfs.url` or `disks.1.source`. */
+  field: string;
+  /** Manifest field of the checksum. */
+  checksumField: string;
+  source: ArtifactSource;
+  /** Display form (resolved URL or path). */
+  display: string;
+  expected?: string;
+}
+
+function isInside(dir: string, path: string): boolean {
+  const base = dir.endsWith(SEPARATOR) ? dir : dir + SEPARATOR;
+  return path.startsWith(base);
+}
+
+/** Resolves one reference against the origin, enforcing the rules in the module doc. */
+export async function resolveReference(
+  ref: string,
+  origin: ManifestOrigin,
+  field: string,
+): Promise<{ source: ArtifactSource; display: string }> {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(ref)?.[1]?.toLowerCase();
+  if (scheme === "http" || scheme === "https") {
+    return { source: { kind: "http", url: new URL(ref).href }, display: new URL(ref).href };
+  }
+  if (origin.kind === "body") {
+    throw bad(
+      field,
+      "a manifest sent in the request body may reference only http(s) URLs",
+      "forbidden",
+    );
+  }
+  if (origin.kind === "http") {
+    if (scheme === "file" || isAbsolute(ref)) {
+      throw bad(field, "a manifest fetched over http(s) cannot reference local files", "forbidden");
+    }
+    const url = new URL(ref, origin.url);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw bad(field, "must resolve to an http(s) URL", "forbidden");
+    }
+    return { source: { kind: "http", url: url.href }, display: url.href };
+  }
+  // A manifest on disk: local references stay inside its own directory.
+  let local: string;
+  if (scheme === "file") local = fileURLToPath(new URL(ref));
+  else if (scheme !== undefined) throw bad(field, `unsupported URL scheme ${scheme}:`);
+  else if (ref.split(/[\\/]/).includes("..")) {
+    throw bad(field, "must not contain '..'", "forbidden");
+  } else local = resolve(origin.dir, ref);
+  let real: string;
+  try {
+    real = await Deno.realPath(local);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotFound) throw bad(field, `${ref} does not exist`);
+    throw cause;
+  }
+  if (!isInside(origin.dir, real)) {
+    throw bad(
+      field,
+      `${ref} resolves outside the manifest's directory ${origin.dir}; artifacts must live beside the manifest`,
+      "forbidden",
+    );
+  }
+  const info = await Deno.stat(real);
+  if (!info.isFile) throw bad(field, `${ref} is not a regular file`);
+  return { source: { kind: "file", path: real }, display: real };
+}
+
+/** Every artifact of `manifest`, resolved; refuses missing checksums unless allowed. */
+export async function collectArtifacts(
+  manifest: PluginManifest,
+  origin: ManifestOrigin,
+  allowUnverified: boolean,
+): Promise<ArtifactRef[]> {
+  const wanted: (Omit<ArtifactRef, "source" | "display"> & { ref: string })[] = [];
+  if (manifest.initramfs) {
+    wanted.push({
+      kind: "initramfs",
+      name: "initramfs",
+      field: "initramfs.url",
+      checksumField: "initramfs.checksum",
+      ref: manifest.initramfs.url,
+      expected: manifest.initramfs.checksum && checksumHex(manifest.initramfs.checksum),
+    });
+  }
+  if (manifest.rootfs) {
+    wanted.push({
+      kind: "rootfs",
+      name: "rootfs",
+      field: "rootfs.url",
+      checksumField: "rootfs.checksum",
+      ref: manifest.rootfs.url,
+      expected: manifest.rootfs.checksum && checksumHex(manifest.rootfs.checksum),
+    });
+  }
+  manifest.disks?.forEach((d, i) =>
+    wanted.push({
+      kind: "disk",
+      name: d.name,
+      field: `disks.${i}.source`,
+      checksumField: `disks.${i}.checksum`,
+      ref: d.source,
+      expected: d.checksum && checksumHex(d.checksum),
+    })
+  );
+  const problems = wanted.filter((w) => !w.expected && !allowUnverified).map((w) => ({
+    field: w.checksumField,
+    message: "missing checksum: refused unless allow_unverified is set",
+  }));
+  if (problems.length > 0) {
+    throw new VolantError(
+      "invalid_input",
+      `${
+        problems.map((p) => p.field).join(", ")
+      }: missing checksum (install with allow_unverified to accept unverified artifacts)`,
+      { problems },
+    );
+  }
+  const out: ArtifactRef[] = [];
+  for (const w of wanted) {
+    const { source, display } = await resolveReference(w.ref, origin, w.field);
+    out.push({ ...w, source, display });
+  }
+  return out;
+}
