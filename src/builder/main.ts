@@ -1,20 +1,184 @@
 /**
- * The `fledge` persona. Placeholder until its issue lands: answers --help and --version.
+ * The `fledge` persona: `build`, `validate`, `init`. Errors are printed here
+ * (one line per problem, prefixed by the config file) or, with `--json`, as a
+ * JSON object on stdout; the exit code comes from src/errors.ts.
  *
  * @module
  */
-import { VolantError } from "../errors.ts";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { exitCodeFor, VolantError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { buildAppliance } from "./build.ts";
+import { validateConfig } from "./validate_cmd.ts";
+import { writeStarter } from "./starter.ts";
+
+const USAGE = `fledge ${VERSION}: builds Volant plugin appliances from fledge.toml
+
+Usage:
+  fledge build    [-c FILE] [-o DIR] [--shim PATH] [--base-url URL] [--json] [-q]
+  fledge validate [-c FILE] [--json]
+  fledge init     [DIR] [--name NAME] [--force]
+  fledge --version | --help   (every command takes --help)
+
+Docs: docs/fledge.md`;
+
+const HELP: Record<string, string> = {
+  build: `Usage: fledge build [-c FILE] [-o DIR] [options]
+
+Builds the initramfs appliance described by FILE and writes, into DIR:
+  <name>-<version>.cpio.gz   the image (reproducible: same inputs, same bytes)
+  <name>.manifest.json       the Volant plugin manifest (volar plugins install <it>)
+  SHA256SUMS                 sha256sum -c compatible
+
+Options:
+  -c, --config FILE   fledge.toml to build (default: fledge.toml)
+  -o, --output DIR    output directory (default: dist)
+      --shim PATH     static shim for /init (default: $FLEDGE_SHIM, then
+                      \${VOLANT_CACHE_DIR:-/var/cache/volant}/agent/current/shim from \`deno task agent\`)
+      --base-url URL  manifest initramfs.url = URL/<file> (default: the relative file name)
+      --json          print a machine-readable summary on stdout
+  -q, --quiet         no progress lines on stderr
+
+Environment: SOURCE_DATE_EPOCH (mtime of every entry, default 0),
+FLEDGE_DOWNLOAD_TIMEOUT_MS (default 120000).`,
+  validate: `Usage: fledge validate [-c FILE] [--json]
+
+Checks FILE (default fledge.toml) against the schema (unknown keys are errors) and
+that the host files it names exist. Exits 0 when the build can start.`,
+  init: `Usage: fledge init [DIR] [--name NAME] [--force]
+
+Writes a commented starter DIR/fledge.toml (default DIR: .) and DIR/www/index.html:
+a busybox httpd appliance that validates and builds as it is.`,
+};
+
+function usageError(message: string): VolantError {
+  return new VolantError("usage", `${message} (see fledge --help)`);
+}
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig["options"]>) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    if (error instanceof TypeError) throw usageError(error.message);
+    throw error;
+  }
+}
 
 /** Entry point of the `fledge` persona; returns the exit code. */
-export function main(args: string[]): Promise<number> {
-  if (args[0] === "--version" || args[0] === "-V") {
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === "--version" || command === "-V" || command === "version") {
     console.log(`fledge ${VERSION}`);
-    return Promise.resolve(0);
+    return 0;
   }
-  if (args[0] === "--help" || args[0] === "-h" || args.length === 0) {
-    console.log("Usage: fledge [--help] [--version]");
-    return Promise.resolve(0);
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    console.log(USAGE);
+    return 0;
   }
-  throw new VolantError("usage", `unknown command '${args[0]}' (see fledge --help)`);
+  if (!(command in HELP)) throw usageError(`unknown command '${command}'`);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(HELP[command]);
+    return 0;
+  }
+  const json = rest.includes("--json");
+  let configFile = "fledge.toml";
+  try {
+    switch (command) {
+      case "build": {
+        const { values, positionals } = parse(rest, {
+          config: { type: "string", short: "c" },
+          output: { type: "string", short: "o" },
+          shim: { type: "string" },
+          "base-url": { type: "string" },
+          json: { type: "boolean" },
+          quiet: { type: "boolean", short: "q" },
+        });
+        if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`);
+        configFile = (values.config as string | undefined) ?? configFile;
+        const baseUrl = values["base-url"] as string | undefined;
+        if (baseUrl !== undefined && !/^https?:\/\/\S+$/.test(baseUrl)) {
+          throw usageError("--base-url must be an http(s) URL");
+        }
+        const quiet = values.quiet === true;
+        const result = await buildAppliance({
+          configFile,
+          outDir: (values.output as string | undefined) ?? "dist",
+          shimPath: values.shim as string | undefined,
+          baseUrl,
+          mtime: sourceDateEpoch(),
+          progress: quiet ? undefined : (line) => console.error(`fledge: ${line}`),
+        });
+        if (json) console.log(JSON.stringify({ ok: true, ...result }));
+        else {
+          console.log(result.artifact.path);
+          console.log(result.manifest.path);
+        }
+        return 0;
+      }
+      case "validate": {
+        const { values, positionals } = parse(rest, {
+          config: { type: "string", short: "c" },
+          json: { type: "boolean" },
+        });
+        if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`);
+        configFile = (values.config as string | undefined) ?? configFile;
+        const summary = validateConfig(configFile);
+        if (json) console.log(JSON.stringify({ ok: true, ...summary }));
+        else {console.log(
+            `${configFile}: ok (${summary.name} ${summary.version}, ${summary.strategy}, init ${summary.init})`,
+          );}
+        return 0;
+      }
+      default: {
+        const { values, positionals } = parse(rest, {
+          name: { type: "string" },
+          force: { type: "boolean" },
+          json: { type: "boolean" },
+        });
+        if (positionals.length > 1) throw usageError(`unexpected argument '${positionals[1]}'`);
+        const files = writeStarter(positionals[0] ?? ".", {
+          name: values.name as string | undefined,
+          force: values.force === true,
+        });
+        if (json) console.log(JSON.stringify({ ok: true, files }));
+        else for (const f of files) console.log(`wrote ${f}`);
+        return 0;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof VolantError)) throw error;
+    report(error, configFile, json);
+    return exitCodeFor(error);
+  }
+}
+
+/** Prints a VolantError: one line per problem, or a JSON object with --json. */
+function report(error: VolantError, configFile: string, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({
+      ok: false,
+      error: { code: error.code, message: error.message, problems: error.problems },
+    }));
+    return;
+  }
+  if (error.problems.length > 0 && error.code !== "usage") {
+    for (const p of error.problems) {
+      console.error(`fledge: ${configFile}: ${p.field}: ${p.message}`);
+    }
+  } else {
+    console.error(`fledge: ${error.message}`);
+  }
+}
+
+/** SOURCE_DATE_EPOCH as an entry mtime; unset or empty means 0. */
+export function sourceDateEpoch(): number {
+  const raw = Deno.env.get("SOURCE_DATE_EPOCH");
+  if (raw === undefined || raw === "") return 0;
+  if (!/^\d+$/.test(raw) || Number(raw) > 0xffffffff) {
+    throw new VolantError(
+      "invalid_input",
+      `SOURCE_DATE_EPOCH: "${raw}" must be a whole number of seconds (0..4294967295)`,
+    );
+  }
+  return Number(raw);
 }
