@@ -1,0 +1,252 @@
+/**
+ * The one FFI module of the guest side: libc, opened lazily on first use.
+ * Every wrapper reads errno through `__errno_location()` right after a failing
+ * call (the calls are synchronous, nothing runs in between) and throws a
+ * {@linkcode SyscallError} naming the call and its object.
+ *
+ * Needs `--allow-ffi` (the guest runs `deno run -A`).
+ *
+ * @module
+ */
+import { VolantError } from "../src/errors.ts";
+
+const SYMBOLS = {
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  reboot: { parameters: ["i32"], result: "i32" },
+  sync: { parameters: [], result: "void" },
+  chroot: { parameters: ["buffer"], result: "i32" },
+  chdir: { parameters: ["buffer"], result: "i32" },
+  sethostname: { parameters: ["buffer", "usize"], result: "i32" },
+  getpid: { parameters: [], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  // waitid(idtype, id, siginfo_t *, options)
+  waitid: { parameters: ["i32", "u32", "buffer", "i32"], result: "i32" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // prctl is variadic; five longs is the C ABI on x86_64/aarch64.
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  sendto: {
+    parameters: ["i32", "buffer", "usize", "i32", "pointer", "u32"],
+    result: "isize",
+  },
+  recvfrom: {
+    parameters: ["i32", "buffer", "usize", "i32", "pointer", "pointer"],
+    result: "isize",
+  },
+  close: { parameters: ["i32"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let lib: Libc | null = null;
+
+function libc(): Libc {
+  if (lib === null) lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  return lib;
+}
+
+/** errno numbers kestrel reacts to. */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EINTR: 4,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  ENOTDIR: 20,
+  EINVAL: 22,
+  EROFS: 30,
+  ECHILD: 10,
+  EACCES: 13,
+  EAGAIN: 11,
+} as const;
+
+const NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Errno).map(([name, n]) => [n, name]),
+);
+
+/** A failed syscall: `op` on `object` with `errno`. */
+export class SyscallError extends VolantError {
+  readonly errno: number;
+  constructor(op: string, object: string, errno: number) {
+    super("internal", `${op} ${object}: ${NAMES[errno] ?? "errno " + errno}`, {
+      details: { op, object, errno },
+    });
+    this.errno = errno;
+  }
+}
+
+/** The name of an errno (`EEXIST`), or `errno N`. */
+export function errnoName(errno: number): string {
+  return NAMES[errno] ?? `errno ${errno}`;
+}
+
+function errno(l: Libc): number {
+  const p = l.__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+function check(l: Libc, rc: number | bigint, op: string, object: string): number {
+  const n = Number(rc);
+  if (n < 0) throw new SyscallError(op, object, errno(l));
+  return n;
+}
+
+const encoder = new TextEncoder();
+
+/** NUL-terminated C string. */
+export function cString(s: string): Uint8Array<ArrayBuffer> {
+  const bytes = encoder.encode(s);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/** mount(2) flags used by kestrel. */
+export const MS = {
+  RDONLY: 1,
+  NOSUID: 2,
+  NODEV: 4,
+  NOEXEC: 8,
+  REMOUNT: 32,
+  BIND: 4096,
+  MOVE: 8192,
+  RELATIME: 1 << 21,
+} as const;
+
+export const MNT_DETACH = 2;
+export const RB_POWER_OFF = 0x4321fedc;
+export const PR_SET_CHILD_SUBREAPER = 36;
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  const l = libc();
+  const rc = l.mount(
+    source === null ? null : cString(source),
+    cString(target),
+    fstype === null ? null : cString(fstype),
+    BigInt(flags),
+    data === null ? null : cString(data),
+  );
+  check(l, rc, "mount", `${source ?? "(none)"} on ${target}`);
+}
+
+export function umount2(target: string, flags: number): void {
+  const l = libc();
+  check(l, l.umount2(cString(target), flags), "umount", target);
+}
+
+export function reboot(cmd: number): void {
+  const l = libc();
+  check(l, l.reboot(cmd), "reboot", `0x${cmd.toString(16)}`);
+}
+
+export function sync(): void {
+  libc().sync();
+}
+
+export function chroot(path: string): void {
+  const l = libc();
+  check(l, l.chroot(cString(path)), "chroot", path);
+}
+
+export function chdir(path: string): void {
+  const l = libc();
+  check(l, l.chdir(cString(path)), "chdir", path);
+}
+
+export function sethostname(name: string): void {
+  const l = libc();
+  const bytes = encoder.encode(name);
+  check(l, l.sethostname(bytes, BigInt(bytes.length)), "sethostname", name);
+}
+
+export function getpid(): number {
+  return libc().getpid();
+}
+
+export function prctl(option: number, arg: number): void {
+  const l = libc();
+  check(l, l.prctl(option, BigInt(arg), 0n, 0n, 0n), "prctl", String(option));
+}
+
+export const P_ALL = 0;
+export const WNOHANG = 1;
+export const WEXITED = 4;
+export const WNOWAIT = 0x01000000;
+
+/**
+ * waitid(P_ALL, ...) into a fresh siginfo_t; returns the pid it reports (0 when
+ * no child is waitable) or -ECHILD when there are no children at all.
+ */
+export function waitidAny(options: number): number {
+  const l = libc();
+  const info = new Uint8Array(128);
+  if (l.waitid(P_ALL, 0, info, options) < 0) {
+    const e = errno(l);
+    if (e === Errno.ECHILD) return -Errno.ECHILD;
+    throw new SyscallError("waitid", "P_ALL", e);
+  }
+  // siginfo_t on 64-bit Linux: si_signo, si_errno, si_code (3 ints), padding, then si_pid at 16.
+  return new DataView(info.buffer).getInt32(16, true);
+}
+
+/** waitpid(pid, &status, WNOHANG); returns the reaped pid, 0, or -errno. */
+export function waitpidNoHang(pid: number): number {
+  const l = libc();
+  const status = new Uint8Array(4);
+  const rc = l.waitpid(pid, status, WNOHANG);
+  return rc < 0 ? -errno(l) : rc;
+}
+
+export function socket(domain: number, type: number, protocol: number, object: string): number {
+  const l = libc();
+  return check(l, l.socket(domain, type, protocol), "socket", object);
+}
+
+export function bind(fd: number, addr: Uint8Array<ArrayBuffer>, object: string): void {
+  const l = libc();
+  check(l, l.bind(fd, addr, addr.byteLength), "bind", object);
+}
+
+export function send(fd: number, data: Uint8Array<ArrayBuffer>, object: string): number {
+  const l = libc();
+  return check(l, l.sendto(fd, data, BigInt(data.byteLength), 0, null, 0), "sendto", object);
+}
+
+export function recv(fd: number, buf: Uint8Array<ArrayBuffer>, flags: number, object: string) {
+  const l = libc();
+  return check(l, l.recvfrom(fd, buf, BigInt(buf.byteLength), flags, null, null), "recv", object);
+}
+
+export function close(fd: number): void {
+  const l = libc();
+  check(l, l.close(fd), "close", `fd ${fd}`);
+}
+
+/** The interface index of `name`, or 0 when there is no such interface. */
+export function ifNameToIndex(name: string): number {
+  return libc().if_nametoindex(cString(name));
+}
+
+/** kill(2) with a raw pid (PID 1 uses -1: every process but itself). ESRCH is not an error. */
+export function kill(pid: number, signal: number): void {
+  const l = libc();
+  if (l.kill(pid, signal) < 0) {
+    const e = errno(l);
+    if (e !== Errno.ESRCH) throw new SyscallError("kill", String(pid), e);
+  }
+}
+
+export const SIGKILL = 9;
+export const SIGTERM = 15;

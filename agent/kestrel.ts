@@ -1,0 +1,255 @@
+/**
+ * The boot sequence and lifecycle of kestrel. As PID 1 in the guest:
+ * cmdline -> manifest -> HTTP API -> (switch root) -> network -> workload ->
+ * health -> ready; SIGTERM/SIGINT/power button -> graceful stop -> sync ->
+ * unmount -> poweroff. Any fatal error prints one `kestrel: fatal: ...` line
+ * and powers off. Not PID 1 ("host mode": tests, benchmarks) it never mounts,
+ * touches the network or reboots: "poweroff" becomes process exit.
+ *
+ * @module
+ */
+import * as libc from "./_libc.ts";
+import { type BootConfig, parseBootConfig } from "./boot_config.ts";
+import { ChildTracker } from "./child_tracker.ts";
+import type { ConsoleSink } from "./console.ts";
+import { DebugShell } from "./debug_shell.ts";
+import { HealthMonitor, joinUrl } from "./health.ts";
+import { loadManifest } from "./manifest_load.ts";
+import { MountTable } from "./mounts.ts";
+import { configureNetwork } from "./network.ts";
+import { watchPowerButton } from "./power_button.ts";
+import { Reaper } from "./reaper.ts";
+import { type AgentState, mark, newState } from "./state.ts";
+import { Supervisor } from "./supervisor.ts";
+import { sleep, within } from "./timeout.ts";
+import { KESTREL_VERSION } from "./version.ts";
+import { buildWorkloadSpec } from "./workload_spec.ts";
+import { createApiHandler } from "./api.ts";
+
+export interface KestrelOptions {
+  /** The kernel command line to act on. */
+  cmdline: string;
+  /** True only as PID 1 in a guest: enables mounts, network, power button, reboot. */
+  pid1: boolean;
+  console: ConsoleSink;
+  /** API listen address (guest: 0.0.0.0:8080). Port 0 = any free port. */
+  apiHost?: string;
+  apiPort?: number;
+  /** Become a child subreaper (host mode), so orphans are reaped as in the guest. */
+  subreaper?: boolean;
+  /** Grace period between SIGTERM and SIGKILL for the workload. */
+  stopTimeoutMs?: number;
+  /** Where `workload.user` names are resolved (default /etc). */
+  etcDir?: string;
+  /** Host mode: what "poweroff" does (default Deno.exit). */
+  exit?: (code: number) => void;
+}
+
+/** Hard bound on the whole shutdown sequence: after it, power off regardless. */
+const SHUTDOWN_WATCHDOG_MS = 30_000;
+
+export class Kestrel {
+  readonly state: AgentState;
+  readonly tracker = new ChildTracker();
+  readonly #o: KestrelOptions;
+  readonly #mounts = new MountTable();
+  #reaper: Reaper | null = null;
+  #shell: DebugShell | null = null;
+  #server: Deno.HttpServer | null = null;
+  #shutdown: Promise<void> | null = null;
+  #signals: [Deno.Signal, () => void][] = [];
+
+  constructor(opts: KestrelOptions) {
+    this.#o = opts;
+    this.state = newState(KESTREL_VERSION, opts.pid1 ? "initramfs" : "host", 0);
+  }
+
+  /** The API's bound address once started. */
+  get apiAddr(): Deno.NetAddr | null {
+    return this.#server ? this.#server.addr as Deno.NetAddr : null;
+  }
+
+  #say(text: string): void {
+    this.#o.console.line(text);
+  }
+
+  /** Runs the boot sequence; a fatal error ends in {@linkcode fatal}. */
+  async boot(): Promise<void> {
+    try {
+      await this.#boot();
+    } catch (e) {
+      await this.fatal(e);
+    }
+  }
+
+  async #boot(): Promise<void> {
+    const o = this.#o;
+    const s = this.state;
+    let boot: BootConfig;
+    try {
+      boot = parseBootConfig(o.cmdline);
+    } catch (e) {
+      throw new Error(`bad kernel command line: ${(e as Error).message}`);
+    }
+    this.#reaper = new Reaper(this.tracker, o.console);
+    if (o.pid1 || o.subreaper) {
+      if (!o.pid1) libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1);
+      this.#reaper.start();
+    }
+    this.#installShutdownTriggers();
+    this.#startApi();
+    const manifest = await loadManifest(boot.manifestValue);
+    s.manifest = manifest;
+    mark(s, "manifest");
+    if (o.pid1) {
+      if (this.#wantsRootfs(boot)) {
+        await this.#mounts.switchRoot(boot.rootfsDevice, boot.rootfsFstype, o.console);
+        s.bootMode = "rootfs";
+        mark(s, "rootfs");
+      }
+      s.network = await configureNetwork(boot, {
+        bind: (from, to) => this.#mounts.bind(from, to),
+      });
+      mark(s, "network");
+      const n = s.network;
+      this.#say(
+        `network: eth0 ${n.address ? `${n.address}/${n.prefix}` : "unconfigured"}` +
+          (n.gateway ? ` via ${n.gateway}` : "") + (n.mtu ? ` mtu ${n.mtu}` : "") +
+          (n.hostname ? `, hostname ${n.hostname}` : ""),
+      );
+      if (boot.debugShell) {
+        this.#shell = new DebugShell(this.tracker, o.console);
+        this.#shell.start();
+      }
+    }
+    const spec = buildWorkloadSpec(manifest, o.etcDir);
+    const hc = manifest.health_check;
+    const health = new HealthMonitor({
+      url: hc ? joinUrl(manifest.workload.base_url, hc.endpoint || "/") : null,
+      timeoutMs: hc?.timeout_ms ?? 60_000,
+      console: o.console,
+      onHealthy: (first) => {
+        if (first) {
+          const ms = Math.round(mark(s, "ready"));
+          this.#say(`ready in ${ms} ms${uptimeSuffix()}`);
+        } else this.#say("workload healthy again");
+      },
+    });
+    s.health = health;
+    const supervisor = new Supervisor(spec, {
+      console: o.console,
+      tracker: this.tracker,
+      t0: s.t0,
+      onStart: () => {
+        if (s.timings.workload_spawned === undefined) mark(s, "workload_spawned");
+        health.begin();
+      },
+      onExit: () => health.workloadExited(),
+    });
+    s.supervisor = supervisor;
+    supervisor.start();
+  }
+
+  /** volant.boot=rootfs, or auto with a manifest that has a rootfs (never just "a disk exists"). */
+  #wantsRootfs(boot: BootConfig): boolean {
+    if (boot.boot === "rootfs") return true;
+    if (boot.boot === "initramfs") return false;
+    return this.state.manifest?.rootfs !== undefined;
+  }
+
+  #startApi(): void {
+    const handler = createApiHandler(this.state);
+    this.#server = Deno.serve({
+      hostname: this.#o.apiHost ?? "0.0.0.0",
+      port: this.#o.apiPort ?? 8080,
+      onListen: () => {},
+      onError: (e) => {
+        this.#say(`api: ${(e as Error).message}`);
+        return new Response("internal error", { status: 500 });
+      },
+    }, handler);
+    mark(this.state, "api");
+  }
+
+  #installShutdownTriggers(): void {
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      const fn = () => void this.shutdown(`${sig} received`);
+      Deno.addSignalListener(sig, fn);
+      this.#signals.push([sig, fn]);
+    }
+    if (this.#o.pid1) {
+      const devices = watchPowerButton(
+        () => void this.shutdown("power button pressed"),
+        (m) => this.#say(`power button: ${m}`),
+      );
+      if (devices.length === 0) this.#say("power button: no /dev/input/event* device");
+    }
+  }
+
+  /** One console line, then poweroff (exit code 1 in host mode). Never returns normally. */
+  async fatal(error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    this.#say(`fatal: ${message.replace(/\s*\n\s*/g, "; ")}`);
+    await this.shutdown("fatal error", 1, false);
+  }
+
+  /**
+   * Graceful stop, at most once: workload SIGTERM -> timeout -> SIGKILL, then
+   * (PID 1) every other process, sync, unmount, poweroff.
+   */
+  shutdown(reason: string, code = 0, announce = true): Promise<void> {
+    if (this.#shutdown) return this.#shutdown;
+    this.state.shuttingDown = true;
+    if (announce) this.#say(`shutting down: ${reason}`);
+    const watchdog = setTimeout(() => this.#powerOff(code), SHUTDOWN_WATCHDOG_MS);
+    this.#shutdown = (async () => {
+      try {
+        this.state.health?.stop();
+        this.#shell?.stop();
+        const how = await this.state.supervisor?.stop(this.#o.stopTimeoutMs ?? 10_000);
+        if (how && how !== "none") this.#say(`workload stopped (${how})`);
+        if (this.#o.pid1) {
+          libc.kill(-1, libc.SIGTERM);
+          await sleep(200);
+          libc.kill(-1, libc.SIGKILL);
+        }
+        if (this.#server) await within(this.#server.shutdown(), 2_000);
+      } catch (e) {
+        this.#say(`shutdown: ${(e as Error).message}`);
+      }
+      clearTimeout(watchdog);
+      this.#powerOff(code);
+    })();
+    return this.#shutdown;
+  }
+
+  #powerOff(code: number): void {
+    for (const [sig, fn] of this.#signals) Deno.removeSignalListener(sig, fn);
+    this.#reaper?.stop();
+    if (!this.#o.pid1) {
+      (this.#o.exit ?? Deno.exit)(code);
+      return;
+    }
+    libc.sync();
+    this.#mounts.unmountAll(this.#o.console);
+    libc.sync();
+    this.#say("power off");
+    try {
+      libc.reboot(libc.RB_POWER_OFF);
+    } catch (e) {
+      this.#say(`reboot(POWER_OFF): ${(e as Error).message}`);
+    }
+    // Only reached if reboot failed: exiting PID 1 panics the kernel, which (panic=-1) resets.
+    Deno.exit(1);
+  }
+}
+
+function uptimeSuffix(): string {
+  try {
+    const up = Deno.readTextFileSync("/proc/uptime").split(" ")[0];
+    return ` (uptime ${up} s)`;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "";
+    throw e;
+  }
+}

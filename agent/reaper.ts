@@ -1,0 +1,96 @@
+/**
+ * Zombie reaping for PID 1 without stealing exit statuses. On SIGCHLD (and on
+ * a slow safety sweep) it peeks with waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT):
+ * an untracked zombie is reaped with waitpid(pid); a tracked one (a child Deno
+ * itself waits on) is left alone, and since waitid would keep reporting it,
+ * the remaining zombies are found in /proc (state Z, parent = us). No loop
+ * ever waits or spins: when nothing is waitable it returns at once.
+ *
+ * @module
+ */
+import * as libc from "./_libc.ts";
+import type { ChildTracker } from "./child_tracker.ts";
+import type { ConsoleSink } from "./console.ts";
+
+/** Pid, state letter and parent pid from a /proc/<pid>/stat line. */
+export function parseStat(text: string): { pid: number; state: string; ppid: number } | null {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return null;
+  const rest = text.slice(close + 2).split(" ");
+  return { pid: Number(text.slice(0, text.indexOf(" "))), state: rest[0], ppid: Number(rest[1]) };
+}
+
+export class Reaper {
+  /** How many processes this reaper has reaped. */
+  reaped = 0;
+  readonly #tracker: ChildTracker;
+  readonly #console: ConsoleSink;
+  readonly #sweepMs: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #listener = () => this.reapNow();
+
+  constructor(tracker: ChildTracker, console: ConsoleSink, sweepMs = 10_000) {
+    this.#tracker = tracker;
+    this.#console = console;
+    this.#sweepMs = sweepMs;
+  }
+
+  start(): void {
+    Deno.addSignalListener("SIGCHLD", this.#listener);
+    this.#timer = setInterval(this.#listener, this.#sweepMs);
+    Deno.unrefTimer(this.#timer as unknown as number);
+  }
+
+  stop(): void {
+    Deno.removeSignalListener("SIGCHLD", this.#listener);
+    clearInterval(this.#timer);
+  }
+
+  #reap(pid: number): boolean {
+    const rc = libc.waitpidNoHang(pid);
+    if (rc === pid) {
+      this.reaped++;
+      return true;
+    }
+    return false;
+  }
+
+  /** Reaps every untracked zombie child now; returns how many. */
+  reapNow(): number {
+    let count = 0;
+    try {
+      for (;;) {
+        const pid = libc.waitidAny(libc.WEXITED | libc.WNOHANG | libc.WNOWAIT);
+        if (pid <= 0) return count; // nothing waitable, or no children at all
+        if (this.#tracker.has(pid)) break;
+        if (this.#reap(pid)) count++;
+        else break;
+      }
+      count += this.#sweepProc();
+    } catch (e) {
+      this.#console.line(`reaper: ${(e as Error).message}`);
+    }
+    return count;
+  }
+
+  /** Reaps untracked zombies whose parent is this process, found through /proc. */
+  #sweepProc(): number {
+    const self = Deno.pid;
+    let count = 0;
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      let text: string;
+      try {
+        text = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) continue; // exited and reaped meanwhile
+        throw e;
+      }
+      const st = parseStat(text);
+      if (st && st.state === "Z" && st.ppid === self && !this.#tracker.has(st.pid)) {
+        if (this.#reap(st.pid)) count++;
+      }
+    }
+    return count;
+  }
+}
