@@ -303,8 +303,8 @@ async function busyboxLinks(): Promise<CpioEntry[]> {
   return out;
 }
 
-/** The shared boot initramfs for rootfs-only plugins. */
-export async function bootInitramfs(shim: Uint8Array): Promise<Uint8Array> {
+/** The boot initramfs members: shim as /init, busybox + links, FHS dirs, console/null nodes. */
+export async function bootEntries(shim: Uint8Array): Promise<CpioEntry[]> {
   const dirs = ["bin", "dev", "etc", "lib", "mnt", "proc", "root", "run", "sbin", "sys", "tmp"]
     .concat(["usr", "usr/bin", "usr/sbin", "volant", "volant/agent"]);
   const entries: CpioEntry[] = dirs.map((d) => ({
@@ -319,8 +319,13 @@ export async function bootInitramfs(shim: Uint8Array): Promise<Uint8Array> {
     { path: "bin/busybox", type: "file", data: await Deno.readFile(BUSYBOX), mode: 0o755 },
     ...await busyboxLinks(),
   );
+  return entries;
+}
+
+/** The shared boot initramfs for rootfs-only plugins. */
+export async function bootInitramfs(shim: Uint8Array): Promise<Uint8Array> {
   // zlib writes mtime 0 and no file name: the same bytes as `gzip -n`.
-  return gzipSync(writeCpio(entries), { level: 9 });
+  return gzipSync(writeCpio(await bootEntries(shim)), { level: 9 });
 }
 
 /** Builds (or finds in the cache) agent.img, boot.cpio.gz and shim. */
