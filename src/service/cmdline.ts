@@ -37,6 +37,8 @@ export interface CmdlineInput {
   agentDevice?: string;
   /** User extra args (validated: no quotes/newlines, no volant.manifest). */
   extra?: string;
+  /** `bridged` (default) carries the static address; `dhcp`/`vsock` leave it to the guest. */
+  network?: "bridged" | "dhcp" | "vsock";
 }
 
 /** Keys the user may not set through extra args (they would break the channel). */
@@ -63,10 +65,13 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
   checkExtraArgs(extra);
   const base: string[] = [...BASE_ARGS];
   if (input.tscKhz !== undefined) base.push(`tsc_early_khz=${Math.round(input.tscKhz)}`);
-  const pairs: [string, string][] = [
-    [CMDLINE_KEYS.ip, `${input.ip}/${input.prefix}`],
-    [CMDLINE_KEYS.gateway, input.gateway],
-  ];
+  const pairs: [string, string][] = [];
+  if ((input.network ?? "bridged") === "bridged") {
+    pairs.push([CMDLINE_KEYS.ip, `${input.ip}/${input.prefix}`], [
+      CMDLINE_KEYS.gateway,
+      input.gateway,
+    ]);
+  }
   if (input.dns && input.dns.length > 0) pairs.push([CMDLINE_KEYS.dns, input.dns.join(",")]);
   if (input.mtu !== undefined) pairs.push([CMDLINE_KEYS.mtu, String(input.mtu)]);
   pairs.push(

@@ -23,7 +23,7 @@ export const ALLOWED_ACTIONS: Readonly<Record<VmAction, readonly VmState[]>> = {
   start: ["created", "stopped", "crashed"],
   stop: ["running", "crashed", "stopped", "created"],
   restart: ["running", "stopped", "crashed", "created"],
-  delete: ["created", "running", "stopped", "crashed"],
+  delete: ["created", "running", "stopped", "crashed", "deleting"],
   patch_config: ["created", "starting", "running", "stopping", "stopped", "crashed"],
 };
 

@@ -1,0 +1,159 @@
+/**
+ * Builds the hypervisor's VmSpec for one VM from its row, its config and the
+ * service options. Disk order is the guest contract (docs/development.md):
+ * vda = the shared read-only agent image, vdb = the plugin's rootfs as a
+ * per-VM copy-on-write overlay, then the manifest's disks.
+ *
+ * @module
+ */
+import { VolantError } from "../errors.ts";
+import type { ArtifactRecord, VmConfig } from "../manifest/api.ts";
+import { assembleCmdline } from "./cmdline.ts";
+import type { Pool } from "./ipam.ts";
+import type { ResolvedServiceOptions } from "./options.ts";
+import type { DiskSpec, VmSpec } from "./ports.ts";
+import type { VmRow } from "./store_port.ts";
+
+export function vmRuntimeDir(options: ResolvedServiceOptions, name: string): string {
+  return `${options.runtimeDir}/${name}`;
+}
+
+export function vmStateDir(options: ResolvedServiceOptions, name: string): string {
+  return `${options.stateDir}/vms/${name}`;
+}
+
+function unavailable(what: string, hint: string): VolantError {
+  return new VolantError("unavailable", `cannot start VMs: ${what} (${hint})`, {
+    details: { missing: what },
+  });
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function pinned(vm: VmRow, kind: ArtifactRecord["kind"], name: string): ArtifactRecord {
+  const a = vm.artifacts.find((x) => x.kind === kind && x.name === name);
+  if (!a) {
+    throw new VolantError(
+      "conflict",
+      `vm ${vm.name}: its ${kind} artifact ${name} is not installed (reinstall plugin ${vm.plugin})`,
+    );
+  }
+  return a;
+}
+
+const letter = (i: number) => `vd${String.fromCharCode("a".charCodeAt(0) + i)}`;
+
+export interface SpecInput {
+  vm: VmRow;
+  config: VmConfig;
+  options: ResolvedServiceOptions;
+  pool: Pool;
+}
+
+/** The spec, with every host file it names checked to exist first. */
+export async function buildVmSpec({ vm, config, options, pool }: SpecInput): Promise<VmSpec> {
+  const manifest = config.manifest;
+  if (!options.kernel) {
+    throw unavailable("no guest kernel is configured", "set --kernel or VOLANT_KERNEL");
+  }
+  if (!await isFile(options.kernel)) {
+    throw unavailable(
+      `the guest kernel ${options.kernel} does not exist`,
+      "build it with `deno task kernel` or set --kernel",
+    );
+  }
+  let initramfs: string | undefined;
+  if (manifest.initramfs) {
+    initramfs = pinned(vm, "initramfs", "initramfs").path;
+  } else {
+    if (!options.bootInitramfs) {
+      throw unavailable(
+        `plugin ${vm.plugin} has only a rootfs and no boot initramfs is configured`,
+        "build it with `deno task agent` or set boot_initramfs",
+      );
+    }
+    if (!await isFile(options.bootInitramfs)) {
+      throw unavailable(
+        `the boot initramfs ${options.bootInitramfs} does not exist`,
+        "deno task agent",
+      );
+    }
+    initramfs = options.bootInitramfs;
+  }
+  const stateDir = vmStateDir(options, vm.name);
+  const disks: DiskSpec[] = [];
+  let agentDevice: string | undefined;
+  if (options.agentImage) {
+    if (!await isFile(options.agentImage)) {
+      throw unavailable(`the agent image ${options.agentImage} does not exist`, "deno task agent");
+    }
+    agentDevice = letter(disks.length);
+    disks.push({ id: "agent", path: options.agentImage, format: "raw", readonly: true });
+  }
+  let rootfsDevice: string | undefined;
+  if (manifest.rootfs) {
+    const a = pinned(vm, "rootfs", "rootfs");
+    rootfsDevice = letter(disks.length);
+    disks.push({
+      id: "rootfs",
+      path: `${stateDir}/rootfs.qcow2`,
+      format: "qcow2",
+      readonly: false,
+      backingImage: a.path,
+    });
+  }
+  for (const d of manifest.disks ?? []) {
+    const a = pinned(vm, "disk", d.name);
+    const readonly = d.readonly ?? false;
+    disks.push(
+      readonly
+        ? { id: `disk-${d.name}`, path: a.path, format: d.format ?? "raw", readonly: true }
+        : {
+          id: `disk-${d.name}`,
+          path: `${stateDir}/disk-${d.name}.qcow2`,
+          format: "qcow2",
+          readonly: false,
+          backingImage: a.path,
+        },
+    );
+  }
+  const mode = config.network?.mode ?? "bridged";
+  const cmdline = await assembleCmdline({
+    manifest,
+    ip: mode === "bridged" ? vm.ip : "",
+    prefix: pool.prefix,
+    gateway: pool.gateway,
+    dns: options.dns,
+    mtu: options.mtu,
+    hostname: vm.name,
+    tscKhz: options.tscKhz,
+    boot: manifest.initramfs && manifest.rootfs ? "auto" : manifest.rootfs ? "rootfs" : "initramfs",
+    rootfsDevice,
+    rootfsFstype: rootfsDevice ? "ext4" : undefined,
+    agentDevice,
+    extra: config.kernel_cmdline,
+    network: mode,
+  });
+  return {
+    name: vm.name,
+    runtimeDir: vmRuntimeDir(options, vm.name),
+    stateDir,
+    kernel: options.kernel,
+    initramfs,
+    disks,
+    cpus: config.resources.cpu_cores,
+    memoryMb: config.resources.memory_mb,
+    cmdline,
+    net: mode === "vsock" ? undefined : { tap: vm.tap, mac: vm.mac },
+    machine: config.machine,
+    vsock: mode === "vsock" ? { cid: 3 + vm.id } : undefined,
+    serialLogMaxBytes: options.serialLogMaxBytes,
+  };
+}
