@@ -56,7 +56,10 @@ export async function readCmdline(pid: number): Promise<string[] | null> {
 export interface ProcIdentity {
   pid: number;
   startTime: string;
-  /** When given, /proc/<pid>/cmdline must equal it. */
+  /**
+   * When given, /proc/<pid>/cmdline must end with argv[1..]. argv[0] is not
+   * compared: a script VMM (or a wrapper that execs) shows its interpreter there.
+   */
   argv?: string[];
 }
 
@@ -70,8 +73,15 @@ export async function isSameLiveProcess(id: ProcIdentity): Promise<boolean> {
   if (stat.startTime !== id.startTime) return false;
   if (id.argv) {
     const argv = await readCmdline(id.pid);
-    if (!argv || argv.length !== id.argv.length) return false;
-    if (argv.some((a, i) => a !== id.argv![i])) return false;
+    if (!argv || !argsMatch(argv, id.argv)) return false;
   }
   return true;
+}
+
+/** True when `actual` ends with `expected[1..]` (argv[0] is where wrappers differ). */
+export function argsMatch(actual: string[], expected: string[]): boolean {
+  const want = expected.slice(1);
+  if (actual.length < want.length + 1) return false;
+  const tail = actual.slice(actual.length - want.length);
+  return tail.every((a, i) => a === want[i]);
 }

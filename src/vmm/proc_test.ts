@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
-import { isSameLiveProcess, parseStat, readCmdline, readStat } from "./proc.ts";
+import { argsMatch, isSameLiveProcess, parseStat, readCmdline, readStat } from "./proc.ts";
 
 Deno.test("parseStat counts fields after the last ')' of the command name", () => {
   const tail = Array.from({ length: 50 }, (_, i) => String(i + 3)).join(" ");
@@ -27,7 +27,7 @@ Deno.test("our own process is identified by start time and argv; a wrong start t
   );
   assertEquals(await isSameLiveProcess({ pid: Deno.pid, startTime: "1" }), false);
   assertEquals(
-    await isSameLiveProcess({ pid: Deno.pid, startTime: stat.startTime, argv: ["other"] }),
+    await isSameLiveProcess({ pid: Deno.pid, startTime: stat.startTime, argv: ["x", "nope"] }),
     false,
   );
 });
@@ -35,4 +35,11 @@ Deno.test("our own process is identified by start time and argv; a wrong start t
 Deno.test("a pid that does not exist is not alive", async () => {
   assertEquals(await readStat(2 ** 22 + 7), null);
   assertEquals(await isSameLiveProcess({ pid: 2 ** 22 + 7, startTime: "0" }), false);
+});
+
+Deno.test("argsMatch compares the arguments after argv[0], allowing an interpreter prefix", () => {
+  assertEquals(argsMatch(["/usr/bin/q", "-a", "x"], ["/usr/bin/q", "-a", "x"]), true);
+  assertEquals(argsMatch(["/bin/deno", "run", "f.ts", "-a", "x"], ["/tmp/ch", "-a", "x"]), true);
+  assertEquals(argsMatch(["/usr/bin/q", "-a", "y"], ["/usr/bin/q", "-a", "x"]), false);
+  assertEquals(argsMatch(["-a", "x"], ["/usr/bin/q", "-a", "x"]), false);
 });

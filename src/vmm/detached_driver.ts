@@ -1,0 +1,363 @@
+/**
+ * What the QEMU and Cloud Hypervisor drivers share: per-VM dirs, detached
+ * spawn, the identity record, adoption, exit tracking (child status for our
+ * own children, pidfd or /proc for adopted ones), stop with a grace period,
+ * forced kill, the serial log cap and destroy. A driver adds its command line
+ * and its control channel (QMP or REST).
+ *
+ * @module
+ */
+import { VolantError } from "../errors.ts";
+import type { Hypervisor, VmExit, VmInfo, VmProcess, VmSpec } from "../service/ports.ts";
+import { checkSpec } from "./artifacts.ts";
+import { waitForExit } from "./exit_watch.ts";
+import { ensureOverlay } from "./overlay.ts";
+import { isSameLiveProcess } from "./proc.ts";
+import {
+  clearBootFiles,
+  DEFAULT_RUNTIME_ROOT,
+  DEFAULT_STATE_ROOT,
+  type DirRoots,
+  type IdentityRecord,
+  markStopRequested,
+  readIdentity,
+  removeIfExists,
+  runtimePath,
+  stopWasRequested,
+  validateSpecDirs,
+  validateVmDir,
+  writeIdentity,
+} from "./runtime_dir.ts";
+import { startSerialLogCap } from "./serial.ts";
+import { spawnDetached, type SpawnedVmm } from "./spawn.ts";
+
+/** Options every detached driver takes. */
+export interface DetachedDriverOptions {
+  /** Root of per-VM runtime dirs (default /run/volant/vms). */
+  runtimeRoot?: string;
+  /** Root of per-VM state dirs (default /var/lib/volant/vms). */
+  stateRoot?: string;
+  /** How long boot waits for the control socket before giving up (default 10 s). */
+  startTimeoutMs?: number;
+  /** How long `shutdown` waits after the clean-quit request before SIGKILL (default 3 s). */
+  quitGraceMs?: number;
+  /** Serial log cap check interval (default 2 s). */
+  serialCapIntervalMs?: number;
+}
+
+/** Which runtime file is the control socket. */
+export type ControlFile = "qmp" | "api";
+
+interface Tracked {
+  exit: Promise<VmExit>;
+  stopCap: () => void;
+}
+
+/** Base class: subclasses supply argv, the control channel and info. */
+export abstract class DetachedVmmDriver implements Hypervisor {
+  abstract readonly kind: "qemu" | "cloud-hypervisor";
+  protected readonly roots: DirRoots;
+  protected readonly startTimeoutMs: number;
+  protected readonly quitGraceMs: number;
+  protected readonly serialCapIntervalMs: number;
+  readonly #tracked = new Map<string, Tracked>();
+  readonly #children = new Map<string, SpawnedVmm>();
+
+  constructor(opts: DetachedDriverOptions = {}) {
+    this.roots = {
+      runtimeRoot: opts.runtimeRoot ?? DEFAULT_RUNTIME_ROOT,
+      stateRoot: opts.stateRoot ?? DEFAULT_STATE_ROOT,
+    };
+    this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+    this.quitGraceMs = opts.quitGraceMs ?? 3_000;
+    this.serialCapIntervalMs = opts.serialCapIntervalMs ?? 2_000;
+  }
+
+  abstract available(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  abstract info(proc: VmProcess): Promise<VmInfo>;
+  /** Kernel arguments this driver needs on this host (e.g. tsc_early_khz under TCG). */
+  abstract extraKernelArgs(): Promise<string[]>;
+  /** The control socket's runtime file. */
+  protected abstract readonly controlFile: ControlFile;
+  /** The VMM binary's absolute path; throws `unavailable` when missing. */
+  protected abstract binary(): Promise<string>;
+  /** The full argv (argv[0] = binary). */
+  protected abstract buildArgv(binary: string, spec: VmSpec): Promise<string[]>;
+  /** Asks the guest to power off (ACPI power button). */
+  protected abstract requestPowerButton(proc: VmProcess): Promise<void>;
+  /** Asks the VMM itself to exit now (QMP quit / vmm.shutdown). */
+  protected abstract requestQuit(proc: VmProcess): Promise<void>;
+  /** Resolves once the VMM answers on its control socket. */
+  protected abstract waitControlReady(socket: string, signal: AbortSignal): Promise<void>;
+
+  /** The control socket of a VM. */
+  controlSocket(proc: Pick<VmProcess, "runtimeDir">): string {
+    return runtimePath(proc.runtimeDir, this.controlFile);
+  }
+
+  async prepare(spec: VmSpec): Promise<void> {
+    validateSpecDirs(spec, this.roots);
+    await checkSpec(spec);
+    const created: string[] = [];
+    try {
+      if (await mkdirIfMissing(spec.runtimeDir, 0o700)) created.push(spec.runtimeDir);
+      const overlays = spec.disks.filter((d) => d.backingImage !== undefined);
+      if (overlays.length > 0 && await mkdirIfMissing(spec.stateDir, 0o700)) {
+        created.push(spec.stateDir);
+      }
+      for (const d of overlays) {
+        if (await ensureOverlay(d.path, d.backingImage!)) created.push(d.path);
+      }
+    } catch (e) {
+      // Undo only what this call made, newest first: a failed prepare leaves nothing new.
+      for (const p of created.reverse()) await removeIfExists(p, true);
+      throw e;
+    }
+  }
+
+  async boot(spec: VmSpec): Promise<VmProcess> {
+    validateSpecDirs(spec, this.roots);
+    const binary = await this.binary();
+    const dirExisted = await exists(spec.runtimeDir);
+    await this.prepare(spec);
+    const running = await this.#liveRecord(spec.runtimeDir);
+    if (running) {
+      throw new VolantError(
+        "conflict",
+        `VM ${spec.name} already has a running VMM (pid ${running.pid})`,
+      );
+    }
+    await clearBootFiles(spec.runtimeDir);
+    const argv = await this.buildArgv(binary, spec);
+    const proc: VmProcess = {
+      name: spec.name,
+      pid: 0,
+      startTime: "",
+      runtimeDir: spec.runtimeDir,
+      serialSocket: runtimePath(spec.runtimeDir, "serialSocket"),
+      serialLog: runtimePath(spec.runtimeDir, "serialLog"),
+    };
+    let spawned: SpawnedVmm | undefined;
+    try {
+      spawned = await spawnDetached(argv, runtimePath(spec.runtimeDir, "vmmLog"));
+      proc.pid = spawned.pid;
+      proc.startTime = spawned.startTime;
+      this.#children.set(key(proc), spawned);
+      await writeIdentity(spec.runtimeDir, {
+        kind: this.kind,
+        name: spec.name,
+        pid: spawned.pid,
+        startTime: spawned.startTime,
+        argv,
+        controlSocket: this.controlSocket(proc),
+        serialSocket: proc.serialSocket,
+        serialLog: proc.serialLog,
+        serialLogMaxBytes: spec.serialLogMaxBytes,
+        bootedAt: new Date().toISOString(),
+      });
+      this.#track(proc, spec.serialLogMaxBytes);
+      await this.#waitStarted(proc, spawned);
+      return proc;
+    } catch (e) {
+      const detail = await this.#logTail(spec.runtimeDir);
+      if (spawned) {
+        await this.#forceKill(proc);
+        this.#children.delete(key(proc));
+      }
+      await clearBootFiles(spec.runtimeDir);
+      if (!dirExisted) await removeIfExists(spec.runtimeDir, true);
+      if (e instanceof VolantError && e.code !== "upstream") throw e;
+      throw new VolantError(
+        "upstream",
+        `${this.kind} failed to start VM ${spec.name}: ${detail || String(e)}`,
+        { cause: e },
+      );
+    }
+  }
+
+  async shutdown(proc: VmProcess, opts: { graceMs: number }): Promise<void> {
+    const exit = this.exited(proc);
+    if (!(await isSameLiveProcess(proc))) {
+      await exit;
+      return;
+    }
+    await markStopRequested(proc.runtimeDir);
+    try {
+      await this.requestPowerButton(proc);
+      if (await settlesWithin(exit, opts.graceMs)) return;
+    } catch (e) {
+      // A control channel that does not answer gets the harder steps below.
+      if (!(e instanceof VolantError)) throw e;
+    }
+    try {
+      await this.requestQuit(proc);
+      if (await settlesWithin(exit, this.quitGraceMs)) return;
+    } catch (e) {
+      if (!(e instanceof VolantError)) throw e;
+    }
+    await this.#forceKill(proc);
+    await exit;
+  }
+
+  async kill(proc: VmProcess): Promise<void> {
+    const exit = this.exited(proc);
+    if (await isSameLiveProcess(proc)) {
+      await markStopRequested(proc.runtimeDir);
+      await this.#forceKill(proc);
+    }
+    await exit;
+  }
+
+  async adopt(name: string, runtimeDir: string): Promise<VmProcess | null> {
+    validateVmDir(name, runtimeDir, this.roots.runtimeRoot, "runtimeDir");
+    const rec = await readIdentity(runtimeDir);
+    if (!rec) return null;
+    if (rec.kind !== this.kind || rec.name !== name) {
+      throw new VolantError(
+        "conflict",
+        `${runtimeDir} belongs to a ${rec.kind} VMM for ${rec.name}, not ${this.kind}/${name}`,
+      );
+    }
+    if (!(await isSameLiveProcess(rec))) return null;
+    const proc: VmProcess = {
+      name,
+      pid: rec.pid,
+      startTime: rec.startTime,
+      runtimeDir,
+      serialSocket: rec.serialSocket,
+      serialLog: rec.serialLog,
+    };
+    this.#track(proc, rec.serialLogMaxBytes);
+    return proc;
+  }
+
+  exited(proc: VmProcess): Promise<VmExit> {
+    const t = this.#tracked.get(key(proc));
+    if (t) return t.exit;
+    // Not booted or adopted by this instance: watch it like an adopted one.
+    return this.#track(proc, null).exit;
+  }
+
+  async destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void> {
+    validateSpecDirs(spec, this.roots);
+    const running = await this.#liveRecord(spec.runtimeDir);
+    if (running) {
+      throw new VolantError(
+        "conflict",
+        `VM ${spec.name} is still running (pid ${running.pid}): stop it first`,
+      );
+    }
+    await removeIfExists(spec.runtimeDir, true);
+    await removeIfExists(spec.stateDir, true);
+  }
+
+  /** Exit tracking and the serial cap for one process; idempotent per pid+start time. */
+  #track(proc: VmProcess, serialLogMaxBytes: number | null): Tracked {
+    const k = key(proc);
+    const existing = this.#tracked.get(k);
+    if (existing) return existing;
+    const stopCap = serialLogMaxBytes
+      ? startSerialLogCap(proc.serialLog, serialLogMaxBytes, this.serialCapIntervalMs)
+      : () => {};
+    const child = this.#children.get(k);
+    const exit = (async (): Promise<VmExit> => {
+      let code: number | null = null;
+      let signal: string | null = null;
+      if (child) {
+        const st = await child.child.status;
+        signal = st.signal ?? null;
+        code = signal ? null : st.code;
+      } else {
+        // Not our child: the exit status is not ours to read, only the fact of the exit.
+        await waitForExit({ pid: proc.pid, startTime: proc.startTime });
+      }
+      stopCap();
+      this.#children.delete(k);
+      return { code, signal, requested: await stopWasRequested(proc.runtimeDir) };
+    })();
+    const tracked = { exit, stopCap };
+    this.#tracked.set(k, tracked);
+    return tracked;
+  }
+
+  async #waitStarted(proc: VmProcess, spawned: SpawnedVmm): Promise<void> {
+    const socket = this.controlSocket(proc);
+    const ac = new AbortController();
+    const timer = setTimeout(
+      () => ac.abort(new Error(`no control socket after ${this.startTimeoutMs} ms`)),
+      this.startTimeoutMs,
+    );
+    const died = spawned.child.status.then((s) => {
+      ac.abort(new Error(`exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`));
+    });
+    try {
+      await this.waitControlReady(socket, ac.signal);
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+      void died;
+    }
+  }
+
+  async #forceKill(proc: VmProcess): Promise<void> {
+    // Never signal a recycled pid.
+    if (!(await isSameLiveProcess(proc))) return;
+    try {
+      Deno.kill(proc.pid, "SIGKILL");
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
+  async #liveRecord(runtimeDir: string): Promise<IdentityRecord | null> {
+    const rec = await readIdentity(runtimeDir).catch((e) => {
+      if (e instanceof VolantError) return null; // a corrupt record describes no live VMM
+      throw e;
+    });
+    return rec && (await isSameLiveProcess(rec)) ? rec : null;
+  }
+
+  async #logTail(runtimeDir: string): Promise<string> {
+    try {
+      const text = await Deno.readTextFile(runtimePath(runtimeDir, "vmmLog"));
+      return text.trim().split("\n").slice(-5).join(" | ");
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return "";
+      throw e;
+    }
+  }
+}
+
+function key(p: Pick<VmProcess, "pid" | "startTime">): string {
+  return `${p.pid}:${p.startTime}`;
+}
+
+/** True when `p` settles within `ms`; the timer is always cleared. */
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    p.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    }, (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+async function mkdirIfMissing(path: string, mode: number): Promise<boolean> {
+  if (await exists(path)) return false;
+  await Deno.mkdir(path, { recursive: true, mode });
+  return true;
+}

@@ -1,0 +1,147 @@
+/**
+ * The QEMU driver: `-M microvm` (or q35) with KVM when /dev/kvm is usable,
+ * TCG otherwise; QMP for power button, quit, pause/resume and status.
+ *
+ * @module
+ */
+import { VolantError } from "../../errors.ts";
+import type { VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
+import {
+  type ControlFile,
+  type DetachedDriverOptions,
+  DetachedVmmDriver,
+} from "../detached_driver.ts";
+import { sleep } from "../exit_watch.ts";
+import { hostTscKhz, kvmUsable } from "../host.ts";
+import { isSameLiveProcess } from "../proc.ts";
+import { runtimePath } from "../runtime_dir.ts";
+import { resolveBinary } from "../spawn.ts";
+import { buildQemuArgs } from "./args.ts";
+import { qmpExecute, qmpStatus } from "./qmp.ts";
+
+/** QEMU driver options. */
+export interface QemuDriverOptions extends DetachedDriverOptions {
+  /** qemu-system-x86_64 (name on PATH or absolute path). */
+  binary?: string;
+  /** `auto` (default) = KVM when /dev/kvm opens read-write, else TCG. */
+  accel?: "auto" | "kvm" | "tcg";
+}
+
+const INSTALL_HINT = "apt-get install qemu-system-x86";
+
+/** Hypervisor port over QEMU. */
+export class QemuDriver extends DetachedVmmDriver {
+  readonly kind = "qemu" as const;
+  protected readonly controlFile: ControlFile = "qmp";
+  readonly #binaryName: string;
+  readonly #accelChoice: "auto" | "kvm" | "tcg";
+  #accel?: "kvm" | "tcg";
+
+  constructor(opts: QemuDriverOptions = {}) {
+    super(opts);
+    this.#binaryName = opts.binary ?? "qemu-system-x86_64";
+    this.#accelChoice = opts.accel ?? "auto";
+  }
+
+  async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const bin = await resolveBinary(this.#binaryName);
+    if (!bin) return { ok: false, reason: `${this.#binaryName} not found (${INSTALL_HINT})` };
+    const out = await new Deno.Command(bin, { args: ["-machine", "help"], stdout: "piped" })
+      .output();
+    const machines = new TextDecoder().decode(out.stdout);
+    if (!/^microvm\s/m.test(machines)) {
+      return { ok: false, reason: `${bin} has no microvm machine (QEMU >= 4.2 needed)` };
+    }
+    if (this.#accelChoice === "kvm" && !(await kvmUsable())) {
+      return { ok: false, reason: "accel kvm asked for but /dev/kvm is not usable" };
+    }
+    return { ok: true };
+  }
+
+  /** The accelerator this driver uses on this host. */
+  async accel(): Promise<"kvm" | "tcg"> {
+    if (!this.#accel) {
+      this.#accel = this.#accelChoice === "auto"
+        ? (await kvmUsable() ? "kvm" : "tcg")
+        : this.#accelChoice;
+    }
+    return this.#accel;
+  }
+
+  /**
+   * Kernel arguments the service must add: under TCG the guest needs the host
+   * TSC frequency or a busy host hangs it at TSC calibration.
+   */
+  async extraKernelArgs(): Promise<string[]> {
+    if ((await this.accel()) === "kvm") return [];
+    const khz = await hostTscKhz();
+    return khz ? [`tsc_early_khz=${khz}`] : [];
+  }
+
+  /** The exact argv `boot` would run (used by the benchmark's by-hand run). */
+  async argvFor(spec: VmSpec): Promise<string[]> {
+    return this.buildArgv(await this.binary(), spec);
+  }
+
+  async info(proc: VmProcess): Promise<VmInfo> {
+    if (!(await isSameLiveProcess(proc))) return { state: "shutdown" };
+    const st = await qmpStatus(this.controlSocket(proc));
+    const state = st.status === "running"
+      ? "running"
+      : st.status === "paused" || st.status === "suspended"
+      ? "paused"
+      : st.status === "shutdown"
+      ? "shutdown"
+      : "unknown";
+    return { state, raw: st };
+  }
+
+  async pause(proc: VmProcess): Promise<void> {
+    await qmpExecute(this.controlSocket(proc), "stop");
+  }
+
+  async resume(proc: VmProcess): Promise<void> {
+    await qmpExecute(this.controlSocket(proc), "cont");
+  }
+
+  protected async binary(): Promise<string> {
+    const bin = await resolveBinary(this.#binaryName);
+    if (!bin) {
+      throw new VolantError("unavailable", `${this.#binaryName} not found (${INSTALL_HINT})`);
+    }
+    return bin;
+  }
+
+  protected async buildArgv(binary: string, spec: VmSpec): Promise<string[]> {
+    return buildQemuArgs(spec, {
+      binary,
+      accel: await this.accel(),
+      qmpSocket: runtimePath(spec.runtimeDir, "qmp"),
+      serialSocket: runtimePath(spec.runtimeDir, "serialSocket"),
+      serialLog: runtimePath(spec.runtimeDir, "serialLog"),
+    });
+  }
+
+  protected async requestPowerButton(proc: VmProcess): Promise<void> {
+    // Delivers an ACPI power-button event; the guest's PID 1 decides to power off.
+    await qmpExecute(this.controlSocket(proc), "system_powerdown");
+  }
+
+  protected async requestQuit(proc: VmProcess): Promise<void> {
+    await qmpExecute(this.controlSocket(proc), "quit", undefined, { eofIsOk: true });
+  }
+
+  protected async waitControlReady(socket: string, signal: AbortSignal): Promise<void> {
+    // QEMU creates the QMP socket before the guest runs; one query-status proves it answers.
+    while (true) {
+      signal.throwIfAborted();
+      try {
+        await qmpStatus(socket);
+        return;
+      } catch (e) {
+        if (!(e instanceof VolantError && e.code === "unavailable")) throw e;
+      }
+      await sleep(10, signal);
+    }
+  }
+}
