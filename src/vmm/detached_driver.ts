@@ -90,6 +90,14 @@ export abstract class DetachedVmmDriver implements Hypervisor {
   /** Resolves once the VMM answers on its control socket. */
   protected abstract waitControlReady(socket: string, signal: AbortSignal): Promise<void>;
 
+  /**
+   * Called once per booted or adopted VMM; returns a stop function run at its
+   * exit. CH uses it to copy the serial socket into serial.log (QEMU logs itself).
+   */
+  protected attachSerial(_proc: VmProcess): () => void {
+    return () => {};
+  }
+
   /** The control socket of a VM. */
   controlSocket(proc: Pick<VmProcess, "runtimeDir">): string {
     return runtimePath(proc.runtimeDir, this.controlFile);
@@ -259,6 +267,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     const stopCap = serialLogMaxBytes
       ? startSerialLogCap(proc.serialLog, serialLogMaxBytes, this.serialCapIntervalMs)
       : () => {};
+    const stopSerial = serialLogMaxBytes ? this.attachSerial(proc) : () => {};
     const child = this.#children.get(k);
     const exit = (async (): Promise<VmExit> => {
       let code: number | null = null;
@@ -272,6 +281,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
         await waitForExit({ pid: proc.pid, startTime: proc.startTime });
       }
       stopCap();
+      stopSerial();
       this.#children.delete(k);
       return { code, signal, requested: await stopWasRequested(proc.runtimeDir) };
     })();

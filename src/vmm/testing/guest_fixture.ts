@@ -80,9 +80,12 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
   }
 }
 
-/** Builds the test initramfs (uncompressed newc cpio) in a fresh temp dir. */
-export async function buildTestGuest(): Promise<TestGuest> {
-  const kernel = await findTestKernel();
+/**
+ * Builds the test initramfs (uncompressed newc cpio) in a fresh temp dir.
+ * `kernel` overrides the kernel lookup (the CH contract fake only needs an ELF).
+ */
+export async function buildTestGuest(opts: { kernel?: string } = {}): Promise<TestGuest> {
+  const kernel = opts.kernel ?? await findTestKernel();
   const busybox = "/bin/busybox";
   const bb = await Deno.readFile(busybox).catch(() => {
     throw new Error(`${busybox} missing: apt-get install busybox-static`);
