@@ -117,7 +117,12 @@ function checkImage(tree: ImageTree, config: FledgeConfig): void {
     throw new VolantError(
       "invalid_input",
       `mappings: /init is the shim's place; set [init] none = true to provide your own /init`,
-      { problems: [{ field: "mappings", message: "maps over /init (the shim)" }] },
+      {
+        problems: [{
+          field: "mappings",
+          message: "/init is the shim's place; set [init] none = true to provide your own /init",
+        }],
+      },
     );
   }
   if (mode.kind === "custom" && !isExecutable(tree, mode.path)) {

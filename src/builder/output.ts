@@ -61,12 +61,9 @@ export function writeOutputs(dir: string, files: OutputFile[]): { sha256sums: st
     writeAtomic(dir, SUMS_FILE, new TextEncoder().encode(formatSums(sums)), temps);
     return { sha256sums: sumsPath };
   } finally {
+    // Only our own temporaries; a failure to remove one must not hide the build error.
     for (const t of temps) {
-      try {
-        Deno.removeSync(t);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
+      Deno.remove(t).catch((e) => console.error(`fledge: cannot remove ${t}: ${e}`));
     }
   }
 }

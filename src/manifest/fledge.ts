@@ -192,7 +192,8 @@ export type MappingTarget = z.infer<typeof MappingTargetSchema>;
  * field (unknown keys included).
  */
 export function parseFledgeConfig(input: unknown): FledgeConfig {
-  const result = FledgeConfigSchema.safeParse(input);
+  // reportInput: problemsFromZod tells "missing" from "wrong type" by the input.
+  const result = FledgeConfigSchema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
   const problems = problemsFromZod(result.error).map((p) =>
     p.message.startsWith("unknown key") ? { ...p, message: "unknown key" } : p
