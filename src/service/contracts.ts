@@ -60,7 +60,8 @@ export interface VmServiceApi {
   restart(name: string, opts?: { graceMs?: number }): Promise<VmRecord>;
   delete(name: string, opts?: { graceMs?: number }): Promise<void>;
   getConfig(name: string): VersionedVmConfig;
-  patchConfig(name: string, patch: VmConfigPatch): VersionedVmConfig;
+  /** Async: a patched manifest is re-checked against the kernel command-line budget. */
+  patchConfig(name: string, patch: VmConfigPatch): Promise<VersionedVmConfig>;
   /** Newest first; `limit` absent = all. */
   configHistory(name: string, limit?: number): VmConfigHistoryEntry[];
   console(name: string): VmConsoleTarget;

@@ -137,8 +137,8 @@ export class Ipam {
     this.pool = pool;
   }
 
-  /** Leases the lowest free address to `vmId`; throws `exhausted` (409) naming the pool. */
-  allocate(vmId: number, now: string): string {
+  /** The lowest free address; throws `exhausted` (409) naming the pool. */
+  next(): number {
     const free = lowestFree(this.pool, this.#leases.leased());
     if (free === null) {
       throw new VolantError(
@@ -147,6 +147,12 @@ export class Ipam {
         { details: { pool: `${this.pool.start}-${this.pool.end}`, subnet: this.pool.subnet } },
       );
     }
+    return free;
+  }
+
+  /** Leases the lowest free address to `vmId` (call inside the store transaction). */
+  allocate(vmId: number, now: string): string {
+    const free = this.next();
     this.#leases.insert(free, vmId, now);
     return formatIpv4(free);
   }

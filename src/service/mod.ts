@@ -51,14 +51,20 @@ export function createServices(deps: ServiceDeps): Services {
   };
   const ipam = new Ipam(deps.store.leases, planPool(options.subnet, options.pool));
   const plugins = new PluginService(ctx);
-  const vms = new VmService(ctx);
+  const vms = new VmService(ctx, ipam, () => plugins.collectGarbage());
   const system = new SystemService(ctx, ipam);
   return {
     plugins,
     vms,
     events,
     system,
-    start: () => Promise.resolve(),
-    close: () => Promise.resolve(),
+    async start() {
+      const { adopted, lost } = await vms.supervisor.reconcile();
+      ctx.log.info("reconciled VMs", { adopted, lost });
+    },
+    close() {
+      vms.supervisor.close();
+      return Promise.resolve();
+    },
   };
 }

@@ -123,7 +123,7 @@ export class PluginService implements PluginServiceApi {
         previous_version: existing?.version,
         allow_unverified: record.allow_unverified,
       });
-      if (existing) await this.#collectGarbage();
+      if (existing) await this.collectGarbage();
       return { outcome, plugin: record };
     });
   }
@@ -157,7 +157,7 @@ export class PluginService implements PluginServiceApi {
         forced: users > 0,
         vms: users,
       });
-      await this.#collectGarbage();
+      await this.collectGarbage();
     });
   }
 
@@ -178,7 +178,8 @@ export class PluginService implements PluginServiceApi {
     }
   }
 
-  async #collectGarbage(): Promise<void> {
+  /** Removes blobs no plugin and no VM references (after removals and deletes). */
+  async collectGarbage(): Promise<void> {
     const removed = await this.artifacts.collect(this.#referenced());
     if (removed > 0) this.#ctx.log.info("removed unreferenced artifacts", { count: removed });
   }
