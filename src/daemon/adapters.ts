@@ -63,43 +63,28 @@ export interface HypervisorChoice {
   reason?: string;
 }
 
-/** Module exporting the drivers (src/vmm/mod.ts); loaded by path so its absence is survivable. */
-const VMM_MODULE = new URL("../vmm/mod.ts", import.meta.url).href;
-
-interface VmmModule {
-  createHypervisor?: (
-    kind: "qemu" | "cloud-hypervisor",
-    opts: Record<string, unknown>,
-  ) => Hypervisor;
-}
-
-/** The configured hypervisor driver, with its availability logged. */
+/** The configured hypervisor driver, with its availability logged (unusable is not fatal). */
 export async function buildHypervisor(
   config: ResolvedConfig,
   log: Logger,
 ): Promise<HypervisorChoice> {
-  let mod: VmmModule;
-  try {
-    mod = await import(VMM_MODULE) as VmmModule;
-  } catch (error) {
-    const reason = `hypervisor drivers not available (${VMM_MODULE}: ${(error as Error).message})`;
-    log.warn("no hypervisor driver: VM starts will answer 503", { reason });
-    return { reason };
+  const roots = { runtimeRoot: config.runtimeDir, stateRoot: `${config.stateDir}/vms` };
+  let hypervisor: Hypervisor;
+  if (config.hypervisor === "qemu") {
+    const { QemuDriver } = await import("../vmm/qemu/driver.ts");
+    hypervisor = new QemuDriver(roots);
+  } else {
+    const { CloudHypervisorDriver } = await import("../vmm/cloud_hypervisor/driver.ts");
+    hypervisor = new CloudHypervisorDriver(roots);
   }
-  if (typeof mod.createHypervisor !== "function") {
-    const reason = "src/vmm/mod.ts does not export createHypervisor";
-    log.warn("no hypervisor driver: VM starts will answer 503", { reason });
-    return { reason };
-  }
-  const hypervisor = mod.createHypervisor(config.hypervisor, {
-    runtimeRoot: config.runtimeDir,
-    machine: config.machine,
-  });
   const available = await hypervisor.available();
-  if (available.ok) log.info("hypervisor ready", { kind: hypervisor.kind });
-  else {log.warn("hypervisor not usable: VM starts will answer 503", {
-      kind: hypervisor.kind,
-      reason: available.reason,
-    });}
-  return { hypervisor };
+  if (available.ok) {
+    log.info("hypervisor ready", { kind: hypervisor.kind });
+    return { hypervisor };
+  }
+  log.warn("hypervisor not usable: VM starts will answer 503", {
+    kind: hypervisor.kind,
+    reason: available.reason,
+  });
+  return { hypervisor, reason: available.reason };
 }

@@ -163,9 +163,9 @@ export function vmRoutes(vms: VmServiceApi) {
     return c.body(null, 204);
   });
   app.openapi(getConfig, (c) => c.json(vms.getConfig(c.req.valid("param").name), 200));
-  app.openapi(patchConfig, (c) => {
+  app.openapi(patchConfig, async (c) => {
     const { name } = c.req.valid("param");
-    return c.json(vms.patchConfig(name, c.req.valid("json")), 200);
+    return c.json(await vms.patchConfig(name, c.req.valid("json")), 200);
   });
   app.openapi(history, (c) => {
     const items = vms.configHistory(c.req.valid("param").name, c.req.valid("query").limit);
