@@ -150,7 +150,7 @@ export function parseAcks(buf: Uint8Array): Ack[] {
       // nlmsgerr: int error (negative errno), then the original header (its seq at +8).
       const error = view.getInt32(off + 16, true);
       const seq = len >= 36 ? view.getUint32(off + 20 + 8, true) : view.getUint32(off + 8, true);
-      acks.push({ seq, errno: -error });
+      acks.push({ seq, errno: error === 0 ? 0 : -error });
     }
     off += align4(len);
   }

@@ -1,0 +1,52 @@
+import {
+  deepStrictEqual as assertEquals,
+  ok as assert,
+  rejects as assertRejects,
+} from "node:assert/strict";
+import { loadManifest } from "./manifest_load.ts";
+import { encodeManifest } from "../src/manifest/cmdline.ts";
+import type { PluginManifest } from "../src/manifest/plugin.ts";
+import { VolantError } from "../src/errors.ts";
+
+export const sampleManifest = {
+  name: "web",
+  version: "1.0.0",
+  resources: { cpu_cores: 1, memory_mb: 128 },
+  initramfs: { url: "https://example.com/web.cpio.gz" },
+  workload: { type: "http", base_url: "http://127.0.0.1:80", entrypoint: ["httpd", "-f"] },
+} as unknown as PluginManifest;
+
+async function message(value: string | undefined): Promise<string> {
+  try {
+    await loadManifest(value);
+  } catch (e) {
+    assert(e instanceof VolantError);
+    assertEquals(e.code, "invalid_input");
+    assert(!e.message.includes("\n"), "the console gets one line");
+    return e.message;
+  }
+  throw new Error("did not throw");
+}
+
+Deno.test("manifest: encoded value decodes and normalises", async () => {
+  const m = await loadManifest(await encodeManifest(sampleManifest));
+  assertEquals(m.name, "web");
+  assertEquals(m.runtime, "web");
+  assertEquals(m.workload.entrypoint, ["httpd", "-f"]);
+});
+
+Deno.test("manifest: raw JSON is accepted too", async () => {
+  const m = await loadManifest(JSON.stringify(sampleManifest));
+  assertEquals(m.version, "1.0.0");
+});
+
+Deno.test("manifest: missing, undecodable and invalid values give one clear line", async () => {
+  assertEquals(await message(undefined), "volant.manifest is missing from the kernel command line");
+  assertEquals(await message(""), "volant.manifest is missing from the kernel command line");
+  assert((await message("%%%")).includes("neither base64url nor JSON"));
+  assert((await message("{not json")).startsWith("volant.manifest is not valid JSON"));
+  const bad = { ...sampleManifest, workload: { ...sampleManifest.workload, entrypoint: [] } };
+  const text = await message(await encodeManifest(bad as PluginManifest));
+  assert(text.includes("workload.entrypoint"), text);
+  await assertRejects(() => loadManifest("H4sIAAAA"), VolantError);
+});
