@@ -1,0 +1,236 @@
+/**
+ * The typed volantd client: one method per API route, every response
+ * checked against the shared zod schemas (src/manifest/api.ts). Methods
+ * return the API's objects as sent (validated, not rewritten), so
+ * `volar -o json` prints exactly what the daemon said.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import { VolantError } from "../errors.ts";
+import {
+  type CreateVmBody,
+  type InstallPluginBody,
+  PluginInstallResultSchema,
+  PluginListSchema,
+  PluginRecordSchema,
+  SystemInfoSchema,
+  VersionedVmConfigSchema,
+  VmConfigHistorySchema,
+  type VmConfigPatch,
+  VmListSchema,
+  VmRecordSchema,
+} from "../manifest/api.ts";
+import { checkResponse } from "./check.ts";
+import { type ConsoleSession, openConsole } from "./console.ts";
+import {
+  type ClientEvent,
+  type EventListQuery,
+  listEvents,
+  streamEvents,
+  type StreamOptions,
+} from "./events.ts";
+import { type ConnectionOptions, createTransport, type Transport } from "./transport.ts";
+
+/** Query of {@linkcode VolantClient.listVms}; see VmListQuerySchema for the rules. */
+export interface VmListParams {
+  /** One state or a comma-separated list. */
+  state?: string;
+  plugin?: string;
+  q?: string;
+  limit?: number;
+  offset?: number;
+  sort?: string;
+  order?: "asc" | "desc";
+}
+
+async function readJson(res: Response, what: string): Promise<unknown> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new VolantError(
+      "upstream",
+      `volantd sent ${what} that is not JSON: ${text.slice(0, 80)}`,
+    );
+  }
+}
+
+const path = (...parts: string[]) => parts.map((p) => encodeURIComponent(p)).join("/");
+
+/** A connected client. Call close() when done (it owns an HTTP client). */
+export class VolantClient {
+  readonly transport: Transport;
+
+  constructor(transport: Transport) {
+    this.transport = transport;
+  }
+
+  async #get<S extends z.ZodType>(
+    p: string,
+    schema: S,
+    what: string,
+    query?: Record<string, string | number | boolean | undefined>,
+  ) {
+    const res = await this.transport.request({ path: p, query });
+    return checkResponse(schema, await readJson(res, what), what);
+  }
+
+  async #send<S extends z.ZodType>(
+    method: string,
+    p: string,
+    body: unknown,
+    schema: S,
+    what: string,
+  ) {
+    const res = await this.transport.request({ method, path: p, body });
+    return checkResponse(schema, await readJson(res, what), what);
+  }
+
+  // ------------------------------------------------------------ system
+
+  systemInfo() {
+    return this.#get("/api/v1/system/info", SystemInfoSchema, "system info");
+  }
+
+  // ------------------------------------------------------------ plugins
+
+  async listPlugins() {
+    return (await this.#get("/api/v1/plugins", PluginListSchema, "plugin list")).items;
+  }
+
+  getPlugin(name: string) {
+    return this.#get(`/api/v1/plugins/${path(name)}`, PluginRecordSchema, "plugin");
+  }
+
+  installPlugin(body: InstallPluginBody) {
+    return this.#send("POST", "/api/v1/plugins", body, PluginInstallResultSchema, "install result");
+  }
+
+  setPluginEnabled(name: string, enabled: boolean) {
+    return this.#send(
+      "POST",
+      `/api/v1/plugins/${path(name)}/enabled`,
+      { enabled },
+      PluginRecordSchema,
+      "plugin",
+    );
+  }
+
+  async removePlugin(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    const res = await this.transport.request({
+      method: "DELETE",
+      path: `/api/v1/plugins/${path(name)}`,
+      query: { force: opts.force ? "true" : undefined },
+    });
+    await res.body?.cancel();
+  }
+
+  // ------------------------------------------------------------ VMs
+
+  /** One page of VMs; `total` counts all matches (also the X-Total-Count header). */
+  listVms(params: VmListParams = {}) {
+    return this.#get("/api/v1/vms", VmListSchema, "vm list", { ...params });
+  }
+
+  getVm(name: string) {
+    return this.#get(`/api/v1/vms/${path(name)}`, VmRecordSchema, "vm");
+  }
+
+  createVm(body: CreateVmBody) {
+    return this.#send("POST", "/api/v1/vms", body, VmRecordSchema, "vm");
+  }
+
+  startVm(name: string) {
+    return this.#send("POST", `/api/v1/vms/${path(name)}/start`, undefined, VmRecordSchema, "vm");
+  }
+
+  async stopVm(name: string, opts: { graceMs?: number } = {}) {
+    const res = await this.transport.request({
+      method: "POST",
+      path: `/api/v1/vms/${path(name)}/stop`,
+      query: { grace_ms: opts.graceMs },
+    });
+    return checkResponse(VmRecordSchema, await readJson(res, "vm"), "vm");
+  }
+
+  async restartVm(name: string, opts: { graceMs?: number } = {}) {
+    const res = await this.transport.request({
+      method: "POST",
+      path: `/api/v1/vms/${path(name)}/restart`,
+      query: { grace_ms: opts.graceMs },
+    });
+    return checkResponse(VmRecordSchema, await readJson(res, "vm"), "vm");
+  }
+
+  async deleteVm(name: string, opts: { graceMs?: number } = {}): Promise<void> {
+    const res = await this.transport.request({
+      method: "DELETE",
+      path: `/api/v1/vms/${path(name)}`,
+      query: { grace_ms: opts.graceMs },
+    });
+    await res.body?.cancel();
+  }
+
+  getVmConfig(name: string) {
+    return this.#get(`/api/v1/vms/${path(name)}/config`, VersionedVmConfigSchema, "vm config");
+  }
+
+  patchVmConfig(name: string, patch: VmConfigPatch | Record<string, unknown>) {
+    return this.#send(
+      "PATCH",
+      `/api/v1/vms/${path(name)}/config`,
+      patch,
+      VersionedVmConfigSchema,
+      "vm config",
+    );
+  }
+
+  async vmConfigHistory(name: string, opts: { limit?: number } = {}) {
+    const p = `/api/v1/vms/${path(name)}/config/history`;
+    return (await this.#get(p, VmConfigHistorySchema, "config history", { limit: opts.limit }))
+      .items;
+  }
+
+  /** The serial log: the last `tail` lines, then live output while `follow`. */
+  async vmLogs(
+    name: string,
+    opts: { tail?: number; follow?: boolean; signal?: AbortSignal } = {},
+  ): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.transport.request({
+      path: `/api/v1/vms/${path(name)}/logs`,
+      query: { tail: opts.tail, follow: opts.follow ? "true" : undefined },
+      headers: { accept: "text/plain" },
+      signal: opts.signal,
+    });
+    if (!res.body) return new ReadableStream({ start: (c) => c.close() });
+    return res.body;
+  }
+
+  /** Opens the VM's serial console (WebSocket). */
+  openConsole(name: string, opts: { signal?: AbortSignal } = {}): Promise<ConsoleSession> {
+    return openConsole(this.transport, (n) => this.getVm(n), name, opts);
+  }
+
+  // ------------------------------------------------------------ events
+
+  /** One page of past events (oldest first). */
+  listEvents(query: EventListQuery = {}): Promise<ClientEvent[]> {
+    return listEvents(this.transport, query);
+  }
+
+  /** Live events over SSE, resuming with Last-Event-ID after a disconnect. */
+  streamEvents(opts: StreamOptions = {}): AsyncGenerator<ClientEvent> {
+    return streamEvents(this.transport, opts);
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+}
+
+/** Connects to volantd: unix socket by default, or `api` + `token` over TCP. */
+export function createClient(opts: ConnectionOptions = {}): VolantClient {
+  return new VolantClient(createTransport(opts));
+}
