@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { dirname } from "node:path";
 import { createApp } from "../api/mod.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -14,7 +13,7 @@ import { createServices, type Services } from "../service/mod.ts";
 import { openStore } from "../store/mod.ts";
 import { VERSION } from "../version.ts";
 import { buildHostNetwork, buildHypervisor } from "./adapters.ts";
-import { type Listener, serveTcp, serveUnix } from "./listeners.ts";
+import { type Listener, prepareSocketPath, serveTcp, serveUnix } from "./listeners.ts";
 import { ensureToken } from "./token.ts";
 
 export interface DaemonOptions {
@@ -52,7 +51,8 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
     await Deno.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
     await Deno.chmod(config.stateDir, 0o700);
     await Deno.mkdir(config.runtimeDir, { recursive: true, mode: 0o700 });
-    await Deno.mkdir(dirname(config.socket), { recursive: true, mode: 0o755 });
+    // Refuse early (before touching state) when another daemon owns the socket.
+    await prepareSocketPath(config.socket);
 
     const store = openStore({ stateDir: config.stateDir });
     cleanups.push(() => store.close());

@@ -39,7 +39,7 @@ export async function prepareSocketPath(path: string): Promise<void> {
   }
   if (!info.isSocket) {
     throw new VolantError("conflict", `socket path ${path} exists and is not a socket`, {
-      problems: [{ field: "socket", message: "exists and is not a socket" }],
+      problems: [{ field: "socket", message: `${path} exists and is not a socket` }],
     });
   }
   let live = false;
@@ -54,7 +54,7 @@ export async function prepareSocketPath(path: string): Promise<void> {
   }
   if (live) {
     throw new VolantError("conflict", `another volantd is listening on ${path}`, {
-      problems: [{ field: "socket", message: "already in use by a running daemon" }],
+      problems: [{ field: "socket", message: `another volantd is listening on ${path}` }],
     });
   }
   await Deno.remove(path);
