@@ -6,15 +6,8 @@ import {
 import { loadManifest } from "./manifest_load.ts";
 import { encodeManifest } from "../src/manifest/cmdline.ts";
 import type { PluginManifest } from "../src/manifest/plugin.ts";
+import { sampleManifest } from "./testdata/manifests.ts";
 import { VolantError } from "../src/errors.ts";
-
-export const sampleManifest = {
-  name: "web",
-  version: "1.0.0",
-  resources: { cpu_cores: 1, memory_mb: 128 },
-  initramfs: { url: "https://example.com/web.cpio.gz" },
-  workload: { type: "http", base_url: "http://127.0.0.1:80", entrypoint: ["httpd", "-f"] },
-} as unknown as PluginManifest;
 
 async function message(value: string | undefined): Promise<string> {
   try {
