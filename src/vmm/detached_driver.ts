@@ -170,7 +170,8 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       const detail = await this.#logTail(spec.runtimeDir);
       if (spawned) {
         await this.#forceKill(proc);
-        this.#children.delete(key(proc));
+        // Reaped before we report, so no zombie outlives the failed boot.
+        await this.#tracked.get(key(proc))?.exit;
       }
       await clearBootFiles(spec.runtimeDir);
       if (!dirExisted) await removeIfExists(spec.runtimeDir, true);

@@ -3,10 +3,12 @@
  * and the q35 variant. Needs qemu-system-x86, busybox-static, cpio and the
  * guest kernel (`deno task kernel`); fails with the install command otherwise.
  */
-import { runConformance } from "../../src/vmm/conformance.ts";
+import { ok } from "node:assert/strict";
+import { runConformance, waitForSerial } from "../../src/vmm/conformance.ts";
+import { connectConsole, tailSerialLog } from "../../src/vmm/serial.ts";
 import { QemuDriver } from "../../src/vmm/qemu/driver.ts";
 import { bootInChildProcess } from "../../src/vmm/testing/boot_detached.ts";
-import { buildTestGuest } from "../../src/vmm/testing/guest_fixture.ts";
+import { buildTestGuest, GUEST_LINES } from "../../src/vmm/testing/guest_fixture.ts";
 import type { MachineKind } from "../../src/service/ports.ts";
 
 for (const machine of ["microvm", "q35"] as MachineKind[]) {
@@ -38,3 +40,53 @@ for (const machine of ["microvm", "q35"] as MachineKind[]) {
     },
   });
 }
+
+Deno.test({
+  name: "QEMU: the serial log stays under serialLogMaxBytes while the guest prints",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const guest = await buildTestGuest();
+    const root = await Deno.makeTempDir({ prefix: "volant-vmm-cap-" });
+    const driver = new QemuDriver({
+      runtimeRoot: `${root}/run`,
+      stateRoot: `${root}/state`,
+      serialCapIntervalMs: 50,
+    });
+    const cap = 4096;
+    const spec = {
+      name: "cap",
+      runtimeDir: `${root}/run/cap`,
+      stateDir: `${root}/state/cap`,
+      kernel: guest.kernel,
+      initramfs: guest.initramfs,
+      disks: [],
+      cpus: 1,
+      memoryMb: 128,
+      // Without `quiet` the kernel alone prints well over 4 KiB.
+      cmdline: [guest.cmdline, ...await driver.extraKernelArgs()].join(" "),
+      machine: "microvm" as const,
+      serialLogMaxBytes: cap,
+    };
+    const proc = await driver.boot(spec);
+    try {
+      const conn = await connectConsole(proc.serialSocket);
+      await waitForSerial(proc, GUEST_LINES.ready, 60_000);
+      // Make the guest print ~20 KiB through the console echo.
+      for (let i = 0; i < 100; i++) {
+        await conn.write(new TextEncoder().encode(`line-${i}-${"x".repeat(180)}\n`));
+      }
+      await waitForSerial(proc, "line-99-", 60_000);
+      await new Promise((r) => setTimeout(r, 300));
+      conn.close();
+      const size = (await Deno.stat(proc.serialLog)).size;
+      ok(size <= cap, `serial.log is ${size} bytes, cap ${cap}`);
+      ok((await tailSerialLog(proc.serialLog, 5)).length > 0, "the tail is kept");
+    } finally {
+      await driver.kill(proc);
+      await driver.destroy(spec);
+      await Deno.remove(root, { recursive: true });
+      await Deno.remove(guest.dir, { recursive: true });
+    }
+  },
+});
