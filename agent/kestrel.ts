@@ -75,6 +75,7 @@ export class Kestrel {
 
   /** Runs the boot sequence; a fatal error ends in {@linkcode fatal}. */
   async boot(): Promise<void> {
+    mark(this.state, "boot");
     try {
       await this.#boot();
     } catch (e) {
