@@ -29,6 +29,8 @@ export interface CmdlineInput {
   hostname: string;
   /** Host TSC kHz when the VMM runs under TCG. */
   tscKhz?: number;
+  /** Arguments the hypervisor driver asks for (Hypervisor.extraKernelArgs), after the base. */
+  driverArgs?: string[];
   boot: "auto" | "initramfs" | "rootfs";
   /** Guest device of the rootfs (`vdb` normally), when there is one. */
   rootfsDevice?: string;
@@ -64,7 +66,19 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
   const extra = (input.extra ?? "").trim();
   checkExtraArgs(extra);
   const base: string[] = [...BASE_ARGS];
-  if (input.tscKhz !== undefined) base.push(`tsc_early_khz=${Math.round(input.tscKhz)}`);
+  const driverArgs = input.driverArgs ?? [];
+  if (input.tscKhz !== undefined && !driverArgs.some((a) => a.startsWith("tsc_early_khz="))) {
+    base.push(`tsc_early_khz=${Math.round(input.tscKhz)}`);
+  }
+  for (const arg of driverArgs) {
+    if (/["\n\0]/.test(arg) || /^volant\./.test(arg)) {
+      throw new VolantError(
+        "internal",
+        `hypervisor driver asked for a bad kernel argument: ${arg}`,
+      );
+    }
+    base.push(arg);
+  }
   const pairs: [string, string][] = [];
   if ((input.network ?? "bridged") === "bridged") {
     pairs.push([CMDLINE_KEYS.ip, `${input.ip}/${input.prefix}`], [

@@ -55,10 +55,14 @@ export interface SpecInput {
   config: VmConfig;
   options: ResolvedServiceOptions;
   pool: Pool;
+  /** From Hypervisor.extraKernelArgs (e.g. tsc_early_khz under TCG). */
+  driverArgs?: string[];
 }
 
 /** The spec, with every host file it names checked to exist first. */
-export async function buildVmSpec({ vm, config, options, pool }: SpecInput): Promise<VmSpec> {
+export async function buildVmSpec(
+  { vm, config, options, pool, driverArgs }: SpecInput,
+): Promise<VmSpec> {
   const manifest = config.manifest;
   if (!options.kernel) {
     throw unavailable("no guest kernel is configured", "set --kernel or VOLANT_KERNEL");
@@ -134,6 +138,7 @@ export async function buildVmSpec({ vm, config, options, pool }: SpecInput): Pro
     mtu: options.mtu,
     hostname: vm.name,
     tscKhz: options.tscKhz,
+    driverArgs,
     boot: manifest.initramfs && manifest.rootfs ? "auto" : manifest.rootfs ? "rootfs" : "initramfs",
     rootfsDevice,
     rootfsFstype: rootfsDevice ? "ext4" : undefined,

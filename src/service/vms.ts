@@ -65,7 +65,6 @@ export class VmService implements VmServiceApi, VmLifecycle {
   readonly #locks = new KeyedMutex();
   readonly #stopping = new Set<string>();
   readonly #afterDelete: () => Promise<void>;
-  #hostNetwork: Promise<void> | null = null;
 
   constructor(
     ctx: ServiceContext,
@@ -143,24 +142,6 @@ export class VmService implements VmServiceApi, VmLifecycle {
       );
     }
     return { hypervisor, network };
-  }
-
-  /** Bridge and NAT once per daemon run (idempotent in the adapter). */
-  #ensureHostNetwork(network: HostNetwork): Promise<void> {
-    if (!this.#hostNetwork) {
-      const pool = this.#ipam.pool;
-      const { bridge, mtu } = this.ctx.options;
-      this.#hostNetwork = (async () => {
-        await network.ensureBridge({
-          name: bridge,
-          gatewayCidr: `${pool.gateway}/${pool.prefix}`,
-          mtu,
-        });
-        await network.ensureNat({ bridge, subnet: pool.subnet });
-      })();
-      this.#hostNetwork.catch(() => (this.#hostNetwork = null));
-    }
-    return this.#hostNetwork;
   }
 
   // ------------------------------------------------------------ create
@@ -245,7 +226,14 @@ export class VmService implements VmServiceApi, VmLifecycle {
     const { hypervisor, network } = this.#ports();
     const config = store.configs.get(row.id)?.config;
     if (!config) throw new VolantError("internal", `vm ${name} has no config row`);
-    const spec = await buildVmSpec({ vm: row, config, options, pool: this.#ipam.pool });
+    const driverArgs = await hypervisor.extraKernelArgs?.() ?? [];
+    const spec = await buildVmSpec({
+      vm: row,
+      config,
+      options,
+      pool: this.#ipam.pool,
+      driverArgs,
+    });
     const available = await hypervisor.available();
     if (!available.ok) {
       throw new VolantError(
@@ -254,7 +242,6 @@ export class VmService implements VmServiceApi, VmLifecycle {
         { details: { missing: hypervisor.kind } },
       );
     }
-    if (spec.net) await this.#ensureHostNetwork(network);
 
     row = this.setState(name, "starting", {
       desired: "running",
