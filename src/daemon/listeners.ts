@@ -116,15 +116,29 @@ export async function serveUnix(
 /** Serves `fetch` on TCP `HOST:PORT` (port 0 = any free port). */
 export function serveTcp(listen: string, fetch: AppFetch, onError: (e: unknown) => void): Listener {
   const { hostname, port } = parseListen(listen);
-  const server = Deno.serve(
-    {
-      hostname,
-      port,
-      onListen: () => {},
-      onError: (e) => (onError(e), new Response(null, { status: 500 })),
-    },
-    (req) => fetch(req, { transport: "tcp" }),
-  );
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve(
+      {
+        hostname,
+        port,
+        onListen: () => {},
+        onError: (e) => (onError(e), new Response(null, { status: 500 })),
+      },
+      (req) => fetch(req, { transport: "tcp" }),
+    );
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
+      const why = error instanceof Deno.errors.AddrInUse
+        ? "address in use"
+        : "address not available on this host";
+      throw new VolantError("conflict", `listen ${listen}: cannot bind: ${why}`, {
+        cause: error,
+        problems: [{ field: "listen", message: `cannot bind ${listen}: ${why}` }],
+      });
+    }
+    throw error;
+  }
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return wrap(server, "tcp", `${host}:${addr.port}`);

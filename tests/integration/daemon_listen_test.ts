@@ -48,6 +48,31 @@ Deno.test("volantd --help, --version and a bad flag", async () => {
   assert.match(badValue.err, /subnet/);
 });
 
+Deno.test("a TCP address in use is one clear line and leaves no socket behind", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = await Deno.makeTempDir({ prefix: "volantd-it-" });
+  try {
+    const res = await runVolantd([
+      "--state-dir",
+      `${dir}/state`,
+      "--socket",
+      `${dir}/s.sock`,
+      "--runtime-dir",
+      `${dir}/run`,
+      "--no-host-network",
+      "--listen",
+      `127.0.0.1:${(taken.addr as Deno.NetAddr).port}`,
+    ]);
+    assert.equal(res.code, 4, res.err);
+    const last = res.err.trim().split("\n").at(-1)!;
+    assert.match(last, /^volantd: listen: cannot bind .*address in use$/);
+    await assert.rejects(Deno.lstat(`${dir}/s.sock`), Deno.errors.NotFound);
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("unix socket 0660, TCP needs the bearer token from <state>/api-token (0600)", async () => {
   const d = await startDaemonProcess({ tcp: true });
   try {

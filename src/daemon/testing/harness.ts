@@ -40,6 +40,14 @@ export interface StartOptions {
   tcp?: boolean;
   extraArgs?: string[];
   env?: Record<string, string>;
+  /**
+   * Let the daemon set up host networking (bridge + NAT). Only together with
+   * `wrap: ["unshare", "-n"]`: the daemon must run in a network namespace of
+   * its own, never the host's.
+   */
+  hostNetwork?: boolean;
+  /** Command prefix, e.g. `["unshare", "-n"]` (unshare execs, so the pid is the daemon's). */
+  wrap?: string[];
   /** TOML written to `<dir>/volantd.toml` and named by VOLANT_CONFIG (default empty, so /etc stays out). */
   configText?: string;
   readyTimeoutMs?: number;
@@ -64,13 +72,17 @@ export async function startDaemonProcess(opts: StartOptions = {}): Promise<Daemo
     `${dir}/run`,
     "--cache-dir",
     `${dir}/cache`,
-    "--no-host-network",
+    ...(opts.hostNetwork ? [] : ["--no-host-network"]),
     ...(listen ? ["--listen", listen] : []),
     ...(opts.extraArgs ?? []),
   ];
+  if (opts.hostNetwork && !(opts.wrap?.[0] === "unshare" && opts.wrap.includes("-n"))) {
+    throw new Error("hostNetwork needs wrap: ['unshare', '-n'] (never touch the host's network)");
+  }
   await Deno.writeTextFile(`${dir}/volantd.toml`, opts.configText ?? "");
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const [cmd, ...prefix] = opts.wrap ? [...opts.wrap, Deno.execPath()] : [Deno.execPath()];
+  const child = new Deno.Command(cmd, {
+    args: [...prefix, ...args],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
