@@ -1,0 +1,151 @@
+/**
+ * `volar plugins install <file|url> [--allow-unverified]`. A local file is
+ * validated here first (instant field errors), then sent as its absolute
+ * `path` so volantd resolves relative artifacts against the manifest's
+ * directory; with `--api` (a possibly remote daemon) the manifest itself is
+ * sent. A URL is sent as `url`. Download progress comes from the daemon's
+ * `plugin.download` events, subscribed to before the install starts.
+ *
+ * @module
+ */
+import { VolantError } from "../errors.ts";
+import type { InstallPluginBody, PluginInstallResult } from "../manifest/api.ts";
+import { validateManifest } from "../manifest/mod.ts";
+import type { VolantClient } from "../client/mod.ts";
+import type { Command } from "./command.ts";
+import { bytes, json } from "./format.ts";
+import { classifySource, parseJsonText, readSource } from "./manifest_source.ts";
+import { DownloadProgress, progressFromData } from "./progress.ts";
+
+/** How long to wait for the event subscription, and for the closing event, before going on. */
+const EVENT_WAIT_MS = 2000;
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => resolve = r);
+  return { promise, resolve };
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<void>((r) => timer = setTimeout(r, ms));
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+async function raceTimeout(p: Promise<void>, ms: number): Promise<void> {
+  const d = delay(ms);
+  await Promise.race([p, d.promise]);
+  d.cancel();
+}
+
+/** Runs `install` while rendering plugin.download events of `name` (any plugin when unknown). */
+export async function installWithProgress(
+  client: VolantClient,
+  body: InstallPluginBody,
+  name: string | undefined,
+  progress: DownloadProgress,
+  signal: AbortSignal,
+): Promise<PluginInstallResult> {
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  const connected = deferred();
+  const finished = deferred();
+  const watcher = (async () => {
+    try {
+      const events = client.streamEvents({
+        types: ["plugin.download", "plugin.installed", "plugin.updated"],
+        resource: name,
+        signal: abort.signal,
+        reconnect: false,
+        onConnect: connected.resolve,
+      });
+      for await (const ev of events) {
+        if (ev.type === "plugin.download") {
+          const u = progressFromData(ev.data);
+          if (u) progress.update(u);
+        } else {
+          finished.resolve();
+          break;
+        }
+      }
+    } catch (error) {
+      // No progress is not a reason to fail the install: the install call reports real errors.
+      if (!abort.signal.aborted && !(error instanceof VolantError)) throw error;
+    } finally {
+      connected.resolve();
+      finished.resolve();
+    }
+  })();
+  try {
+    await raceTimeout(connected.promise, EVENT_WAIT_MS);
+    const result = await client.installPlugin(body);
+    if (result.outcome !== "unchanged") await raceTimeout(finished.promise, EVENT_WAIT_MS);
+    return result;
+  } finally {
+    abort.abort();
+    signal.removeEventListener("abort", onAbort);
+    await watcher;
+    progress.finish();
+  }
+}
+
+export const pluginsInstall: Command = {
+  path: ["plugins", "install"],
+  summary: "install a plugin from a manifest file or URL (downloads and verifies artifacts)",
+  args: "FILE|URL",
+  description: "A local FILE is validated first, then volantd reads it by absolute path and\n" +
+    "resolves relative artifact URLs against its directory (with --api the manifest\n" +
+    "body is sent instead, so its artifacts must be URLs). Artifacts without a\n" +
+    "checksum are refused unless --allow-unverified. Installing the same version again\n" +
+    "changes nothing; a new version replaces the old one atomically.",
+  example: "volar plugins install ./dist/caddy.manifest.json",
+  options: {
+    "allow-unverified": {
+      type: "boolean",
+      help: "accept artifacts that declare no sha256 checksum (recorded and shown)",
+    },
+  },
+  arity: [1, 1],
+  interruptible: true,
+  async run(ctx) {
+    const allow = ctx.values["allow-unverified"] === true;
+    const src = classifySource(ctx.positionals[0], ctx.io.cwd());
+    let body: InstallPluginBody;
+    let name: string | undefined;
+    if (src.kind === "url") {
+      body = { url: src.url, allow_unverified: allow };
+    } else {
+      const data = parseJsonText(await readSource(src), src.path);
+      const v = validateManifest(data);
+      if (!v.ok) {
+        throw new VolantError("invalid_input", `${src.path}: invalid manifest`, {
+          problems: v.problems,
+        });
+      }
+      name = v.manifest.name;
+      body = typeof ctx.values.api === "string" || ctx.io.env("VOLANT_API")
+        ? { manifest: data as Record<string, unknown>, allow_unverified: allow }
+        : { path: src.path, allow_unverified: allow };
+    }
+    const progress = new DownloadProgress(ctx.io);
+    const result = await installWithProgress(ctx.client(), body, name, progress, ctx.signal);
+    const p = result.plugin;
+    if (ctx.output === "json") {
+      ctx.io.out(json(result));
+      return 0;
+    }
+    const size = p.artifacts.reduce((n, a) => n + a.size, 0);
+    const count = `${p.artifacts.length} artifact${p.artifacts.length === 1 ? "" : "s"}`;
+    if (result.outcome === "unchanged") {
+      ctx.io.out(`plugin ${p.name} ${p.version} is already installed (unchanged)`);
+    } else {
+      ctx.io.out(`plugin ${p.name} ${p.version} ${result.outcome} (${count}, ${bytes(size)})`);
+    }
+    const unverified = p.artifacts.filter((a) => !a.verified).map((a) => a.name);
+    if (unverified.length > 0) {
+      ctx.io.err(`warning: unverified artifacts (no checksum): ${unverified.join(", ")}`);
+    }
+    return 0;
+  },
+};
