@@ -150,6 +150,22 @@ export class ArtifactStore {
     return { stream: res.body, total: len !== null && /^\d+$/.test(len) ? Number(len) : null };
   }
 
+  /** Removes temp files a crash left mid-download; returns how many. */
+  async cleanTemp(): Promise<number> {
+    let removed = 0;
+    try {
+      for await (const entry of Deno.readDir(this.root)) {
+        if (!entry.name.startsWith(".tmp-")) continue;
+        await Deno.remove(`${this.root}/${entry.name}`);
+        removed++;
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return removed;
+      throw error;
+    }
+    return removed;
+  }
+
   /** Removes blobs not in `keep` (full paths); returns how many were removed. */
   async collect(keep: ReadonlySet<string>): Promise<number> {
     let removed = 0;

@@ -17,10 +17,19 @@ export class EventBus implements EventBusApi {
   readonly #store: StateStore;
   readonly #now: () => Date;
   readonly #waiters = new Set<() => void>();
+  readonly #retention: number;
+  #sincePrune = 0;
 
-  constructor(store: StateStore, now: () => Date = () => new Date()) {
+  constructor(store: StateStore, now: () => Date = () => new Date(), retention = 100_000) {
     this.#store = store;
     this.#now = now;
+    this.#retention = retention;
+  }
+
+  /** Keeps the table to the newest `retention` events. */
+  prune(): number {
+    this.#sincePrune = 0;
+    return this.#store.events.prune(this.#retention);
   }
 
   publish(
@@ -37,6 +46,7 @@ export class EventBus implements EventBusApi {
       time,
       data,
     });
+    if (++this.#sincePrune >= 1000) this.prune();
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();

@@ -56,3 +56,19 @@ Deno.test("events: a slow subscriber loses nothing (backlog stays in SQLite)", a
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("events: pruning keeps the newest and ids keep increasing", () => {
+  const dir = Deno.makeTempDirSync();
+  const store = openStore({ stateDir: dir });
+  try {
+    const bus = new EventBus(store, () => new Date(), 10);
+    for (let i = 0; i < 25; i++) bus.publish("vm.created", "vm", `v${i}`);
+    assert.equal(bus.prune(), 15);
+    const left = bus.list({});
+    assert.deepEqual(left.map((e) => e.id), Array.from({ length: 10 }, (_, i) => 16 + i));
+    assert.equal(bus.publish("vm.deleted", "vm", "x").id, 26);
+  } finally {
+    store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -37,7 +37,7 @@ export { VmService } from "./vms.ts";
 export function createServices(deps: ServiceDeps): Services {
   const options = resolveOptions(deps.options);
   const now = deps.now ?? (() => new Date());
-  const events = new EventBus(deps.store, now);
+  const events = new EventBus(deps.store, now, options.eventRetention);
   const ctx: ServiceContext = {
     store: deps.store,
     events,
@@ -59,6 +59,11 @@ export function createServices(deps: ServiceDeps): Services {
     events,
     system,
     async start() {
+      // Leftovers of a crash: partial downloads, blobs of an unfinished install, old events.
+      const temps = await plugins.artifacts.cleanTemp();
+      if (temps > 0) ctx.log.info("removed partial downloads", { count: temps });
+      await plugins.collectGarbage();
+      events.prune();
       const { adopted, lost } = await vms.supervisor.reconcile();
       ctx.log.info("reconciled VMs", { adopted, lost });
     },

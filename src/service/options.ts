@@ -51,6 +51,8 @@ export interface ServiceOptions {
   health?: { timeoutMs?: number; intervalMs?: number };
   /** Reported by system info. */
   version?: string;
+  /** Events kept in the table (default 100,000; older ones are pruned). */
+  eventRetention?: number;
 }
 
 export interface ServiceDeps {
@@ -105,6 +107,7 @@ export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {
     serialLogMaxBytes: o.serialLogMaxBytes ?? 8 * 1024 * 1024,
     stopGraceMs: o.stopGraceMs ?? 10_000,
     version: o.version ?? "0.0.0",
+    eventRetention: o.eventRetention ?? 100_000,
     restart: {
       maxRestarts: o.restart?.maxRestarts ?? 5,
       windowMs: o.restart?.windowMs ?? 10 * 60_000,

@@ -297,3 +297,17 @@ Deno.test("download errors name the field and the URL", async () => {
     await f.close();
   }
 });
+
+Deno.test("start cleans what a crash mid-install left: partial downloads and unreferenced blobs", async () => {
+  const f = await fixture();
+  try {
+    const root = `${f.state}/artifacts/sha256`;
+    await Deno.mkdir(root, { recursive: true });
+    await Deno.writeTextFile(`${root}/.tmp-1234`, "partial");
+    await Deno.writeTextFile(`${root}/${"e".repeat(64)}`, "orphan");
+    await f.services.start();
+    assert.deepEqual(await blobs(f.state), []);
+  } finally {
+    await f.close();
+  }
+});

@@ -106,6 +106,8 @@ export interface EventRepo {
   ): number;
   after(id: number, filter: EventFilter | undefined, limit: number): VolantEvent[];
   lastId(): number;
+  /** Deletes all but the newest `keep` events; returns how many were deleted. */
+  prune(keep: number): number;
 }
 
 export interface StateStore {

@@ -528,4 +528,10 @@ class SqliteEvents implements EventRepo {
     const r = this.#st.get("SELECT MAX(id) AS id FROM events").get() as Row;
     return r.id === null ? 0 : Number(r.id);
   }
+  prune(keep: number): number {
+    // AUTOINCREMENT keeps ids increasing after deletes, so resume ids stay valid.
+    const res = this.#st.get("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?")
+      .run(keep);
+    return Number(res.changes);
+  }
 }
