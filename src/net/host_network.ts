@@ -21,6 +21,7 @@ import {
   IP_FORWARD_PATH,
   type NatSpec,
   removeNftTable,
+  renderRuleset,
 } from "./nat.ts";
 import { createTap } from "./tap.ts";
 
@@ -42,6 +43,21 @@ function withSocket<T>(fn: (nl: NetlinkSocket) => T): T {
   } finally {
     nl.close();
   }
+}
+
+/** Undoes a half-done ensure; a failing undo is reported with, not instead of, the cause. */
+function undo(nl: NetlinkSocket, name: string, cause: unknown): never {
+  try {
+    deleteLink(nl, name);
+  } catch (c) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new VolantError(
+      cause instanceof VolantError ? cause.code : "internal",
+      `${why}; removing the half-made ${name} also failed: ${(c as Error).message}`,
+      { cause },
+    );
+  }
+  throw cause;
 }
 
 function mismatch(what: string, name: string, detail: string): VolantError {
@@ -93,7 +109,7 @@ export function ensureBridgeSync(o: { name: string; gatewayCidr: string; mtu?: n
         throw mismatch("bridge", name, `address ${o.gatewayCidr} missing`);
       }
     } catch (e) {
-      if (created) deleteLink(nl, name);
+      if (created) undo(nl, name, e);
       throw e;
     }
   });
@@ -146,7 +162,7 @@ export function ensureTapSync(o: { name: string; bridge: string; owner?: number 
       if (!v.up) throw mismatch("tap", name, "not up");
       if (!tapFits(v, o.owner)) throw mismatch("tap", name, "owner or flags differ");
     } catch (e) {
-      if (created) deleteLink(nl, name);
+      if (created) undo(nl, name, e);
       throw e;
     }
   });
@@ -196,9 +212,7 @@ export function createHostNetwork(opts: HostNetworkOptions = {}): HostNetwork {
     ensureBridge: (o) => Promise.resolve().then(() => ensureBridgeSync(o)),
     async ensureNat(o) {
       const spec: NatSpec = { ...o, allow: opts.allowGuestServices };
-      // Validate everything before touching the host.
-      validateIfName(o.bridge, "bridge");
-      parseCidr(o.subnet, "subnet");
+      renderRuleset(spec); // validates every field before anything on the host changes
       await ensureIpForward(opts.ipForwardPath ?? IP_FORWARD_PATH);
       await ensureNftTable(spec, nft);
     },
