@@ -1,10 +1,11 @@
 /**
- * The README's test command (`deno task test`): installs prerequisites, runs
- * every test with `deno test`, and ends with the line `N passed, N failed`.
+ * The README's test command (`deno task test`): installs prerequisites (apt
+ * packages, the cached guest kernel, the agent image), runs every test with
+ * `deno test`, and ends with the line `N passed, N failed`.
  *
  * @module
  */
-import { ensureAptPackages } from "./prereqs.ts";
+import { prepareHost } from "./journey/prepare.ts";
 
 /** Extracts passed/failed counts from deno test's summary line. */
 export function parseSummary(output: string): { passed: number; failed: number } | null {
@@ -17,7 +18,15 @@ export function parseSummary(output: string): { passed: number; failed: number }
 }
 
 if (import.meta.main) {
-  await ensureAptPackages();
+  // Apt packages, the cached guest kernel and the agent image. A failure here is
+  // reported and the tests still run: those needing the missing part fail saying so.
+  try {
+    await prepareHost();
+  } catch (error) {
+    console.error(
+      `test: preparing the host failed: ${error instanceof Error ? error.message : error}`,
+    );
+  }
   const args = ["test", "-A", "--no-prompt", ...Deno.args];
   const child = new Deno.Command(Deno.execPath(), {
     args,
