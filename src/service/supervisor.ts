@@ -229,7 +229,8 @@ export class Supervisor {
           const updated = this.#vms.setState(row.name, "running", patch);
           events.publish("vm.adopted", "vm", row.name, { pid: proc.pid, was: row.state });
           this.watch(row.name, proc);
-          this.pollHealth(updated);
+          const mode = store.configs.get(row.id)?.config.network?.mode ?? "bridged";
+          if (mode === "bridged") this.pollHealth(updated);
           return;
         }
         lost.push(row.name);
