@@ -209,7 +209,9 @@ export async function buildAppliance(options: BuildOptions): Promise<BuildResult
     }
 
     if (config.mappings !== undefined) {
-      const m = applyMappings(tree, config.mappings, configDir);
+      const m = applyMappings(tree, config.mappings, configDir, [
+        Deno.realPathSync(options.outDir),
+      ]);
       say(`mappings: ${m.files} files, ${m.dirs} dirs, ${m.symlinks} symlinks, ${m.bytes} bytes`);
     }
     if (init.kind === "custom" && tree.get("/.volant_init")?.origin !== "init") {

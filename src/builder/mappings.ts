@@ -46,6 +46,8 @@ export function applyMappings(
   tree: ImageTree,
   mappings: Record<string, MappingTarget>,
   configDir: string,
+  /** Absolute host paths never to copy (the output dir: a rebuild must not include itself). */
+  exclude: readonly string[] = [],
 ): MappingStats {
   const stats: MappingStats = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   const sources = Object.keys(mappings).sort();
@@ -86,7 +88,7 @@ export function applyMappings(
       addFile(tree, abs, to, info, field, override, stats);
     } else if (info.isDirectory) {
       if (to !== "/") tree.put(to, { type: "dir", mode: DIR_MODE, origin: field }, "builtin");
-      walk(tree, abs, to, field, override, stats);
+      walk(tree, Deno.realPathSync(abs), to, field, override, stats, new Set(exclude));
     } else {
       throw new VolantError("invalid_input", `${field}: ${abs} is a ${kindOf(info)}`, {
         problems: [{ field, message: `${abs} is a ${kindOf(info)}; map files or directories` }],
@@ -121,10 +123,12 @@ function walk(
   origin: string,
   override: number | undefined,
   stats: MappingStats,
+  exclude: ReadonlySet<string>,
 ): void {
   const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
   for (const name of names) {
     const abs = join(dir, name);
+    if (exclude.has(abs)) continue;
     const to = joinGuest(guestDir, name);
     const info = Deno.lstatSync(abs);
     if (info.isSymlink) {
@@ -135,7 +139,7 @@ function walk(
     } else if (info.isDirectory) {
       tree.put(to, { type: "dir", mode: DIR_MODE, origin }, "builtin");
       stats.dirs++;
-      walk(tree, abs, to, origin, override, stats);
+      walk(tree, abs, to, origin, override, stats, exclude);
     } else {
       throw new VolantError("invalid_input", `${origin}: ${abs} is a ${kindOf(info)}`, {
         problems: [{ field: origin, message: `${abs} is a ${kindOf(info)}; it cannot be mapped` }],
