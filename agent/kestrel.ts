@@ -98,7 +98,6 @@ export class Kestrel {
       this.#reaper.start();
     }
     this.#installShutdownTriggers();
-    this.#startApi();
     const manifest = await loadManifest(boot.manifestValue);
     s.manifest = manifest;
     mark(s, "manifest");
@@ -149,6 +148,9 @@ export class Kestrel {
     });
     s.supervisor = supervisor;
     supervisor.start();
+    // After the spawn: the first Deno.serve costs tens of ms of runtime warm-up, and nobody can
+    // reach port 8080 before the network is up anyway. Health probes run meanwhile.
+    this.#startApi();
   }
 
   /** volant.boot=rootfs, or auto with a manifest that has a rootfs (never just "a disk exists"). */

@@ -224,6 +224,22 @@ class NetVm {
   }
 }
 
+/** Types `line` on the serial console (a few times: busybox ash eats the first bytes). */
+async function typeOnConsole(vm: NetVm, line: string, until: RegExp, ms: number): Promise<boolean> {
+  const conn = await Deno.connect({ transport: "unix", path: join(vm.dir, "serial.sock") });
+  try {
+    const deadline = performance.now() + ms;
+    while (performance.now() < deadline) {
+      await conn.write(enc.encode(`\n${line}\n`));
+      await new Promise((r) => setTimeout(r, 500));
+      if (until.test(await vm.console())) return true;
+    }
+    return false;
+  } finally {
+    conn.close();
+  }
+}
+
 async function withVm(b: Boot, body: (vm: NetVm, ns: TestNetns) => Promise<void>): Promise<void> {
   await requireTools();
   const kernel = await guestKernel();
@@ -289,7 +305,7 @@ Deno.test("kestrel e2e: initramfs appliance — network, health, page + API from
     await withVm({
       initrd,
       disks: [{ path: a.agentImage, readonly: true }],
-      append: `volant.boot=auto ${netArgs()} volant.manifest=${manifest}`,
+      append: `volant.boot=auto volant.debug_shell=1 ${netArgs()} volant.manifest=${manifest}`,
     }, async (vm, ns) => {
       const ready = await vm.waitFor(/kestrel: ready in (\d+) ms/);
       console.log(`guest: kestrel ready in ${ready[1]} ms (kestrel's clock)`);
@@ -297,6 +313,13 @@ Deno.test("kestrel e2e: initramfs appliance — network, health, page + API from
       assert.match(
         text,
         /kestrel: network: eth0 10\.99\.0\.10\/24 via 10\.99\.0\.1 mtu 1400, hostname appliance/,
+      );
+
+      // volant.debug_shell=1: a root shell answers on the serial console.
+      assert.match(text, /kestrel: debug shell enabled on \/dev\/ttyS0/);
+      assert.ok(
+        await typeOnConsole(vm, "echo DEBUG-$((6*7))", /DEBUG-42/, 30_000),
+        "the debug shell ran a command",
       );
 
       // The workload itself, straight from the namespace at the VM's address.
@@ -323,7 +346,7 @@ Deno.test("kestrel e2e: initramfs appliance — network, health, page + API from
       const [cc] = await get(ns, `http://${GUEST_IP}/cgi-bin/crash`);
       assert.equal(cc, 200);
       await vm.waitFor(/kestrel: workload exited: pid \d+, signal SIGKILL/, 60_000);
-      await vm.waitFor(/kestrel: workload started: pid \d+ \(\/bin\/httpd\), run 2/, 60_000);
+      await vm.waitFor(/kestrel: workload started: pid \d+ \(\S*httpd\), run 2/, 60_000);
       await vm.waitFor(/kestrel: workload healthy again/, 60_000);
       const [, st2] = await get(ns, `http://${GUEST_IP}:8080/v1/status`);
       assert.equal(JSON.parse(st2).workload.restarts, 1);
@@ -382,6 +405,9 @@ Deno.test("kestrel e2e: rootfs path — ext4 disk, switch root, workload from th
       assert.equal(status.boot.mode, "rootfs");
       assert.ok(status.boot.timings_ms.rootfs > 0);
       assert.match(status.network.etc, /hosts:written/);
+      // No volant.debug_shell: nothing on the console executes what is typed.
+      assert.equal(await typeOnConsole(vm, "echo DEBUG-$((6*7))", /DEBUG-42/, 3_000), false);
+      assert.doesNotMatch(await vm.console(), /debug shell enabled/);
       await qmp(join(vm.dir, "qmp.sock"), "system_powerdown");
       assert.equal(await vm.waitExit(120_000), 0);
       assert.doesNotMatch(await vm.console(), /Kernel panic|remount \/ read-only:/);
