@@ -15,7 +15,7 @@
  * does no work. `<cache>/agent/current` points at the last build.
  *
  * Usage: deno run -A scripts/agent_image.ts [--entry agent/main.ts | --bundle kestrel.js |
- *        --compiled kestrel] [--cache-dir DIR] [--no-current] [--force]
+ *        --compiled kestrel] [--compile] [--cache-dir DIR] [--no-current] [--force]
  *
  * @module
  */
@@ -47,6 +47,11 @@ export interface AgentBuildOptions {
   force?: boolean;
   /** The deno runtime put in the image (default: the running one). */
   denoPath?: string;
+  /**
+   * Try `deno compile` of the bundle (needs denort: downloaded from dl.deno.land or
+   * DENORT_BIN); when it cannot, ship deno + bundle and say so.
+   */
+  compile?: boolean;
   /** Seconds since the epoch for every timestamp (default SOURCE_DATE_EPOCH or 0). */
   epoch?: number;
   log?: (line: string) => void;
@@ -136,6 +141,7 @@ async function statStamp(path: string): Promise<string> {
 /** The cache key: every input that changes the three artifacts. */
 async function cacheKey(o: AgentBuildOptions, deno: string, libs: Map<string, string>) {
   const parts = [LAYOUT_VERSION, `epoch ${o.epoch ?? 0}`, `kestrel ${o.kestrel.kind}`];
+  if (o.compile) parts.push("compile");
   if (o.kestrel.kind === "entry") parts.push(...await entryInputs(o.kestrel.path));
   else parts.push(sha256(await Deno.readFile(o.kestrel.path)));
   if (o.kestrel.kind !== "compiled") parts.push(await statStamp(deno));
@@ -206,6 +212,7 @@ async function buildTree(
       ]);
     }
   }
+  if (o.compile && o.kestrel.kind !== "compiled") await tryCompile(o, tree);
   for (
     const f of ["kestrel", "bin/busybox", "bin/deno", "bin/kestrel", "lib/ld-linux-x86-64.so.2"]
   ) {
@@ -215,6 +222,30 @@ async function buildTree(
     if (name !== "ld-linux-x86-64.so.2") await Deno.chmod(join(tree, "lib", name), 0o644);
   }
   if (await exists(join(tree, "kestrel.js"))) await Deno.chmod(join(tree, "kestrel.js"), 0o644);
+}
+
+/** Replaces deno + kestrel.js by a `deno compile`d bin/kestrel when denort is available. */
+async function tryCompile(o: AgentBuildOptions, tree: string) {
+  const log = o.log ?? ((l: string) => console.error(l));
+  const out = join(tree, "bin", "kestrel");
+  try {
+    await run(Deno.execPath(), [
+      "compile",
+      "-A",
+      "--no-config",
+      "--no-lock",
+      "-o",
+      out,
+      join(tree, "kestrel.js"),
+    ]);
+  } catch (e) {
+    if (!(e instanceof AgentBuildError)) throw e;
+    log(`agent: deno compile unavailable (${e.message.slice(-160)}); shipping deno + bundle`);
+    return;
+  }
+  await Deno.remove(join(tree, "bin", "deno"));
+  await Deno.remove(join(tree, "kestrel.js"));
+  log("agent: kestrel compiled with deno compile");
 }
 
 /** mke2fs -d: rootless, sized to the content, no journal (read-only), then pinned times. */
@@ -418,13 +449,14 @@ if (import.meta.main) {
       "cache-dir": { type: "string" },
       "no-current": { type: "boolean" },
       force: { type: "boolean" },
+      compile: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
       "usage: deno task agent [--entry agent/main.ts | --bundle FILE | --compiled FILE] " +
-        "[--cache-dir DIR] [--no-current] [--force]",
+        "[--compile] [--cache-dir DIR] [--no-current] [--force]",
     );
     Deno.exit(0);
   }
@@ -441,6 +473,7 @@ if (import.meta.main) {
       cacheDir: values["cache-dir"] ?? Deno.env.get("VOLANT_CACHE_DIR") ?? "/var/cache/volant",
       setCurrent: !values["no-current"],
       force: values.force,
+      compile: values.compile,
     });
     console.log(`agent_image=${a.agentImage}`);
     console.log(`boot_initramfs=${a.bootInitramfs}`);

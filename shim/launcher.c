@@ -1,9 +1,14 @@
 /* /kestrel on the agent image: starts kestrel as `deno run` of the bundle with
  * the image's own dynamic loader and libraries, so the guest needs no shell,
  * no libc and no /lib of its own. Paths are taken relative to this file's
- * location (normally /volant/agent). Extra arguments go to kestrel. */
+ * location (normally /volant/agent). Extra arguments go to kestrel.
+ *
+ * A `deno compile`d kestrel (bin/kestrel) cannot go through an explicit loader
+ * call (it reads its payload from /proc/self/exe), so it is exec'd directly
+ * after linking /lib64/ld-linux-x86-64.so.2 to the image's loader if missing. */
 #include <errno.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +22,8 @@
 
 int main(int argc, char **argv) {
 	/* base is capped well below the other buffers so no path can truncate. */
-	static char base[1024], loader[PATH_MAX], libs[PATH_MAX], deno[PATH_MAX], bundle[PATH_MAX];
+	static char base[1024], loader[PATH_MAX], libs[PATH_MAX], deno[PATH_MAX], bundle[PATH_MAX],
+	    compiled[PATH_MAX];
 	static char msg[PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", base, sizeof base - 1);
 	if (n > 0) {
@@ -31,6 +37,7 @@ int main(int argc, char **argv) {
 	snprintf(libs, sizeof libs, "%s/lib", base);
 	snprintf(deno, sizeof deno, "%s/bin/deno", base);
 	snprintf(bundle, sizeof bundle, "%s/kestrel.js", base);
+	snprintf(compiled, sizeof compiled, "%s/bin/kestrel", base);
 
 	char **args = calloc((size_t)argc + FIXED_ARGS, sizeof *args);
 	if (!args) fail(PROG, "out of memory", ENOMEM);
@@ -52,6 +59,18 @@ int main(int argc, char **argv) {
 	setenv("DENO_NO_UPDATE_CHECK", "1", 1);
 	setenv("NO_COLOR", "1", 1);
 	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+	if (access(compiled, X_OK) == 0) {
+		if (access("/lib64/ld-linux-x86-64.so.2", F_OK) != 0) {
+			if (mkdir("/lib64", 0755) != 0 && errno != EEXIST) fail(PROG, "cannot create /lib64", errno);
+			if (symlink(loader, "/lib64/ld-linux-x86-64.so.2") != 0)
+				fail(PROG, "cannot link /lib64/ld-linux-x86-64.so.2", errno);
+		}
+		setenv("LD_LIBRARY_PATH", libs, 1);
+		argv[0] = compiled;
+		execv(compiled, argv);
+		snprintf(msg, sizeof msg, "cannot exec %s", compiled);
+		fail(PROG, msg, errno);
+	}
 	execv(loader, args);
 	snprintf(msg, sizeof msg, "cannot exec %s", loader);
 	fail(PROG, msg, errno);

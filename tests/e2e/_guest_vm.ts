@@ -48,6 +48,8 @@ export interface GuestOptions {
   memMiB?: number;
   /** Directory for serial.sock / serial.log / qmp.sock (created by the caller). */
   dir: string;
+  /** microvm (virtio-mmio, default) or q35 (virtio-pci, the bus Cloud Hypervisor uses). */
+  machine?: "microvm" | "q35";
 }
 
 /** A running guest. Always `kill()` it in a finally block. */
@@ -63,7 +65,7 @@ export class GuestVm {
   constructor(o: GuestOptions) {
     this.serialLog = join(o.dir, "serial.log");
     const args = [
-      ...["-M", "microvm", "-accel", "tcg", "-cpu", "max", "-smp", "1"],
+      ...["-M", o.machine ?? "microvm", "-accel", "tcg", "-cpu", "max", "-smp", "1"],
       ...["-m", `${o.memMiB ?? 512}M`, "-no-reboot", "-nodefaults", "-no-user-config"],
       ...["-display", "none", "-monitor", "none"],
       ...["-kernel", o.kernel, "-initrd", o.initrd],
@@ -76,10 +78,11 @@ export class GuestVm {
       ...["-serial", "chardev:ser0"],
       ...["-qmp", `unix:${join(o.dir, "qmp.sock")},server=on,wait=off`],
     ];
+    const blk = o.machine === "q35" ? "virtio-blk-pci" : "virtio-blk-device";
     (o.disks ?? []).forEach((d, i) => {
       const ro = d.readonly ? ",readonly=on" : "";
       args.push("-drive", `id=d${i},file=${d.path},format=raw,if=none${ro}`);
-      args.push("-device", `virtio-blk-device,drive=d${i}`);
+      args.push("-device", `${blk},drive=d${i}`);
     });
     this.startedAt = performance.now();
     this.#child = new Deno.Command("qemu-system-x86_64", {

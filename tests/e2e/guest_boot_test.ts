@@ -39,7 +39,12 @@ async function standInArtifacts(): Promise<AgentArtifacts> {
 
 /** Boots one guest in a fresh temp dir; always kills QEMU (by PID) and removes the dir. */
 async function withGuest<T>(
-  o: { initrd: string; disks?: { path: string; readonly?: boolean }[]; append?: string },
+  o: {
+    initrd: string;
+    disks?: { path: string; readonly?: boolean }[];
+    append?: string;
+    machine?: "microvm" | "q35";
+  },
   body: (vm: GuestVm) => Promise<T>,
 ): Promise<T> {
   await requireQemu();
@@ -73,6 +78,22 @@ Deno.test("guest: shim mounts the agent image and execs kestrel through the laun
       const exit = await vm.waitExit(30_000);
       assert.equal(exit.code, 0, "the guest powered off cleanly");
       assert.deepEqual(shimLines(await vm.console()), [], "the shim is silent when all is well");
+    },
+  );
+});
+
+Deno.test("guest: the same chain on q35 with virtio-pci (Cloud Hypervisor's bus)", async () => {
+  const a = await standInArtifacts();
+  await withGuest(
+    {
+      initrd: a.bootInitramfs,
+      disks: [{ path: a.agentImage, readonly: true }],
+      machine: "q35",
+    },
+    async (vm) => {
+      const { match } = await vm.waitFor(/STAND-IN-KESTREL READY pid=(\d+)/, BOOT_TIMEOUT_MS);
+      assert.equal(match[1], "1");
+      assert.equal((await vm.waitExit(30_000)).code, 0, "ACPI poweroff on q35 ends QEMU with 0");
     },
   );
 });
