@@ -151,6 +151,24 @@ function checkImage(tree: ImageTree, config: FledgeConfig): void {
   }
 }
 
+function makeOutDir(dir: string): void {
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotADirectory) {
+      throw new VolantError("invalid_input", `--output: ${dir} is not a directory`, {
+        cause: error,
+      });
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new VolantError("forbidden", `--output: cannot create ${dir}: permission denied`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
 /** Builds the appliance described by `options.configFile`. */
 export async function buildAppliance(options: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
@@ -163,7 +181,7 @@ export async function buildAppliance(options: BuildOptions): Promise<BuildResult
   const { name, version } = config.plugin;
   say(`building ${name} ${version} from ${relative(Deno.cwd(), configPath) || configPath}`);
 
-  Deno.mkdirSync(options.outDir, { recursive: true });
+  makeOutDir(options.outDir);
   let workDir: string | null = null;
   const scratch =
     () => (workDir ??= Deno.makeTempDirSync({ dir: options.outDir, prefix: ".fledge-work-" }));

@@ -68,34 +68,54 @@ export function applyMappings(
     byTarget.set(to, src);
   }
   for (const src of sources) {
-    const { to, mode } = mappings[src];
     const field = `mappings.${src}`;
-    const override = mode === undefined ? undefined : parseModeString(mode);
-    const abs = hostPath(configDir, src);
-    let info: Deno.FileInfo;
     try {
-      info = Deno.statSync(abs);
+      applyOne(tree, src, mappings[src], configDir, exclude, stats);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw notFound(field, abs, error);
-      throw error;
-    }
-    if (info.isFile) {
-      if (to === "/") {
-        throw new VolantError("invalid_input", `${field}: a file cannot be mapped to /`, {
-          problems: [{ field, message: "a file cannot be mapped to /" }],
-        });
-      }
-      addFile(tree, abs, to, info, field, override, stats);
-    } else if (info.isDirectory) {
-      if (to !== "/") tree.put(to, { type: "dir", mode: DIR_MODE, origin: field }, "builtin");
-      walk(tree, Deno.realPathSync(abs), to, field, override, stats, new Set(exclude));
-    } else {
-      throw new VolantError("invalid_input", `${field}: ${abs} is a ${kindOf(info)}`, {
-        problems: [{ field, message: `${abs} is a ${kindOf(info)}; map files or directories` }],
+      if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+      throw new VolantError("forbidden", `${field}: permission denied: ${error.message}`, {
+        problems: [{ field, message: `permission denied: ${error.message}` }],
+        cause: error,
       });
     }
   }
   return stats;
+}
+
+function applyOne(
+  tree: ImageTree,
+  src: string,
+  target: MappingTarget,
+  configDir: string,
+  exclude: readonly string[],
+  stats: MappingStats,
+): void {
+  const { to, mode } = target;
+  const field = `mappings.${src}`;
+  const override = mode === undefined ? undefined : parseModeString(mode);
+  const abs = hostPath(configDir, src);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(abs);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw notFound(field, abs, error);
+    throw error;
+  }
+  if (info.isFile) {
+    if (to === "/") {
+      throw new VolantError("invalid_input", `${field}: a file cannot be mapped to /`, {
+        problems: [{ field, message: "a file cannot be mapped to /" }],
+      });
+    }
+    addFile(tree, abs, to, info, field, override, stats);
+  } else if (info.isDirectory) {
+    if (to !== "/") tree.put(to, { type: "dir", mode: DIR_MODE, origin: field }, "builtin");
+    walk(tree, Deno.realPathSync(abs), to, field, override, stats, new Set(exclude));
+  } else {
+    throw new VolantError("invalid_input", `${field}: ${abs} is a ${kindOf(info)}`, {
+      problems: [{ field, message: `${abs} is a ${kindOf(info)}; map files or directories` }],
+    });
+  }
 }
 
 function addFile(
