@@ -37,6 +37,22 @@ function describe(bytes: Uint8Array): string {
   ).join("\n") + "\n";
 }
 
+/** `xxd` format: offset, 8 groups of 2 bytes, the printable ASCII. */
+function hexdump(bytes: Uint8Array): string {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    const row = bytes.subarray(at, at + 16);
+    const groups: string[] = [];
+    for (let i = 0; i < row.length; i += 2) {
+      groups.push([...row.subarray(i, i + 2)].map((b) => b.toString(16).padStart(2, "0")).join(""));
+    }
+    const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : "."))
+      .join("");
+    lines.push(`${at.toString(16).padStart(8, "0")}: ${groups.join(" ").padEnd(39)}  ${ascii}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
 const here = new URL(".", import.meta.url).pathname;
 const golden = Deno.readTextFileSync(join(here, "testdata", "tiny.cpio.txt"));
 
@@ -49,6 +65,8 @@ Deno.test("cpio: golden bytes of the tiny tree (sorted, numbered, hardlink data 
     header,
   );
   assertEquals(describe(bytes), lines.join("\n"));
+  // The same bytes as a hex dump (`xxd` output), to read a diff byte by byte.
+  assertEquals(hexdump(bytes), Deno.readTextFileSync(join(here, "testdata", "tiny.cpio.hex")));
   // The first header, byte for byte: magic, ino 1, mode 040755, uid, gid, nlink 2, mtime 0...
   assertEquals(
     new TextDecoder().decode(bytes.subarray(0, 110)),
