@@ -38,8 +38,16 @@ function isConstraint(error: unknown): boolean {
 class Statements {
   readonly #db: DatabaseSync;
   readonly #cache = new Map<string, StatementSync>();
+  /** Bumped by every write that can change a VM listing (and by rollbacks). */
+  generation = 0;
+  /** Transaction depth of the store (reads inside a transaction are not cached). */
+  depth = 0;
   constructor(db: DatabaseSync) {
     this.#db = db;
+  }
+  /** Changes when another connection commits (PRAGMA data_version). */
+  dataVersion(): number {
+    return Number((this.get("PRAGMA data_version").get() as Row).data_version);
   }
   get(sql: string): StatementSync {
     let s = this.#cache.get(sql);
@@ -59,12 +67,12 @@ export class SqliteStore implements StateStore {
   readonly leases: LeaseRepo;
   readonly configs: ConfigRepo;
   readonly events: EventRepo;
-  #depth = 0;
+  readonly #st: Statements;
 
   constructor(path: string, opts: OpenOptions = {}) {
     this.path = path;
     this.db = openDatabase(path, opts);
-    const st = new Statements(this.db);
+    const st = this.#st = new Statements(this.db);
     this.plugins = new SqlitePlugins(st, this);
     this.vms = new SqliteVms(st);
     this.leases = new SqliteLeases(st);
@@ -73,20 +81,22 @@ export class SqliteStore implements StateStore {
   }
 
   tx<T>(fn: () => T): T {
-    const outer = this.#depth === 0;
-    const savepoint = `sp${this.#depth}`;
+    const st = this.#st;
+    const outer = st.depth === 0;
+    const savepoint = `sp${st.depth}`;
     this.db.exec(outer ? "BEGIN IMMEDIATE" : `SAVEPOINT ${savepoint}`);
-    this.#depth++;
+    st.depth++;
     try {
       const result = fn();
       if (result instanceof Promise) {
         throw new Error("store.tx callback must be synchronous (it returned a Promise)");
       }
-      this.#depth--;
+      st.depth--;
       this.db.exec(outer ? "COMMIT" : `RELEASE ${savepoint}`);
       return result;
     } catch (error) {
-      this.#depth--;
+      st.depth--;
+      st.generation++;
       this.db.exec(outer ? "ROLLBACK" : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`);
       throw error;
     }
@@ -257,11 +267,15 @@ const PATCHABLE = new Set([
 
 class SqliteVms implements VmRepo {
   readonly #st: Statements;
+  readonly #cache = new Map<string, { items: VmRow[]; total: number }>();
+  #cacheGen = -1;
+  #cacheDv = -1;
   constructor(st: Statements) {
     this.#st = st;
   }
 
   insert(v: NewVmRow, now: string): VmRow {
+    this.#st.generation++;
     let id: number;
     try {
       const res = this.#st.get(
@@ -312,6 +326,7 @@ class SqliteVms implements VmRepo {
   }
 
   update(name: string, patch: VmPatch, now: string): VmRow {
+    this.#st.generation++;
     const keys = Object.keys(patch).filter((k) =>
       PATCHABLE.has(k) && (patch as Record<string, unknown>)[k] !== undefined
     );
@@ -323,10 +338,34 @@ class SqliteVms implements VmRepo {
   }
 
   delete(name: string): void {
+    this.#st.generation++;
     this.#st.get("DELETE FROM vms WHERE name = ?").run(name);
   }
 
+  /**
+   * Listing is the API's hottest read and node:sqlite's row objects are
+   * costly, so results are cached until this connection writes a VM or lease
+   * (generation) or another connection commits (data_version).
+   */
   list(q: VmListQuery): { items: VmRow[]; total: number } {
+    const st = this.#st;
+    if (st.depth > 0) return this.#query(q);
+    const dv = st.dataVersion();
+    if (this.#cacheGen !== st.generation || this.#cacheDv !== dv) {
+      this.#cache.clear();
+      this.#cacheGen = st.generation;
+      this.#cacheDv = dv;
+    }
+    const key = JSON.stringify([q.state, q.plugin, q.q, q.limit, q.offset, q.sort, q.order]);
+    const hit = this.#cache.get(key);
+    if (hit) return { items: hit.items.map((r) => ({ ...r })), total: hit.total };
+    const result = this.#query(q);
+    if (this.#cache.size >= 64) this.#cache.clear();
+    this.#cache.set(key, result);
+    return { items: result.items.map((r) => ({ ...r })), total: result.total };
+  }
+
+  #query(q: VmListQuery): { items: VmRow[]; total: number } {
     const where: string[] = [];
     const args: SQLInputValue[] = [];
     if (q.state) {
@@ -401,6 +440,7 @@ class SqliteLeases implements LeaseRepo {
     );
   }
   insert(ip: number, vmId: number, now: string): void {
+    this.#st.generation++;
     try {
       this.#st.get("INSERT INTO ip_leases (ip, vm_id, leased_at) VALUES (?, ?, ?)").run(
         ip,
@@ -415,6 +455,7 @@ class SqliteLeases implements LeaseRepo {
     }
   }
   releaseVm(vmId: number): void {
+    this.#st.generation++;
     this.#st.get("DELETE FROM ip_leases WHERE vm_id = ?").run(vmId);
   }
   count(): number {

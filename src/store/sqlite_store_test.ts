@@ -185,3 +185,36 @@ Deno.test("events: increasing ids, type families and resource filters", () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("vm list cache: invalidated by own writes, rollbacks and other connections' commits", () => {
+  const dir = Deno.makeTempDirSync();
+  const s = openStore({ stateDir: dir });
+  const other = openStore({ stateDir: dir });
+  try {
+    s.vms.insert(vm("a"), "t1");
+    assert.equal(s.vms.list(query()).total, 1);
+    s.vms.insert(vm("b"), "t2");
+    assert.equal(s.vms.list(query()).total, 2, "own insert");
+    s.vms.update("a", { state: "running" }, "t3");
+    assert.equal(s.vms.list(query({ state: "running" })).total, 1, "own update");
+    other.vms.insert(vm("c"), "t4");
+    assert.equal(s.vms.list(query()).total, 3, "another connection's commit");
+    other.vms.delete("c");
+    assert.equal(s.vms.list(query()).total, 2);
+    const first = s.vms.list(query());
+    first.items[0].name = "mutated";
+    assert.equal(s.vms.list(query()).items[0].name, "a", "callers get copies");
+    assert.throws(() =>
+      s.tx(() => {
+        s.vms.insert(vm("d"), "t5");
+        assert.equal(s.vms.list(query()).total, 3, "reads inside a tx see the tx");
+        throw new Error("rollback");
+      })
+    );
+    assert.equal(s.vms.list(query()).total, 2, "rolled-back rows are not served from cache");
+  } finally {
+    other.close();
+    s.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
