@@ -250,6 +250,8 @@ export class VmService implements VmServiceApi, VmLifecycle {
       restarts: automatic ? row.restarts + 1 : 0,
     });
     events.publish("vm.starting", "vm", name, { automatic, attempt: row.restarts });
+    const polled = Boolean(this.ctx.guest && spec.net) &&
+      (config.network?.mode ?? "bridged") === "bridged";
     let proc: VmProcess | undefined;
     try {
       if (spec.net) await network.ensureTap({ name: spec.net.tap, bridge: options.bridge });
@@ -260,7 +262,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
         pid: proc.pid,
         pid_start_time: proc.startTime,
         serial_socket: proc.serialSocket,
-        health: this.ctx.guest && spec.net ? "starting" : "unknown",
+        health: polled ? "starting" : "unknown",
       });
     } catch (error) {
       await this.#rollbackStart(name, row, proc, error);
@@ -268,9 +270,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
     }
     events.publish("vm.running", "vm", name, { pid: proc.pid, ip: row.ip, automatic });
     this.supervisor.watch(name, proc);
-    if (spec.net && (config.network?.mode ?? "bridged") === "bridged") {
-      this.supervisor.pollHealth(row);
-    }
+    if (polled) this.supervisor.pollHealth(row);
     return row;
   }
 
