@@ -333,6 +333,9 @@ Deno.test("kestrel e2e: initramfs appliance — network, health, page + API from
       assert.equal(JSON.parse(hz).status, "ok");
       const [, st] = await get(ns, `http://${GUEST_IP}:8080/v1/status`);
       const status = JSON.parse(st);
+      console.log(
+        `guest: kestrel timings (ms since deno started) ${JSON.stringify(status.boot.timings_ms)}`,
+      );
       assert.equal(status.manifest.name, "web");
       assert.equal(status.boot.mode, "initramfs");
       assert.equal(status.network.address, GUEST_IP);
