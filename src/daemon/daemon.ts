@@ -9,6 +9,7 @@
 import { createApp } from "../api/mod.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { GuestClient } from "../guest/client.ts";
 import { createServices, type Services } from "../service/mod.ts";
 import { openStore } from "../store/mod.ts";
 import { VERSION } from "../version.ts";
@@ -65,6 +66,7 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
       store,
       hypervisor: hv.hypervisor,
       network: net.network,
+      guest: new GuestClient(),
       log: log.child({ component: "service" }),
       options: {
         stateDir: config.stateDir,
