@@ -25,6 +25,8 @@ const PROGRESS_INTERVAL_MS = 250;
 export class PluginService implements PluginServiceApi {
   readonly #ctx: ServiceContext;
   readonly #locks = new KeyedMutex();
+  /** Blobs installs in progress rely on (count per path): never garbage. */
+  readonly #inflight = new Map<string, number>();
   readonly artifacts: ArtifactStore;
 
   constructor(ctx: ServiceContext) {
@@ -68,6 +70,7 @@ export class PluginService implements PluginServiceApi {
       const refs = await collectArtifacts(manifest, loaded.origin, allowUnverified);
       const created: string[] = [];
       const artifacts: ArtifactRecord[] = [];
+      const held: string[] = [];
       try {
         for (const ref of refs) {
           let lastEmit = 0;
@@ -88,6 +91,8 @@ export class PluginService implements PluginServiceApi {
               });
             },
           });
+          this.#inflight.set(blob.path, (this.#inflight.get(blob.path) ?? 0) + 1);
+          held.push(blob.path);
           if (blob.created) created.push(blob.path);
           artifacts.push({
             kind: ref.kind,
@@ -100,6 +105,7 @@ export class PluginService implements PluginServiceApi {
           });
         }
       } catch (error) {
+        this.#release(held);
         await this.#dropUnreferenced(created);
         throw error;
       }
@@ -116,7 +122,11 @@ export class PluginService implements PluginServiceApi {
         installed_at: existing?.installed_at ?? time,
         updated_at: time,
       };
-      store.tx(() => store.plugins.put(record));
+      try {
+        store.tx(() => store.plugins.put(record));
+      } finally {
+        this.#release(held);
+      }
       const outcome = existing ? "updated" : "installed";
       events.publish(existing ? "plugin.updated" : "plugin.installed", "plugin", record.name, {
         version: record.version,
@@ -161,10 +171,22 @@ export class PluginService implements PluginServiceApi {
     });
   }
 
-  /** Blobs some plugin or some VM still needs. */
+  #release(paths: string[]): void {
+    for (const p of paths) {
+      const n = (this.#inflight.get(p) ?? 1) - 1;
+      if (n <= 0) this.#inflight.delete(p);
+      else this.#inflight.set(p, n);
+    }
+  }
+
+  /** Blobs some plugin, some VM or an install in progress still needs. */
   #referenced(): Set<string> {
     const { store } = this.#ctx;
-    return new Set([...store.plugins.referencedArtifacts(), ...store.vms.pinnedArtifacts()]);
+    return new Set([
+      ...store.plugins.referencedArtifacts(),
+      ...store.vms.pinnedArtifacts(),
+      ...this.#inflight.keys(),
+    ]);
   }
 
   /** Removes blobs of a failed install that no plugin references. */

@@ -311,3 +311,37 @@ Deno.test("start cleans what a crash mid-install left: partial downloads and unr
     await f.close();
   }
 });
+
+Deno.test("concurrent installs sharing a blob: a failing one does not remove what the other uses", async () => {
+  const f = await fixture();
+  try {
+    const shared = new TextEncoder().encode("shared initramfs");
+    const other = new TextEncoder().encode("other rootfs");
+    f.files.set("/shared", shared);
+    f.files.set("/other", other);
+    const [a, b] = await Promise.allSettled([
+      f.services.plugins.install({
+        manifest: manifest({
+          name: "bad",
+          initramfs: { url: `${f.base}/shared`, checksum: sha(shared) },
+          rootfs: { url: `${f.base}/other`, checksum: "1".repeat(64) },
+        }),
+        allow_unverified: false,
+      }),
+      f.services.plugins.install({
+        manifest: manifest({
+          name: "good",
+          initramfs: { url: `${f.base}/shared`, checksum: sha(shared) },
+        }),
+        allow_unverified: false,
+      }),
+    ]);
+    assert.equal(a.status, "rejected");
+    assert.equal(b.status, "fulfilled");
+    const good = f.services.plugins.get("good");
+    assert.deepEqual(await Deno.readFile(good.artifacts[0].path), shared);
+    assert.deepEqual(await blobs(f.state), [sha(shared)]);
+  } finally {
+    await f.close();
+  }
+});
