@@ -58,7 +58,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/", healthRoutes());
   app.route("/api/v1/plugins", pluginRoutes(plugins));
   app.route("/api/v1/vms", vmRoutes(vms));
-  app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? fileLogReader()));
+  const shutdown = deps.shutdown ?? new AbortController().signal;
+  app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? fileLogReader(), shutdown));
   app.route(
     "/api/v1/vms",
     agentProxyRoutes(vms, {
@@ -69,7 +70,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/api/v1/deployments", deploymentRoutes());
   app.route(
     "/api/v1/events",
-    eventRoutes(events, { heartbeatMs: deps.heartbeatMs ?? 15_000, logger }),
+    eventRoutes(events, { heartbeatMs: deps.heartbeatMs ?? 15_000, logger, shutdown }),
   );
   app.route("/api/v1/system", systemRoutes(system));
   app.route("/ws/v1/vms", consoleRoutes(vms, logger));

@@ -33,4 +33,6 @@ export interface ApiDeps {
   agentTimeoutMs?: number;
   /** SSE heartbeat interval, default 15 s. */
   heartbeatMs?: number;
+  /** Aborted when the daemon shuts down: ends event and log streams so the server can close. */
+  shutdown?: AbortSignal;
 }

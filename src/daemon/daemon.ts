@@ -96,7 +96,9 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
       log.info(t.created ? "api token created" : "api token loaded", { path: t.path });
     }
     const apiLog = log.child({ component: "api" });
-    const app = createApp({ services, auth: { token }, logger: apiLog });
+    // Aborted first at shutdown: SSE and log-follow streams end, so the listeners close fast.
+    const shutdown = new AbortController();
+    const app = createApp({ services, auth: { token }, logger: apiLog, shutdown: shutdown.signal });
     const onError = (error: unknown) =>
       apiLog.error("http server error", {
         error: error instanceof Error ? error.message : String(error),
@@ -111,6 +113,7 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
       listeners.push(tcp);
       cleanups.push(() => tcp.close());
     }
+    cleanups.push(() => shutdown.abort()); // runs first (cleanups unwind in reverse)
     log.info("volantd listening", {
       version: VERSION,
       socket: unix.address,

@@ -144,3 +144,21 @@ Deno.test("without host networking a VM start is 503 naming the reason", async (
     await d.cleanup();
   }
 });
+
+Deno.test("SIGTERM with an open event stream: the stream ends and the daemon exits promptly", async () => {
+  const d = await startDaemonProcess();
+  try {
+    const res = await d.fetch("/api/v1/events");
+    const reader = res.body!.getReader();
+    await reader.read(); // the stream is open (retry + comment frame)
+    const t0 = performance.now();
+    const stopped = d.stop();
+    // The server ends the stream instead of waiting for the client.
+    while (!(await reader.read()).done) { /* drain until the server closes */ }
+    assert.equal(await stopped, 0);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 1500, `shutdown took ${ms.toFixed(0)} ms`);
+  } finally {
+    await d.cleanup();
+  }
+});

@@ -43,6 +43,8 @@ const stream = createRoute({
 export interface EventRouteOptions {
   heartbeatMs: number;
   logger: ApiLogger;
+  /** Ends every stream when the daemon shuts down. */
+  shutdown: AbortSignal;
 }
 
 /** The events router. */
@@ -69,6 +71,7 @@ export function eventRoutes(events: EventBusApi, options: EventRouteOptions) {
     const abort = new AbortController();
     const onClientGone = () => abort.abort();
     c.req.raw.signal.addEventListener("abort", onClientGone, { once: true });
+    options.shutdown.addEventListener("abort", onClientGone, { once: true });
     const sub = events.subscribe({ filter, after, signal: abort.signal });
     const encoder = new TextEncoder();
     let heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -78,6 +81,7 @@ export function eventRoutes(events: EventBusApi, options: EventRouteOptions) {
       closed = true;
       clearInterval(heartbeat);
       c.req.raw.signal.removeEventListener("abort", onClientGone);
+      options.shutdown.removeEventListener("abort", onClientGone);
       abort.abort();
       sub.close();
     };

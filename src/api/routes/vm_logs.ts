@@ -27,7 +27,7 @@ const logs = createRoute({
 });
 
 /** The VM logs router. */
-export function vmLogRoutes(vms: VmServiceApi, reader: SerialLogReader) {
+export function vmLogRoutes(vms: VmServiceApi, reader: SerialLogReader, shutdown: AbortSignal) {
   const app = newRouter();
   app.openapi(logs, async (c) => {
     const { name } = c.req.valid("param");
@@ -43,8 +43,8 @@ export function vmLogRoutes(vms: VmServiceApi, reader: SerialLogReader) {
       return rawResponse(new Response(data as Uint8Array<ArrayBuffer>, { status: 200, headers }));
     }
     const abort = new AbortController();
-    c.req.raw.signal.addEventListener("abort", () => abort.abort(), { once: true });
-    const live = reader.follow(target.serialLog, end, abort.signal);
+    const stop = AbortSignal.any([abort.signal, c.req.raw.signal, shutdown]);
+    const live = reader.follow(target.serialLog, end, stop);
     const body = new ReadableStream<Uint8Array>({
       async start(controller) {
         if (data.length > 0) controller.enqueue(data);
