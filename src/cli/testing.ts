@@ -1,7 +1,7 @@
 /**
- * An Io that records what a command prints, for in-process tests of
- * commands and output formatting (the subprocess tests in
- * tests/integration/cli_*_test.ts use the real process streams).
+ * Test helpers: an Io that records what a command prints (in-process tests
+ * of commands and output), and runVolar, which runs volar as a real
+ * subprocess invoked by its persona name (tests/integration/cli_*_test.ts).
  *
  * @module
  */
@@ -41,4 +41,41 @@ export function captureIo(opts: {
     cwd: () => opts.cwd ?? "/",
   };
   return { io, stdout: () => out, stderr: () => err };
+}
+
+/** Result of {@linkcode runVolar}. */
+export interface VolarRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/**
+ * Runs `volar ARGS` as a real subprocess, invoked by the name `volar`
+ * (`exec -a volar deno run -A src/main.ts ...`), with `env` added and
+ * optional `stdin` text.
+ */
+export async function runVolar(
+  args: string[],
+  opts: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
+): Promise<VolarRun> {
+  const cmd = new Deno.Command("bash", {
+    args: ["-c", `exec -a volar "$0" run -A --no-prompt "${MAIN}" "$@"`, Deno.execPath(), ...args],
+    env: { NO_COLOR: "1", ...opts.env },
+    cwd: opts.cwd,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const child = cmd.spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
