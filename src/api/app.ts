@@ -18,6 +18,7 @@ import { fileLogReader } from "./log_reader.ts";
 import { notFoundHandler } from "./method_not_allowed.ts";
 import { accessLog } from "./middleware/access_log.ts";
 import { auth } from "./middleware/auth.ts";
+import { bodyLimits } from "./middleware/body_limit.ts";
 import { errorHandler } from "./middleware/error_handler.ts";
 import { requestId } from "./middleware/request_id.ts";
 import { generateDocument, registerSecurity } from "./openapi.ts";
@@ -53,6 +54,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.use("*", requestId());
   app.use("*", accessLog({ logger }));
   app.use("*", auth(deps.auth));
+  app.use("*", bodyLimits(deps.bodyLimits));
   app.onError(errorHandler({ logger }));
 
   app.route("/", healthRoutes());

@@ -145,3 +145,19 @@ Deno.test("malformed JSON and a wrong content type are 400/415 problem+json", as
     await f.close();
   }
 });
+
+Deno.test("a body over the cap is 413 problem+json", async () => {
+  const f = await apiFixture({ bodyLimits: { apiBytes: 1024 } });
+  try {
+    const res = await f.unix("/api/v1/plugins", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ manifest: { pad: "x".repeat(4096) } }),
+    });
+    assert.equal(res.status, 413);
+    assert.equal(res.headers.get("content-type"), "application/problem+json");
+    assert.match((await res.json()).detail, /larger than 1024 bytes/);
+  } finally {
+    await f.close();
+  }
+});

@@ -6,6 +6,7 @@
  */
 import type { Services } from "../service/contracts.ts";
 import type { AuthOptions } from "./middleware/auth.ts";
+import type { BodyLimitOptions } from "./middleware/body_limit.ts";
 import type { ApiLogger } from "./types.ts";
 
 /** Reads a VM's serial log (tail, then optionally follow). */
@@ -33,6 +34,8 @@ export interface ApiDeps {
   agentTimeoutMs?: number;
   /** SSE heartbeat interval, default 15 s. */
   heartbeatMs?: number;
+  /** Request body caps (default 1 MiB for the API, 64 MiB through the agent proxy). */
+  bodyLimits?: BodyLimitOptions;
   /** Aborted when the daemon shuts down: ends event and log streams so the server can close. */
   shutdown?: AbortSignal;
 }
