@@ -9,7 +9,7 @@ import { type FieldProblem, VolantError } from "../errors.ts";
 import type { VmSpec } from "../service/ports.ts";
 
 /** Disk ids end up in file names and QEMU/CH option values. */
-export const DISK_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+export const DISK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/;
 
 async function fileProblem(path: string | undefined, field: string): Promise<FieldProblem | null> {
   if (typeof path !== "string" || !path.startsWith("/")) {
