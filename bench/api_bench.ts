@@ -13,6 +13,8 @@
  */
 import { parseArgs } from "node:util";
 import { startDaemonProcess } from "../src/daemon/testing/harness.ts";
+import { createApp } from "../src/api/mod.ts";
+import type { ApiDeps } from "../src/api/mod.ts";
 import { jsonBody, writePlugin } from "../src/api/testing/fixtures.ts";
 
 const { values } = parseArgs({
@@ -119,6 +121,30 @@ try {
       `p50 ${full.p50.toFixed(2)} ms, p99 ${full.p99.toFixed(2)} ms, ` +
       `${(full.bytes / 1024).toFixed(1)} KiB/response`,
   );
+  // Attribution: the same page from an API whose VM service returns it from memory (no
+  // SQLite), served in this process on its own unix socket. Separates the HTTP/Hono layer's
+  // cost from the store's.
+  const fixedPage = await (await d.fetch("/api/v1/vms")).json();
+  const services = { vms: { list: () => fixedPage } } as unknown as ApiDeps["services"];
+  const stubApp = createApp({ services, auth: {} });
+  const stubSocket = `${d.dir}/api-only.sock`;
+  const stubServer = Deno.serve(
+    { path: stubSocket, onListen() {} },
+    (req) => stubApp.fetch(req, { transport: "unix" }),
+  );
+  const stubClient = Deno.createHttpClient({ proxy: { transport: "unix", path: stubSocket } });
+  const apiOnly = await load(
+    (p) => fetch(`http://volantd${p}`, { client: stubClient }),
+    "/api/v1/vms",
+  );
+  stubClient.close();
+  await stubServer.shutdown();
+  console.log(
+    `  same page, API layer only (service answers from memory, in the bench process): ` +
+      `${apiOnly.rps.toFixed(0)} req/s, p50 ${apiOnly.p50.toFixed(2)} ms, p99 ${
+        apiOnly.p99.toFixed(2)
+      } ms`,
+  );
   await new Promise((r) => setTimeout(r, 1000));
   const loadedKiB = await rssKiB(d.pid);
   const perVmKiB = (loadedKiB - idleKiB) / VMS;
@@ -145,6 +171,8 @@ try {
       list_page_rps: Math.round(page.rps),
       list_page_p50_ms: Number(page.p50.toFixed(3)),
       list_page_p99_ms: Number(page.p99.toFixed(3)),
+      api_only_page_rps: Math.round(apiOnly.rps),
+      api_only_page_p99_ms: Number(apiOnly.p99.toFixed(3)),
       list_all_rps: Math.round(full.rps),
       list_all_p50_ms: Number(full.p50.toFixed(3)),
       list_all_p99_ms: Number(full.p99.toFixed(3)),
