@@ -7,6 +7,7 @@
  * @module
  */
 import { createApp } from "../api/mod.ts";
+import { VolantError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { GuestClient } from "../guest/client.ts";
@@ -16,6 +17,23 @@ import { VERSION } from "../version.ts";
 import { buildHostNetwork, buildHypervisor } from "./adapters.ts";
 import { type Listener, prepareSocketPath, serveTcp, serveUnix } from "./listeners.ts";
 import { ensureToken } from "./token.ts";
+
+/** mkdir -p with a clear, field-naming error (e.g. not root for /var/lib/volant). */
+export async function ensureDir(path: string, mode: number, field: string): Promise<void> {
+  try {
+    await Deno.mkdir(path, { recursive: true, mode });
+  } catch (error) {
+    const why = error instanceof Deno.errors.PermissionDenied
+      ? "permission denied (run as root, or choose a directory you own)"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new VolantError("invalid_input", `${field}: cannot create ${path}: ${why}`, {
+      cause: error,
+      problems: [{ field, message: `cannot create ${path}: ${why}` }],
+    });
+  }
+}
 
 export interface DaemonOptions {
   /** Skip bridge/NAT even as root. */
@@ -49,9 +67,9 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
     }
   };
   try {
-    await Deno.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+    await ensureDir(config.stateDir, 0o700, "state_dir");
     await Deno.chmod(config.stateDir, 0o700);
-    await Deno.mkdir(config.runtimeDir, { recursive: true, mode: 0o700 });
+    await ensureDir(config.runtimeDir, 0o700, "runtime_dir");
     // Refuse early (before touching state) when another daemon owns the socket.
     await prepareSocketPath(config.socket);
 

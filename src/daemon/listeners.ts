@@ -29,7 +29,19 @@ export interface Listener {
  * live daemon answers there or a non-socket file sits there, unlinks a stale socket.
  */
 export async function prepareSocketPath(path: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  try {
+    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  } catch (error) {
+    const why = error instanceof Deno.errors.PermissionDenied
+      ? "permission denied (run as root, or choose a path you own)"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new VolantError("invalid_input", `socket: cannot create ${dirname(path)}: ${why}`, {
+      cause: error,
+      problems: [{ field: "socket", message: `cannot create ${dirname(path)}: ${why}` }],
+    });
+  }
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(path);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseListen, prepareSocketPath } from "./listeners.ts";
 import { gatewayCidr, guardedPorts } from "./adapters.ts";
+import { ensureDir } from "./daemon.ts";
 import { isVolantError } from "../errors.ts";
 
 Deno.test("parseListen accepts HOST:PORT and [v6]:PORT", () => {
@@ -20,6 +21,10 @@ Deno.test("prepareSocketPath: creates the dir, refuses a non-socket, keeps a liv
     await Deno.writeTextFile(`${dir}/file`, "x");
     await assert.rejects(prepareSocketPath(`${dir}/file`), (e) => isVolantError(e, "conflict"));
     assert.equal(await Deno.readTextFile(`${dir}/file`), "x", "a regular file is never removed");
+    await assert.rejects(
+      prepareSocketPath(`${dir}/file/sub/s.sock`),
+      (e) => isVolantError(e, "invalid_input") && e.problems[0].field === "socket",
+    );
     const live = Deno.listen({ transport: "unix", path: `${dir}/live.sock` });
     try {
       await assert.rejects(prepareSocketPath(`${dir}/live.sock`), /another volantd/);
@@ -36,4 +41,17 @@ Deno.test("gatewayCidr and guardedPorts", () => {
   assert.equal(gatewayCidr("10.200.3.7/21"), "10.200.0.1/21");
   assert.deepEqual(guardedPorts("127.0.0.1:7777"), [7777]);
   assert.deepEqual(guardedPorts(""), []);
+});
+
+Deno.test("ensureDir names the field when a directory cannot be created", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/file`, "x");
+    await assert.rejects(
+      ensureDir(`${dir}/file/state`, 0o700, "state_dir"),
+      (e) => isVolantError(e, "invalid_input") && e.message.startsWith("state_dir: cannot create"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
