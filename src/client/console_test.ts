@@ -7,41 +7,7 @@
 import assert from "node:assert/strict";
 import { isVolantError } from "../errors.ts";
 import { createClient } from "./client.ts";
-import { serveApi, stubVms, vmRecord } from "./testing.ts";
-
-/** A serial line: greets, then echoes each chunk back as `echo:<chunk>`. */
-export function serveSerial(path: string): { close(): Promise<void> } {
-  const listener = Deno.listen({ transport: "unix", path });
-  const conns = new Set<Deno.Conn>();
-  const enc = new TextEncoder();
-  const loop = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      (async () => {
-        await conn.write(enc.encode("welcome\r\n"));
-        const buf = new Uint8Array(1024);
-        while (true) {
-          const n = await conn.read(buf).catch((error) => {
-            if (error instanceof Deno.errors.BadResource) return null;
-            throw error;
-          });
-          if (n === null) break;
-          await conn.write(new Uint8Array([...enc.encode("echo:"), ...buf.subarray(0, n)]));
-        }
-        conns.delete(conn);
-      })();
-    }
-  })();
-  return {
-    async close() {
-      listener.close();
-      for (const c of conns) c.close();
-      await loop.catch((error) => {
-        if (!(error instanceof Deno.errors.BadResource)) throw error;
-      });
-    },
-  };
-}
+import { serveApi, serveSerial, stubVms, vmRecord } from "./testing.ts";
 
 async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, text: string) {
   let got = "";

@@ -7,7 +7,8 @@
  * a network namespace; the e2e tests cover those for real.
  *
  * Also a unix-socket relay whose connections can be cut, to test SSE resume
- * after a disconnect without restarting the server.
+ * after a disconnect without restarting the server, and a serial line
+ * (greeting + echo on a unix socket) for console tests.
  *
  * @module
  */
@@ -140,6 +141,45 @@ export function startRelay(path: string, target: string): Relay {
         if (!(error instanceof Deno.errors.BadResource)) throw error;
       });
       await Promise.all(tasks);
+    },
+  };
+}
+
+/** A serial line: greets, then echoes each chunk back as `echo:<chunk>`. */
+export function serveSerial(path: string): { close(): Promise<void> } {
+  const listener = Deno.listen({ transport: "unix", path });
+  const conns = new Set<Deno.Conn>();
+  const enc = new TextEncoder();
+  const loop = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        await conn.write(enc.encode("welcome\r\n"));
+        const buf = new Uint8Array(1024);
+        while (true) {
+          const n = await conn.read(buf).catch((error) => {
+            if (
+              error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted
+            ) return null;
+            throw error;
+          });
+          if (n === null) break;
+          await conn.write(new Uint8Array([...enc.encode("echo:"), ...buf.subarray(0, n)]));
+        }
+        conns.delete(conn);
+      })();
+    }
+  })();
+  let closed = false;
+  return {
+    async close() {
+      if (closed) return;
+      closed = true;
+      listener.close();
+      for (const c of conns) c.close();
+      await loop.catch((error) => {
+        if (!(error instanceof Deno.errors.BadResource)) throw error;
+      });
     },
   };
 }
