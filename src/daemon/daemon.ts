@@ -35,6 +35,16 @@ export async function ensureDir(path: string, mode: number, field: string): Prom
   }
 }
 
+/** A boot file that is absent is not fatal (VM starts will say so), but the log says it now. */
+async function warnIfMissing(path: string, what: string, hint: string, log: Logger) {
+  try {
+    await Deno.stat(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    log.warn(`${what} missing: VM starts will fail until it exists`, { path, fix: hint });
+  }
+}
+
 export interface DaemonOptions {
   /** Skip bridge/NAT even as root. */
   noHostNetwork?: boolean;
@@ -79,6 +89,8 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
     const uid = opts.uid === undefined ? Deno.uid() : opts.uid;
     const net = await buildHostNetwork(config, { disabled: opts.noHostNetwork ?? false, uid }, log);
     const hv = await buildHypervisor(config, log);
+    await warnIfMissing(config.kernel, "guest kernel", "deno task kernel, or --kernel PATH", log);
+    await warnIfMissing(config.agentImage, "agent image", "deno task agent, or --agent-image", log);
 
     const services = createServices({
       store,
