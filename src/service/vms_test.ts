@@ -382,3 +382,52 @@ Deno.test("list: filters, search, paging and total", async () => {
     await f.close();
   }
 });
+
+Deno.test("random concurrent start/stop/restart/delete/crash: only clean errors, nothing leaks", async () => {
+  const f = await serviceFixture({ options: { restart: { baseDelayMs: 1, maxDelayMs: 5 } } });
+  try {
+    const names = Array.from({ length: 12 }, (_, i) => `z${i}`);
+    await Promise.all(names.map((name, i) =>
+      f.services.vms.create({
+        name,
+        plugin: "web",
+        start: i % 2 === 0,
+        restart_policy: i % 3 === 0 ? "always" : "on-failure",
+      })
+    ));
+    let seed = 42;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const ops: Promise<unknown>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const name = names[rnd(names.length)];
+      const op = rnd(5);
+      const p = op === 0
+        ? f.services.vms.start(name)
+        : op === 1
+        ? f.services.vms.stop(name)
+        : op === 2
+        ? f.services.vms.restart(name)
+        : op === 3
+        ? Promise.resolve().then(() => f.hv.running.has(name) && f.hv.crash(name, 1))
+        : f.services.vms.patchConfig(name, { metadata: { i } });
+      ops.push(p.catch((e) => {
+        // Only expected refusals: a state that does not allow the action.
+        assert.ok(isVolantError(e, "conflict"), String(e));
+      }));
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(ops);
+    for (const name of names) {
+      // Settle pending automatic restarts, then delete.
+      await new Promise((r) => setTimeout(r, 10));
+      await f.services.vms.delete(name);
+    }
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(f.hv.running.size, 0, "no VMM left");
+    assert.equal(f.net.taps.size, 0, "no TAP left");
+    assert.equal(f.store.leases.count(), 0, "no lease left");
+    assert.equal(f.services.vms.list({ limit: 100, offset: 0, sort: "id", order: "asc" }).total, 0);
+  } finally {
+    await f.close();
+  }
+});
