@@ -149,3 +149,72 @@ Deno.test("in-process against the real app: install (progress lines), vms, confi
     await api.close();
   }
 });
+
+Deno.test("install by URL (checksum mismatch exits 6) and by body over --api", async () => {
+  const api = await serveApi({ tcp: true });
+  const dir = api.fixture.dir;
+  const path = await writePlugin(dir, "web");
+  const manifest = JSON.parse(await Deno.readTextFile(path));
+  const blob = await Deno.readFile(`${dir}/web-1.0.0/boot.cpio.gz`);
+  const files: Record<string, () => Response> = {
+    "/good/manifest.json": () => Response.json(manifest),
+    "/good/boot.cpio.gz": () => new Response(blob),
+    "/bad/manifest.json": () => Response.json({ ...manifest, name: "bad" }),
+    "/bad/boot.cpio.gz": () => new Response(new Uint8Array(blob.length)),
+  };
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const f = files[new URL(req.url).pathname];
+    return f ? f() : new Response("no", { status: 404 });
+  });
+  const base = `http://127.0.0.1:${http.addr.port}`;
+  const volar = async (env: Record<string, string>, ...args: string[]) => {
+    const cap = captureIo({ env, cwd: dir });
+    const code = await run(args, cap.io);
+    return { code, out: cap.stdout(), err: cap.stderr() };
+  };
+  const unix = { VOLANT_SOCKET: api.socket };
+  try {
+    const bad = await volar(unix, "plugins", "install", `${base}/bad/manifest.json`);
+    assert.equal(bad.code, 6, bad.err);
+    // The progress line (the bytes did arrive), then the one-line error naming both digests.
+    assert.match(
+      bad.err,
+      /^downloaded initramfs \(4\.0 KiB\)\nvolar: initramfs\.checksum: expected [0-9a-f]{64}, got [0-9a-f]{64}\n$/,
+    );
+    const good = await volar(
+      unix,
+      "plugins",
+      "install",
+      `${base}/good/manifest.json`,
+      "-o",
+      "json",
+    );
+    assert.equal(good.code, 0, good.err);
+    assert.equal(JSON.parse(good.out).outcome, "installed");
+
+    // Over --api the manifest itself is sent: its relative artifact cannot be resolved there.
+    await Deno.writeTextFile(
+      `${dir}/remote.json`,
+      JSON.stringify({ ...manifest, name: "remote", version: "2.0.0" }),
+    );
+    const tcp = { VOLANT_API: api.url!, VOLANT_TOKEN: "test-token-0123456789abcdef" };
+    const body = await volar(tcp, "plugins", "install", "remote.json");
+    // volantd refuses host paths in a body manifest as forbidden (403 -> exit 5).
+    assert.equal(body.code, 5, `${body.code} ${body.err}`);
+    assert.match(body.err, /^volar: initramfs\.url: .*only http\(s\) URLs\n$/);
+    await Deno.writeTextFile(
+      `${dir}/remote.json`,
+      JSON.stringify({
+        ...manifest,
+        name: "remote",
+        initramfs: { ...manifest.initramfs, url: `${base}/good/boot.cpio.gz` },
+      }),
+    );
+    const ok = await volar(tcp, "plugins", "install", "remote.json");
+    assert.equal(ok.code, 0, ok.err);
+    assert.equal(ok.out, "plugin remote 1.0.0 installed (1 artifact, 4.0 KiB)\n");
+  } finally {
+    await http.shutdown();
+    await api.close();
+  }
+});
