@@ -40,9 +40,32 @@ export function registerSecurity(app: OpenAPIHono<ApiEnv>): void {
   });
 }
 
+/**
+ * A stable operationId from method and path, unique because (method, path)
+ * is: `GET /api/v1/vms/{name}/config/history` -> `getVmsByNameConfigHistory`.
+ */
+export function operationId(method: string, path: string): string {
+  const cap = (w: string) => w.charAt(0).toUpperCase() + w.slice(1);
+  const words = path.split("/").filter((seg) => seg && seg !== "api" && seg !== "v1").map(
+    (seg) => {
+      const param = /^\{(.+)\}$/.exec(seg);
+      const word = (param ? param[1] : seg).split(/[^A-Za-z0-9]+/).filter(Boolean).map(cap)
+        .join("");
+      return param ? `By${word}` : word;
+    },
+  );
+  return method.toLowerCase() + words.join("");
+}
+
 /** Generates the document (deterministic: same routes, same bytes). */
 export function generateDocument(app: OpenAPIHono<ApiEnv>): Record<string, unknown> {
-  return app.getOpenAPI31Document(INFO) as unknown as Record<string, unknown>;
+  const doc = app.getOpenAPI31Document(INFO) as unknown as {
+    paths: Record<string, Record<string, { operationId?: string }>>;
+  };
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) op.operationId ??= operationId(method, path);
+  }
+  return doc as unknown as Record<string, unknown>;
 }
 
 /** `/api/v1/vms/:name/agent/*` -> `/api/v1/vms/{name}/agent/{path}`. */

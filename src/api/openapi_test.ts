@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { OPENAPI_PATH } from "./openapi_gen.ts";
-import { serializeDocument, toOpenApiPath } from "./openapi.ts";
+import { operationId, serializeDocument, toOpenApiPath } from "./openapi.ts";
 import { apiFixture } from "./testing/fixtures.ts";
 
 Deno.test("the served OpenAPI document equals docs/openapi.json (run `deno task openapi`)", async () => {
@@ -45,6 +45,31 @@ Deno.test("every registered route is in the OpenAPI document", async () => {
       responses: Record<string, { content?: Record<string, unknown> }>;
     };
     assert.ok(install.responses["400"].content?.["application/problem+json"]);
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("operation ids are derived from method and path, and unique", async () => {
+  assert.equal(
+    operationId("get", "/api/v1/vms/{name}/config/history"),
+    "getVmsByNameConfigHistory",
+  );
+  assert.equal(operationId("get", "/healthz"), "getHealthz");
+  assert.equal(operationId("get", "/api/v1/openapi.json"), "getOpenapiJson");
+  const f = await apiFixture();
+  try {
+    const doc = await (await f.unix("/api/v1/openapi.json")).json();
+    const ids: string[] = [];
+    for (
+      const ops of Object.values(
+        doc.paths as Record<string, Record<string, { operationId: string }>>,
+      )
+    ) {
+      for (const op of Object.values(ops)) ids.push(op.operationId);
+    }
+    assert.ok(ids.every((id) => /^[a-z][A-Za-z0-9]+$/.test(id)), ids.join(","));
+    assert.equal(new Set(ids).size, ids.length);
   } finally {
     await f.close();
   }
