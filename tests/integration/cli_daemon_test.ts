@@ -153,6 +153,83 @@ Deno.test("volar events --follow prints live events and ends cleanly on SIGINT",
   }
 });
 
+Deno.test("volar events --follow survives a daemon restart: no event lost or repeated", async () => {
+  const d1 = await startDaemonProcess();
+  const main = new URL("../../src/main.ts", import.meta.url).pathname;
+  const post = async (d: typeof d1, path: string, body: unknown) => {
+    const res = await d.fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    assert.ok(res.ok, await res.clone().text());
+    await res.body?.cancel();
+  };
+  let d2: typeof d1 | undefined;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, "volar", "events", "-f", "-o", "json", "--type", "plugin.*"],
+    env: { NO_COLOR: "1", VOLANT_SOCKET: d1.socket },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const lines = () => out.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  const readUntil = async (count: number) => {
+    while (lines().length < count) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`volar ended early: ${out}`);
+      out += value;
+    }
+  };
+  try {
+    await post(d1, "/api/v1/plugins", { path: await writePlugin(d1.dir, "caddy") });
+    // Toggle until the follower (still starting) has printed something.
+    let toggles = 0;
+    let pending: Promise<ReadableStreamReadResult<string>> | undefined;
+    while (lines().length === 0 && toggles < 60) {
+      await post(d1, "/api/v1/plugins/caddy/enabled", { enabled: toggles++ % 2 === 1 });
+      pending ??= reader.read();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const got = await Promise.race([
+        pending,
+        new Promise<null>((r) => timer = setTimeout(() => r(null), 500)),
+      ]);
+      clearTimeout(timer);
+      if (got) {
+        pending = undefined;
+        if (!got.done) out += got.value;
+      }
+    }
+    if (pending) {
+      const got = await pending;
+      if (!got.done) out += got.value;
+    }
+    assert.equal(await d1.stop(), 0);
+    d2 = await startDaemonProcess({ dir: d1.dir });
+    // Events published before the follower can reconnect must still reach it.
+    await post(d2, "/api/v1/plugins/caddy/enabled", { enabled: false });
+    await post(d2, "/api/v1/plugins/caddy/enabled", { enabled: true });
+    const res = await d2.fetch("/api/v1/events?follow=false&type=plugin.*");
+    const all = (await res.json()).items as { id: number }[];
+    const firstSeen = lines()[0].id;
+    const expected = all.filter((e) => e.id >= firstSeen).map((e) => e.id);
+    await readUntil(expected.length);
+    assert.deepEqual(lines().map((e) => e.id), expected);
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+    reader.releaseLock();
+    await child.stdout.cancel().catch((error) => {
+      if (!(error instanceof TypeError)) throw error;
+    });
+    await child.stderr.cancel();
+    if (d2) await d2.stop();
+    else await d1.stop();
+    await d1.cleanup();
+  }
+});
+
 Deno.test("volar over TCP: token required (exit 5 without), works with VOLANT_TOKEN", async () => {
   const d = await startDaemonProcess({ tcp: true });
   try {
