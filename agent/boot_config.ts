@@ -9,6 +9,7 @@
 import { CMDLINE_KEYS, parseCmdline } from "../src/manifest/cmdline.ts";
 import { VolantError } from "../src/errors.ts";
 import { ipv4Bytes } from "./netlink.ts";
+import type { PluginManifest } from "../src/manifest/plugin.ts";
 
 export type BootMode = "auto" | "initramfs" | "rootfs";
 
@@ -149,4 +150,15 @@ export function parseBootConfig(cmdline: string): BootConfig {
     dns,
     hostname,
   };
+}
+
+/**
+ * Whether to switch root: `volant.boot=rootfs`, or `auto` with a manifest that
+ * has a rootfs. Never "because a disk exists": an initramfs plugin with an
+ * extra disk (also vdb) must not boot from it (a Volant bug).
+ */
+export function wantsRootfs(boot: BootConfig, manifest: PluginManifest): boolean {
+  if (boot.boot === "rootfs") return true;
+  if (boot.boot === "initramfs") return false;
+  return manifest.rootfs !== undefined;
 }

@@ -3,7 +3,8 @@ import {
   ok as assert,
   throws as assertThrows,
 } from "node:assert/strict";
-import { deriveNetwork, parseBootConfig } from "./boot_config.ts";
+import { deriveNetwork, parseBootConfig, wantsRootfs } from "./boot_config.ts";
+import { sampleManifest } from "./testdata/manifests.ts";
 import { VolantError } from "../src/errors.ts";
 
 const base = "console=ttyS0 panic=-1 reboot=t tsc_early_khz=2000000";
@@ -102,4 +103,13 @@ Deno.test("network derivation: prefixes, broadcast and point-to-point", () => {
   assertThrows(() => deriveNetwork("192.168.1.0/24"), /network or broadcast/);
   assertThrows(() => deriveNetwork("192.168.1.255/24"), /network or broadcast/);
   assertThrows(() => deriveNetwork("192.168.1.5/24", "192.168.1.5"), /own address/);
+});
+
+Deno.test("boot mode: auto switches root only for a manifest with a rootfs", () => {
+  const withRootfs = { ...sampleManifest, rootfs: { url: "https://example.com/r.img" } };
+  const auto = parseBootConfig("volant.boot=auto");
+  assertEquals(wantsRootfs(auto, sampleManifest), false, "an extra disk is not a root disk");
+  assertEquals(wantsRootfs(auto, withRootfs), true);
+  assertEquals(wantsRootfs(parseBootConfig("volant.boot=rootfs"), sampleManifest), true);
+  assertEquals(wantsRootfs(parseBootConfig("volant.boot=initramfs"), withRootfs), false);
 });

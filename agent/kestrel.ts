@@ -9,7 +9,7 @@
  * @module
  */
 import * as libc from "./_libc.ts";
-import { type BootConfig, parseBootConfig } from "./boot_config.ts";
+import { type BootConfig, parseBootConfig, wantsRootfs } from "./boot_config.ts";
 import { ChildTracker } from "./child_tracker.ts";
 import type { ConsoleSink } from "./console.ts";
 import { DebugShell } from "./debug_shell.ts";
@@ -102,7 +102,7 @@ export class Kestrel {
     s.manifest = manifest;
     mark(s, "manifest");
     if (o.pid1) {
-      if (this.#wantsRootfs(boot)) {
+      if (wantsRootfs(boot, manifest)) {
         await this.#mounts.switchRoot(boot.rootfsDevice, boot.rootfsFstype, o.console);
         s.bootMode = "rootfs";
         mark(s, "rootfs");
@@ -151,13 +151,6 @@ export class Kestrel {
     // After the spawn: the first Deno.serve costs tens of ms of runtime warm-up, and nobody can
     // reach port 8080 before the network is up anyway. Health probes run meanwhile.
     this.#startApi();
-  }
-
-  /** volant.boot=rootfs, or auto with a manifest that has a rootfs (never just "a disk exists"). */
-  #wantsRootfs(boot: BootConfig): boolean {
-    if (boot.boot === "rootfs") return true;
-    if (boot.boot === "initramfs") return false;
-    return this.state.manifest?.rootfs !== undefined;
   }
 
   #startApi(): void {
