@@ -93,6 +93,8 @@ export async function run(args: string[], io: Io): Promise<number> {
   try {
     return await dispatch(args, io);
   } catch (error) {
+    // stdout closed by the reader (`volar vms logs web | head`): nothing left to say.
+    if (error instanceof Deno.errors.BrokenPipe) return 0;
     io.err(renderCliError("volar", error));
     return exitCodeFor(error);
   }

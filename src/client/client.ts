@@ -83,8 +83,9 @@ export class VolantClient {
     body: unknown,
     schema: S,
     what: string,
+    timeoutMs?: number,
   ) {
-    const res = await this.transport.request({ method, path: p, body });
+    const res = await this.transport.request({ method, path: p, body, timeoutMs });
     return checkResponse(schema, await readJson(res, what), what);
   }
 
@@ -105,7 +106,15 @@ export class VolantClient {
   }
 
   installPlugin(body: InstallPluginBody) {
-    return this.#send("POST", "/api/v1/plugins", body, PluginInstallResultSchema, "install result");
+    // Downloads can take long; progress comes from events.
+    return this.#send(
+      "POST",
+      "/api/v1/plugins",
+      body,
+      PluginInstallResultSchema,
+      "install result",
+      0,
+    );
   }
 
   setPluginEnabled(name: string, enabled: boolean) {
@@ -139,11 +148,13 @@ export class VolantClient {
   }
 
   createVm(body: CreateVmBody) {
-    return this.#send("POST", "/api/v1/vms", body, VmRecordSchema, "vm");
+    // Creating boots the VM unless start is false: no client-side limit.
+    return this.#send("POST", "/api/v1/vms", body, VmRecordSchema, "vm", 0);
   }
 
   startVm(name: string) {
-    return this.#send("POST", `/api/v1/vms/${path(name)}/start`, undefined, VmRecordSchema, "vm");
+    const p = `/api/v1/vms/${path(name)}/start`;
+    return this.#send("POST", p, undefined, VmRecordSchema, "vm", 0);
   }
 
   async stopVm(name: string, opts: { graceMs?: number } = {}) {
@@ -151,6 +162,7 @@ export class VolantClient {
       method: "POST",
       path: `/api/v1/vms/${path(name)}/stop`,
       query: { grace_ms: opts.graceMs },
+      timeoutMs: 0, // waits out the grace period
     });
     return checkResponse(VmRecordSchema, await readJson(res, "vm"), "vm");
   }
@@ -160,6 +172,7 @@ export class VolantClient {
       method: "POST",
       path: `/api/v1/vms/${path(name)}/restart`,
       query: { grace_ms: opts.graceMs },
+      timeoutMs: 0, // waits out the grace period
     });
     return checkResponse(VmRecordSchema, await readJson(res, "vm"), "vm");
   }
@@ -169,6 +182,7 @@ export class VolantClient {
       method: "DELETE",
       path: `/api/v1/vms/${path(name)}`,
       query: { grace_ms: opts.graceMs },
+      timeoutMs: 0, // waits out the grace period
     });
     await res.body?.cancel();
   }

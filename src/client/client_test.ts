@@ -189,3 +189,23 @@ Deno.test("--api must be an http(s) URL", () => {
   assert.throws(() => createClient({ api: "unix:/x" }), (e) => isVolantError(e, "usage"));
   assert.throws(() => createClient({ api: "not a url" }), (e) => isVolantError(e, "usage"));
 });
+
+Deno.test("a daemon that does not answer is 'unavailable' after the timeout", async () => {
+  const dir = await Deno.makeTempDir();
+  const socket = `${dir}/slow.sock`;
+  const never = Promise.withResolvers<void>();
+  const server = Deno.serve({ transport: "unix", path: socket, onListen() {} }, async () => {
+    await never.promise;
+    return new Response("late");
+  });
+  const client = createClient({ socket });
+  try {
+    const res = client.transport.request({ path: "/api/v1/vms", timeoutMs: 200 });
+    await rejectsWith(res, "unavailable", /did not answer GET \/api\/v1\/vms within 0\.2 s/);
+  } finally {
+    never.resolve();
+    client.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -31,7 +31,16 @@ export interface RequestSpec {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /**
+   * Give up when the answer has not started after this many ms (default
+   * {@linkcode DEFAULT_TIMEOUT_MS}); 0 = wait as long as it takes (installs,
+   * VM power operations, streams).
+   */
+  timeoutMs?: number;
 }
+
+/** How long an ordinary request may take before volar gives up. */
+export const DEFAULT_TIMEOUT_MS = 120_000;
 
 /** A connection to volantd. */
 export interface Transport {
@@ -125,19 +134,34 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
       body = JSON.stringify(spec.body);
     }
     Object.assign(headers, spec.headers ?? {});
+    const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timer = new AbortController();
+    const timeout = timeoutMs > 0 ? setTimeout(() => timer.abort(), timeoutMs) : undefined;
+    const signal = spec.signal ? AbortSignal.any([spec.signal, timer.signal]) : timer.signal;
     let res: Response;
     try {
       res = await fetch(buildUrl(base, spec), {
         method: spec.method ?? "GET",
         headers,
         body,
-        signal: spec.signal,
+        signal,
         client,
       });
     } catch (error) {
       if (spec.signal?.aborted) throw error;
+      if (timer.signal.aborted) {
+        const what = `${spec.method ?? "GET"} ${spec.path}`;
+        throw new VolantError(
+          "unavailable",
+          `volantd did not answer ${what} within ${timeoutMs / 1000} s (${target})`,
+          { cause: error },
+        );
+      }
       if (error instanceof TypeError) throw unavailableError(target, socket, error);
       throw error;
+    } finally {
+      // The timeout covers waiting for the answer to start, not reading a streamed body.
+      clearTimeout(timeout);
     }
     if (!res.ok) throw await errorFromResponse(res, target);
     return res;
