@@ -114,6 +114,17 @@ Deno.test("in-process against the real app: install (progress lines), vms, confi
     assert.match(created.out, /^vm a1 created \(state created, ip \S+, mac \S+\)\n$/);
     const list = await volar("vms", "list");
     assert.match(list.out.split("\n")[1], /^a1\s+created\s+web\s+\S+\s+\S+\s+2\s+128M\s+unknown$/);
+    await volar("vms", "create", "a2", "--plugin", "web", "--no-start");
+    const paged = await volar("vms", "list", "--limit", "1", "--sort", "name");
+    assert.equal(paged.out.trim().split("\n").length, 2);
+    assert.equal(paged.err, "(1-1 of 2; use --offset/--limit)\n");
+    const show = await volar("vms", "show", "a1");
+    assert.match(show.out, /^Name:\s+a1$/m);
+    assert.match(show.out, /^CPU:\s+2$/m);
+    const pshow = await volar("plugins", "show", "web");
+    assert.match(pshow.out, /^ARTIFACT\s+KIND\s+SIZE/m);
+    assert.match(pshow.out, /^Manifest:\n\{/m);
+    assert.equal((await volar("vms", "delete", "a2")).out, "vm a2 deleted\n");
     const json = await volar("vms", "list", "-o", "json");
     const fromApi = await (await api.fixture.unix("/api/v1/vms")).json();
     assert.deepEqual(JSON.parse(json.out), fromApi.items); // verbatim
