@@ -127,6 +127,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     validateSpecDirs(spec, this.roots);
     const binary = await this.binary();
     const dirExisted = await exists(spec.runtimeDir);
+    const stateExisted = await exists(spec.stateDir);
     await this.prepare(spec);
     const running = await this.#liveRecord(spec.runtimeDir);
     if (running) {
@@ -174,7 +175,9 @@ export abstract class DetachedVmmDriver implements Hypervisor {
         await this.#tracked.get(key(proc))?.exit;
       }
       await clearBootFiles(spec.runtimeDir);
+      // What this call created goes; what a separate prepare made is the caller's to destroy.
       if (!dirExisted) await removeIfExists(spec.runtimeDir, true);
+      if (!stateExisted) await removeIfExists(spec.stateDir, true);
       if (e instanceof VolantError && e.code !== "upstream") throw e;
       throw new VolantError(
         "upstream",
