@@ -314,6 +314,7 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
         );
         ok(err && isVolantError(err, "upstream"), `a garbage kernel fails boot: ${err}`);
         assertEquals(await exists(bad.runtimeDir), false, "runtime dir removed after failed boot");
+      assertEquals(await exists(bad.stateDir), false, "state dir removed after failed boot");
         const after = await vmmPids();
         assertEquals([...after].filter((p) => !before.has(p)), [], "no VMM process left");
       },
