@@ -92,12 +92,14 @@ export class Kestrel {
     } catch (e) {
       throw new Error(`bad kernel command line: ${(e as Error).message}`);
     }
+    mark(s, "cmdline");
     this.#reaper = new Reaper(this.tracker, o.console);
     if (o.pid1 || o.subreaper) {
       if (!o.pid1) libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1);
       this.#reaper.start();
     }
     this.#installShutdownTriggers();
+    mark(s, "signals");
     const manifest = await loadManifest(boot.manifestValue);
     s.manifest = manifest;
     mark(s, "manifest");

@@ -405,6 +405,9 @@ Deno.test("kestrel e2e: rootfs path — ext4 disk, switch root, workload from th
       assert.equal(body, "vdb\n");
       const [, st] = await get(ns, `http://${GUEST_IP}:8080/v1/status`);
       const status = JSON.parse(st);
+      console.log(
+        `guest: kestrel timings (ms since deno started) ${JSON.stringify(status.boot.timings_ms)}`,
+      );
       assert.equal(status.boot.mode, "rootfs");
       assert.ok(status.boot.timings_ms.rootfs > 0);
       assert.match(status.network.etc, /hosts:written/);
