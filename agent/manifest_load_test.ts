@@ -3,7 +3,7 @@ import {
   ok as assert,
   rejects as assertRejects,
 } from "node:assert/strict";
-import { loadManifest } from "./manifest_load.ts";
+import { fastDecode, loadManifest } from "./manifest_load.ts";
 import { encodeManifest } from "../src/manifest/cmdline.ts";
 import type { PluginManifest } from "../src/manifest/plugin.ts";
 import { sampleManifest } from "./testdata/manifests.ts";
@@ -42,4 +42,13 @@ Deno.test("manifest: missing, undecodable and invalid values give one clear line
   const text = await message(await encodeManifest(bad as PluginManifest));
   assert(text.includes("workload.entrypoint"), text);
   await assertRejects(() => loadManifest("H4sIAAAA"), VolantError);
+});
+
+Deno.test("manifest: the fast path decodes exactly what encodeManifest writes", async () => {
+  const value = await encodeManifest(sampleManifest);
+  assertEquals(JSON.parse(fastDecode(value)!), JSON.parse(JSON.stringify(sampleManifest)));
+  assertEquals(fastDecode(value + "=="), fastDecode(value), "padding is accepted");
+  assertEquals(fastDecode(JSON.stringify(sampleManifest)), null, "raw JSON takes the shared path");
+  assertEquals(fastDecode(btoa(JSON.stringify(sampleManifest))), null, "plain base64 too");
+  assertEquals(fastDecode("H4sIAAAA"), null, "corrupt gzip falls back (for its error message)");
 });
