@@ -113,6 +113,26 @@ Deno.test("fledge -> boot: the example appliance serves its page from a real mic
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
     }
+    console.log(`guest: ${/kestrel: ready in \d+ ms/.exec(text)![0]}`);
+    const health = await run(
+      [
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "curl",
+        "-s",
+        "-m",
+        "10",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        `http://${GUEST_IP}:8080/healthz`,
+      ],
+      false,
+    );
+    assert.equal(health.out, "200", "kestrel's API answers /healthz");
     const page = await run(
       ["ip", "netns", "exec", ns, "curl", "-s", "-m", "10", `http://${GUEST_IP}/`],
       false,
