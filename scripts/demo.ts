@@ -102,10 +102,10 @@ async function main(): Promise<number> {
     const built = await step("fledge build examples/static-http", async () => {
       const r = await sb.fledge(["build", "-c", `${EXAMPLE}/fledge.toml`, "-o", dist, "--json"]);
       if (r.code !== 0) throw new Error(`fledge build failed: ${r.stderr.trim()}`);
-      return JSON.parse(r.stdout) as { manifest: string };
+      return (JSON.parse(r.stdout) as { manifest: { path: string } }).manifest;
     });
     await step("volar plugins install", async () => {
-      const r = await sb.volar(["plugins", "install", built.manifest]);
+      const r = await sb.volar(["plugins", "install", built.path]);
       if (r.code !== 0) throw new Error(`volar plugins install failed: ${r.stderr.trim()}`);
     });
     const createStart = performance.now();

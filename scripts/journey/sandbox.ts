@@ -182,22 +182,18 @@ export class Sandbox {
     return exec([`${this.binDir}/fledge`, ...args]);
   }
 
-  /** Fetches a URL from inside the namespace (busybox wget); returns the body or throws. */
-  async fetchInNetns(url: string, timeoutS = 5): Promise<string> {
-    return await must([
-      "ip",
-      "netns",
-      "exec",
-      this.netns,
-      "busybox",
-      "wget",
-      "-q",
-      "-O",
-      "-",
-      "-T",
-      String(timeoutS),
-      url,
-    ]);
+  /**
+   * Fetches a URL from inside the namespace with Deno's fetch (Debian's static
+   * busybox wget crashes resolving through NSS); returns the body, or throws
+   * naming the status.
+   */
+  async fetchInNetns(url: string, timeoutS = 10): Promise<string> {
+    const code = `const r = await fetch(${JSON.stringify(url)}, ` +
+      `{ signal: AbortSignal.timeout(${timeoutS * 1000}) });` +
+      `const t = await r.text();` +
+      `if (!r.ok) { console.error("HTTP " + r.status + ": " + t.slice(0, 200)); Deno.exit(1); }` +
+      `await Deno.stdout.write(new TextEncoder().encode(t));`;
+    return await must(["ip", "netns", "exec", this.netns, Deno.execPath(), "eval", code]);
   }
 
   /** Runs a command inside the namespace. */

@@ -158,7 +158,7 @@ Deno.test({
       "--json",
     ]);
     assert.equal(build.code, 0, build.stderr);
-    const manifestPath = (JSON.parse(build.stdout) as { manifest: string }).manifest;
+    const manifestPath = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
 
     await t.step(
       "plugin install: a bad checksum installs nothing and says expected vs actual",
