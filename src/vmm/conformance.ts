@@ -267,6 +267,7 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
         "shutdown",
       );
       assertEquals((await fresh.exited(proc)).requested, true);
+      await waitForSerial(proc, GUEST_LINES.powerButton, 1000);
       await fresh.destroy(spec);
     });
 
@@ -314,7 +315,7 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
         );
         ok(err && isVolantError(err, "upstream"), `a garbage kernel fails boot: ${err}`);
         assertEquals(await exists(bad.runtimeDir), false, "runtime dir removed after failed boot");
-      assertEquals(await exists(bad.stateDir), false, "state dir removed after failed boot");
+        assertEquals(await exists(bad.stateDir), false, "state dir removed after failed boot");
         const after = await vmmPids();
         assertEquals([...after].filter((p) => !before.has(p)), [], "no VMM process left");
       },

@@ -43,6 +43,8 @@ export interface DetachedDriverOptions {
   quitGraceMs?: number;
   /** Serial log cap check interval (default 2 s). */
   serialCapIntervalMs?: number;
+  /** During a graceful shutdown, the power button is pressed again this often (default 5 s). */
+  powerButtonRepeatMs?: number;
 }
 
 /** Which runtime file is the control socket. */
@@ -60,6 +62,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
   protected readonly startTimeoutMs: number;
   protected readonly quitGraceMs: number;
   protected readonly serialCapIntervalMs: number;
+  protected readonly powerButtonRepeatMs: number;
   readonly #tracked = new Map<string, Tracked>();
   readonly #children = new Map<string, SpawnedVmm>();
 
@@ -71,6 +74,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.quitGraceMs = opts.quitGraceMs ?? 3_000;
     this.serialCapIntervalMs = opts.serialCapIntervalMs ?? 2_000;
+    this.powerButtonRepeatMs = opts.powerButtonRepeatMs ?? 5_000;
   }
 
   abstract available(): Promise<{ ok: true } | { ok: false; reason: string }>;
@@ -195,8 +199,14 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     }
     await markStopRequested(proc.runtimeDir);
     try {
-      await this.requestPowerButton(proc);
-      if (await settlesWithin(exit, opts.graceMs)) return;
+      // Press again now and then: a press before the guest's PID 1 watches the
+      // button (early boot) is lost, and one more press is harmless.
+      const deadline = performance.now() + opts.graceMs;
+      while (performance.now() < deadline) {
+        await this.requestPowerButton(proc);
+        const slice = Math.min(deadline - performance.now(), this.powerButtonRepeatMs);
+        if (await settlesWithin(exit, Math.max(0, slice))) return;
+      }
     } catch (e) {
       // A control channel that does not answer gets the harder steps below.
       if (!(e instanceof VolantError)) throw e;
@@ -243,6 +253,10 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     return proc;
   }
 
+  /**
+   * The VMM child is unref'd (the daemon may exit while VMs run), so a process
+   * with nothing else pending will not stay alive just to see this resolve.
+   */
   exited(proc: VmProcess): Promise<VmExit> {
     const t = this.#tracked.get(key(proc));
     if (t) return t.exit;

@@ -4,7 +4,8 @@
  * `VOLANT_TEST_READY`, lists its disks, echoes console lines back, powers off
  * on the ACPI power button (a `dd` of one input_event from /dev/input/event*:
  * no C helper needed), and on `volant_test=poweroff` / `volant_test=panic`
- * powers off or dies on its own (crash detection).
+ * powers off or dies on its own (crash detection); `volant_test=spam` prints
+ * ~25 KB (serial log cap test).
  *
  * @module
  */
@@ -16,6 +17,7 @@ export const GUEST_LINES = {
   powerButton: "VOLANT_TEST_POWER_BUTTON",
   poweroff: "VOLANT_TEST_POWEROFF",
   echo: "VOLANT_TEST_ECHO",
+  spamDone: "VOLANT_TEST_SPAM_DONE",
 } as const;
 
 const INIT = `#!/bin/busybox sh
@@ -25,17 +27,25 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec 0</dev/console 1>/dev/console 2>&1
-echo "${GUEST_LINES.ready} uptime=$(cut -d' ' -f1 /proc/uptime)"
-echo "${GUEST_LINES.disks} $(ls /sys/block | grep '^vd' | tr '\\n' ' ')"
-case " $(cat /proc/cmdline) " in
-  *" volant_test=poweroff "*) echo "${GUEST_LINES.poweroff}"; poweroff -f ;;
-  *" volant_test=panic "*) echo "init exiting on purpose"; exit 1 ;;
-esac
+# Arm the power-button watchers first: evdev drops events nobody has open.
 for ev in /dev/input/event*; do
   [ -e "$ev" ] || continue
   ( dd if="$ev" of=/dev/null bs=24 count=1 2>/dev/null
     echo "${GUEST_LINES.powerButton}"; sync; poweroff -f ) &
 done
+echo "${GUEST_LINES.ready} uptime=$(cut -d' ' -f1 /proc/uptime)"
+echo "${GUEST_LINES.disks} $(ls /sys/block | grep '^vd' | tr '\\n' ' ')"
+case " $(cat /proc/cmdline) " in
+  *" volant_test=poweroff "*) echo "${GUEST_LINES.poweroff}"; poweroff -f ;;
+  *" volant_test=panic "*) echo "init exiting on purpose"; exit 1 ;;
+  *" volant_test=spam "*)
+    i=0
+    while [ $i -lt 300 ]; do
+      echo "spam line $i ................................................................"
+      i=$((i + 1))
+    done
+    echo "${GUEST_LINES.spamDone}" ;;
+esac
 while read -r line; do echo "${GUEST_LINES.echo} $line"; done
 while true; do sleep 3600; done
 `;
