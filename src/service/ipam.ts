@@ -139,7 +139,7 @@ export class Ipam {
 
   /** The lowest free address; throws `exhausted` (409) naming the pool. */
   next(): number {
-    const free = lowestFree(this.pool, this.#leases.leased());
+    const free = this.#leases.lowestFree(this.pool.startNum, this.pool.endNum);
     if (free === null) {
       throw new VolantError(
         "exhausted",

@@ -97,3 +97,50 @@ Deno.test("leases in SQLite: exhaustion names the pool; release frees the addres
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("the store's lowest-free query agrees with the pure function on random lease sets", () => {
+  const dir = Deno.makeTempDirSync();
+  const store = openStore({ stateDir: dir });
+  try {
+    const pool = planPool("10.30.0.0/26"); // .2 .. .62
+    const ids: number[] = [];
+    for (let i = 0; i < 61; i++) {
+      ids.push(
+        store.vms.insert({
+          name: `r${i}`,
+          state: "created",
+          desired: "stopped",
+          plugin: "p",
+          runtime: "p",
+          ip: "",
+          mac: "",
+          cpu_cores: 1,
+          memory_mb: 64,
+          machine: "microvm",
+          restart_policy: "never",
+          health: "unknown",
+          kernel_cmdline: "",
+          restarts: 0,
+          artifacts: [],
+        }, "t").id,
+      );
+    }
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (let round = 0; round < 40; round++) {
+      store.tx(() => ids.forEach((id) => store.leases.releaseVm(id)));
+      const take = rnd(62);
+      const chosen = new Set<number>();
+      while (chosen.size < take) chosen.add(pool.startNum + rnd(pool.capacity));
+      [...chosen].forEach((ip, i) => store.leases.insert(ip, ids[i], "t"));
+      assert.equal(
+        store.leases.lowestFree(pool.startNum, pool.endNum),
+        lowestFree(pool, store.leases.leased()),
+        `round ${round} with ${take} leases`,
+      );
+    }
+  } finally {
+    store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -78,6 +78,8 @@ export interface VmRepo {
 export interface LeaseRepo {
   /** Leased addresses as 32-bit numbers, ascending. */
   leased(): number[];
+  /** The lowest address in [start, end] without a lease (numeric order), or null. */
+  lowestFree(start: number, end: number): number | null;
   /** Records a lease; throws conflict if the address or VM already has one. */
   insert(ip: number, vmId: number, now: string): void;
   releaseVm(vmId: number): void;

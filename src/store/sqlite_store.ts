@@ -439,6 +439,21 @@ class SqliteLeases implements LeaseRepo {
       Number(r.ip)
     );
   }
+  lowestFree(start: number, end: number): number | null {
+    // The first address of the range, or the first address after a lease whose successor is
+    // free: one indexed query instead of reading every lease into JS.
+    const row = this.#st.get(
+      `SELECT ip FROM (
+         SELECT ?1 AS ip WHERE NOT EXISTS (SELECT 1 FROM ip_leases WHERE ip = ?1)
+         UNION ALL
+         SELECT l.ip + 1 FROM ip_leases l
+          WHERE l.ip >= ?1 AND l.ip < ?2
+            AND NOT EXISTS (SELECT 1 FROM ip_leases n WHERE n.ip = l.ip + 1)
+       ) ORDER BY ip LIMIT 1`,
+    ).get(start, end) as Row | undefined;
+    return row ? Number(row.ip) : null;
+  }
+
   insert(ip: number, vmId: number, now: string): void {
     this.#st.generation++;
     try {
