@@ -25,6 +25,7 @@ import { sleep, within } from "./timeout.ts";
 import { KESTREL_VERSION } from "./version.ts";
 import { buildWorkloadSpec } from "./workload_spec.ts";
 import { createApiHandler } from "./api.ts";
+import { VolantError } from "../src/errors.ts";
 
 export interface KestrelOptions {
   /** The kernel command line to act on. */
@@ -102,6 +103,7 @@ export class Kestrel {
     mark(s, "signals");
     const manifest = await loadManifest(boot.manifestValue);
     s.manifest = manifest;
+    checkBaseUrl(manifest.workload.base_url, o.apiPort ?? 8080);
     mark(s, "manifest");
     if (o.pid1) {
       if (wantsRootfs(boot, manifest)) {
@@ -157,15 +159,25 @@ export class Kestrel {
 
   #startApi(): void {
     const handler = createApiHandler(this.state);
-    this.#server = Deno.serve({
-      hostname: this.#o.apiHost ?? "0.0.0.0",
-      port: this.#o.apiPort ?? 8080,
-      onListen: () => {},
-      onError: (e) => {
-        this.#say(`api: ${(e as Error).message}`);
-        return new Response("internal error", { status: 500 });
-      },
-    }, handler);
+    const hostname = this.#o.apiHost ?? "0.0.0.0";
+    const port = this.#o.apiPort ?? 8080;
+    try {
+      this.#server = Deno.serve({
+        hostname,
+        port,
+        onListen: () => {},
+        onError: (e) => {
+          this.#say(`api: ${(e as Error).message}`);
+          return new Response("internal error", { status: 500 });
+        },
+      }, handler);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+      throw new Error(
+        `the agent API port ${hostname}:${port} is taken (port ${port} is reserved for kestrel; ` +
+          "does the workload listen on it?)",
+      );
+    }
     mark(this.state, "api");
   }
 
@@ -239,6 +251,20 @@ export class Kestrel {
     }
     // Only reached if reboot failed: exiting PID 1 panics the kernel, which (panic=-1) resets.
     Deno.exit(1);
+  }
+}
+
+/** The workload cannot use the agent's own port on a local address (a deterministic error). */
+export function checkBaseUrl(baseUrl: string, apiPort: number): void {
+  const url = new URL(baseUrl);
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const local = ["127.0.0.1", "localhost", "0.0.0.0", "[::1]", "[::]"].includes(url.hostname);
+  if (local && port === apiPort) {
+    throw new VolantError(
+      "invalid_input",
+      `workload.base_url: port ${apiPort} is reserved for kestrel's API; use another port`,
+      { problems: [{ field: "workload.base_url", message: `port ${apiPort} is reserved` }] },
+    );
   }
 }
 

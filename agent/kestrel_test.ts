@@ -35,8 +35,8 @@ function spawnKestrel(cmdline: string, apiPort: number) {
   }).spawn();
 }
 
-async function fatalLines(cmdline: string): Promise<string[]> {
-  const child = spawnKestrel(cmdline, freePort());
+async function fatalLines(cmdline: string, apiPort = freePort()): Promise<string[]> {
+  const child = spawnKestrel(cmdline, apiPort);
   const out = await child.output();
   assertEquals(out.code, 1, "a fatal error exits 1 in host mode (poweroff in the guest)");
   return new TextDecoder().decode(out.stderr).split("\n").filter((l) => l.length > 0);
@@ -51,6 +51,14 @@ Deno.test("kestrel: missing, bad and invalid manifests give exactly one console 
   assertEquals(lines.length, 1, lines.join("\n"));
   assert(lines[0].startsWith("kestrel: fatal: volant.manifest is not a valid manifest: "));
   assert(lines[0].includes("resources.cpu_cores"));
+  const on8080 = {
+    ...sampleManifest,
+    workload: { ...sampleManifest.workload, base_url: "http://127.0.0.1:8080" },
+  } as PluginManifest;
+  const port = await fatalLines(`volant.manifest=${await encodeManifest(on8080)}`, 8080);
+  assertEquals(port, [
+    "kestrel: fatal: workload.base_url: port 8080 is reserved for kestrel's API; use another port",
+  ]);
   const garbage = await fatalLines("volant.manifest=H4sI!!");
   assertEquals(garbage.length, 1);
   const net = await fatalLines(
