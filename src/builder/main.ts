@@ -11,6 +11,7 @@ import { VERSION } from "../version.ts";
 import { buildAppliance } from "./build.ts";
 import { validateConfig } from "./validate_cmd.ts";
 import { writeStarter } from "./starter.ts";
+import { fledgeJsonSchema } from "./schema_cmd.ts";
 
 const USAGE = `fledge ${VERSION}: builds Volant plugin appliances from fledge.toml
 
@@ -18,6 +19,7 @@ Usage:
   fledge build    [-c FILE] [-o DIR] [--shim PATH] [--base-url URL] [--json] [-q]
   fledge validate [-c FILE] [--json]
   fledge init     [DIR] [--name NAME] [--force]
+  fledge schema   (JSON Schema of fledge.toml, for editors)
   fledge --version | --help   (every command takes --help)
 
 Docs: docs/fledge.md`;
@@ -49,6 +51,10 @@ that the host files it names exist. Exits 0 when the build can start.`,
 
 Writes a commented starter DIR/fledge.toml (default DIR: .) and DIR/www/index.html:
 a busybox httpd appliance that validates and builds as it is.`,
+  schema: `Usage: fledge schema
+
+Prints a JSON Schema of fledge.toml generated from the validator, for editors
+(Taplo: \`#:schema ./fledge.schema.json\`). fledge validate remains the authority.`,
 };
 
 function usageError(message: string): VolantError {
@@ -127,6 +133,12 @@ export async function main(args: string[]): Promise<number> {
         else {console.log(
             `${configFile}: ok (${summary.name} ${summary.version}, ${summary.strategy}, init ${summary.init})`,
           );}
+        return 0;
+      }
+      case "schema": {
+        const { positionals } = parse(rest, {});
+        if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`);
+        console.log(JSON.stringify(fledgeJsonSchema(), null, 2));
         return 0;
       }
       default: {
