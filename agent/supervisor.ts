@@ -154,10 +154,10 @@ export class Supervisor {
         if (this.firstSpawnMs === null) {
           this.firstSpawnMs = performance.now() - (this.#opts.t0 ?? 0);
         }
+        this.#opts.onStart?.(child.pid, run);
         say(`workload started: pid ${child.pid} (${this.#spec.command}), run ${run + 1}`);
         this.#pump(child.stdout).catch((e) => say(`workload stdout: ${(e as Error).message}`));
         this.#pump(child.stderr).catch((e) => say(`workload stderr: ${(e as Error).message}`));
-        this.#opts.onStart?.(child.pid, run);
         const status = await child.status;
         this.#opts.tracker.delete(child.pid);
         this.#child = null;
