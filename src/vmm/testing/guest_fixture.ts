@@ -5,7 +5,8 @@
  * on the ACPI power button (a `dd` of one input_event from /dev/input/event*:
  * no C helper needed), and on `volant_test=poweroff` / `volant_test=panic`
  * powers off or dies on its own (crash detection); `volant_test=spam` prints
- * ~25 KB (serial log cap test).
+ * ~25 KB (serial log cap test); `volant_test=net` puts 10.99.0.2/24 on eth0,
+ * prints its MAC and pings 10.99.0.1 (the host end of the TAP).
  *
  * @module
  */
@@ -18,6 +19,8 @@ export const GUEST_LINES = {
   poweroff: "VOLANT_TEST_POWEROFF",
   echo: "VOLANT_TEST_ECHO",
   spamDone: "VOLANT_TEST_SPAM_DONE",
+  net: "VOLANT_TEST_NET",
+  pingOk: "VOLANT_TEST_PING_OK",
 } as const;
 
 const INIT = `#!/bin/busybox sh
@@ -45,6 +48,10 @@ case " $(cat /proc/cmdline) " in
       i=$((i + 1))
     done
     echo "${GUEST_LINES.spamDone}" ;;
+  *" volant_test=net "*)
+    ip link set eth0 up && ip addr add 10.99.0.2/24 dev eth0
+    echo "${GUEST_LINES.net} mac=$(cat /sys/class/net/eth0/address)"
+    if ping -c 3 -W 3 10.99.0.1 >/dev/null; then echo "${GUEST_LINES.pingOk}"; fi ;;
 esac
 while read -r line; do echo "${GUEST_LINES.echo} $line"; done
 while true; do sleep 3600; done
