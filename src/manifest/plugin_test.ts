@@ -203,6 +203,18 @@ Deno.test("parseManifest throws invalid_input listing every problem", () => {
   });
 });
 
+Deno.test("a wrong type is reported as such, a missing key as required", () => {
+  const m = structuredClone(caddy("sha256:" + HEX)) as Loose;
+  m.resources.cpu_cores = "2";
+  delete m.version;
+  const result = validateManifest(m);
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  const byField = Object.fromEntries(result.problems.map((p) => [p.field, p.message]));
+  assert.match(byField["resources.cpu_cores"], /expected number/i);
+  assert.equal(byField["version"], "is required");
+});
+
 Deno.test("a non-object input is rejected naming the root", () => {
   for (const input of [null, 42, "x", []]) {
     const result = validateManifest(input);

@@ -43,7 +43,7 @@ export function parseOrThrow<S extends z.ZodType>(
   what: string,
   prefix = "",
 ): z.infer<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
   const problems = problemsFromZod(result.error, prefix);
   const summary = problems.map((p) => `${p.field}: ${p.message}`).join("; ");
@@ -57,7 +57,7 @@ export type ManifestValidation =
 
 /** Validates and normalises a manifest without throwing. */
 export function validateManifest(input: unknown): ManifestValidation {
-  const result = PluginManifestSchema.safeParse(input);
+  const result = PluginManifestSchema.safeParse(input, { reportInput: true });
   if (!result.success) return { ok: false, problems: problemsFromZod(result.error) };
   return { ok: true, manifest: normalizeManifest(result.data) };
 }
