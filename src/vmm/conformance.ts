@@ -168,6 +168,8 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
           assertEquals((await driver.info(proc)).state, "paused");
           await driver.resume(proc);
           assertEquals((await driver.info(proc)).state, "running");
+          // Left paused: the graceful shutdown below must resume it to be honoured.
+          await driver.pause(proc);
         }
         await withTimeout(
           driver.shutdown(proc, { graceMs: target.lineTimeoutMs }),

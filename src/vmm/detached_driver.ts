@@ -79,6 +79,8 @@ export abstract class DetachedVmmDriver implements Hypervisor {
 
   abstract available(): Promise<{ ok: true } | { ok: false; reason: string }>;
   abstract info(proc: VmProcess): Promise<VmInfo>;
+  abstract pause(proc: VmProcess): Promise<void>;
+  abstract resume(proc: VmProcess): Promise<void>;
   /** Kernel arguments this driver needs on this host (e.g. tsc_early_khz under TCG). */
   abstract extraKernelArgs(): Promise<string[]>;
   /** The control socket's runtime file. */
@@ -199,6 +201,8 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     }
     await markStopRequested(proc.runtimeDir);
     try {
+      // A paused guest cannot act on the button: let it run first.
+      if ((await this.info(proc)).state === "paused") await this.resume(proc);
       // Press again now and then: a press before the guest's PID 1 watches the
       // button (early boot) is lost, and one more press is harmless.
       const deadline = performance.now() + opts.graceMs;
