@@ -104,6 +104,11 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     return () => {};
   }
 
+  /** Where a console client connects (`VmProcess.serialSocket`): the VMM's serial socket. */
+  protected consoleSocket(runtimeDir: string): string {
+    return runtimePath(runtimeDir, "serialSocket");
+  }
+
   /** The control socket of a VM. */
   controlSocket(proc: Pick<VmProcess, "runtimeDir">): string {
     return runtimePath(proc.runtimeDir, this.controlFile);
@@ -149,7 +154,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       pid: 0,
       startTime: "",
       runtimeDir: spec.runtimeDir,
-      serialSocket: runtimePath(spec.runtimeDir, "serialSocket"),
+      serialSocket: this.consoleSocket(spec.runtimeDir),
       serialLog: runtimePath(spec.runtimeDir, "serialLog"),
     };
     let spawned: SpawnedVmm | undefined;

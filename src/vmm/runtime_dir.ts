@@ -19,6 +19,8 @@ export const RUNTIME_FILES = {
   qmp: "qmp.sock",
   api: "api.sock",
   serialSocket: "serial.sock",
+  /** Cloud Hypervisor only: the daemon's console fan-out in front of serial.sock. */
+  console: "console.sock",
   serialLog: "serial.log",
   vmmLog: "vmm.log",
   /** Present once the driver was asked to stop the VM: an exit after it is `requested`. */
@@ -161,7 +163,16 @@ export async function removeIfExists(path: string, recursive = false): Promise<v
 
 /** Removes the files of the previous boot that would confuse this one (sockets, markers). */
 export async function clearBootFiles(runtimeDir: string): Promise<void> {
-  for (const f of ["pid", "identity", "qmp", "api", "serialSocket", "stopRequested"] as const) {
+  const files = [
+    "pid",
+    "identity",
+    "qmp",
+    "api",
+    "serialSocket",
+    "console",
+    "stopRequested",
+  ] as const;
+  for (const f of files) {
     await removeIfExists(runtimePath(runtimeDir, f));
   }
 }

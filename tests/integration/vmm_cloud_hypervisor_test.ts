@@ -47,8 +47,8 @@ Deno.test({
         stateRoot: options.stateRoot,
         guest,
         machine: "q35",
-        // The serial pump is the socket's one client: no separate console yet.
-        supports: { pause: true, console: false, overlays: true },
+        // The console goes through the driver's fan-out (console.sock) in front of CH's socket.
+        supports: { pause: true, console: true, overlays: true },
         lineTimeoutMs: 20_000,
       });
       assertEquals(await new CloudHypervisorDriver(options).extraKernelArgs(), []);

@@ -123,8 +123,17 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
     await this.api(proc).shutdownVmm();
   }
 
+  /** Consoles connect to the pump's fan-out; CH's own serial socket has one client, the pump. */
+  protected override consoleSocket(runtimeDir: string): string {
+    return runtimePath(runtimeDir, "console");
+  }
+
   protected override attachSerial(proc: VmProcess): () => void {
-    return startSerialPump(proc.serialSocket, proc.serialLog);
+    return startSerialPump({
+      vmmSocket: runtimePath(proc.runtimeDir, "serialSocket"),
+      logPath: proc.serialLog,
+      consoleSocket: proc.serialSocket,
+    });
   }
 
   protected async waitControlReady(socket: string, signal: AbortSignal): Promise<void> {

@@ -1,21 +1,64 @@
 /**
- * Cloud Hypervisor's `--serial socket=` has no log file: this pump stays
- * connected to the socket and appends what the guest prints to serial.log
- * (reconnecting if the connection drops) while the daemon runs. Output printed
- * while no daemon runs is lost, and the pump is the socket's client, so an
- * interactive console needs the daemon to fan out (not done yet).
+ * Cloud Hypervisor's `--serial socket=` has no log file and one client. This
+ * pump is that client while the daemon runs: it appends what the guest prints
+ * to serial.log and fans it out to console clients on `console.sock`, whose
+ * keystrokes it forwards to the guest. Output printed while no daemon runs is
+ * not logged (the next pump reconnects).
  *
  * @module
  */
+import { removeIfExists } from "../runtime_dir.ts";
 
-/** Starts pumping; returns a stop function. */
-export function startSerialPump(socketPath: string, logPath: string): () => void {
-  const ac = new AbortController();
-  (async () => {
-    while (!ac.signal.aborted) {
-      let conn: Deno.UnixConn;
+/** Where the pump reads, logs and serves. */
+export interface SerialPumpOptions {
+  /** Cloud Hypervisor's serial socket. */
+  vmmSocket: string;
+  logPath: string;
+  /** The fan-out socket console clients connect to. */
+  consoleSocket: string;
+}
+
+/** Starts pumping; returns a stop function. Never keeps the process alive. */
+export function startSerialPump(o: SerialPumpOptions): () => void {
+  let stopped = false;
+  let vmm: Deno.UnixConn | null = null;
+  const clients = new Set<Deno.UnixConn>();
+  let listener: Deno.UnixListener | null = null;
+
+  const closeQuietly = (c: { close(): void }) => {
+    try {
+      c.close();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) console.error(`serial pump close: ${e}`);
+    }
+  };
+
+  const serveConsoles = async () => {
+    await removeIfExists(o.consoleSocket);
+    listener = Deno.listen({ transport: "unix", path: o.consoleSocket });
+    listener.unref();
+    for await (const conn of listener) {
+      clients.add(conn);
+      relayKeys(conn).finally(() => {
+        clients.delete(conn);
+        closeQuietly(conn);
+      });
+    }
+  };
+
+  const relayKeys = async (conn: Deno.UnixConn) => {
+    const buf = new Uint8Array(4096);
+    while (!stopped) {
+      const n = await conn.read(buf).catch(ignoreClosed);
+      if (n === null) return;
+      if (vmm) await writeAll(vmm, buf.subarray(0, n)).catch(ignoreClosed);
+    }
+  };
+
+  const pump = async () => {
+    while (!stopped) {
       try {
-        conn = await Deno.connect({ transport: "unix", path: socketPath });
+        vmm = await Deno.connect({ transport: "unix", path: o.vmmSocket });
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused)) {
           throw e;
@@ -23,38 +66,55 @@ export function startSerialPump(socketPath: string, logPath: string): () => void
         await nap(50);
         continue;
       }
-      const log = await Deno.open(logPath, { append: true, create: true, mode: 0o600 });
-      const onAbort = () => conn.close();
-      ac.signal.addEventListener("abort", onAbort, { once: true });
+      const log = await Deno.open(o.logPath, { append: true, create: true, mode: 0o600 });
       try {
         const buf = new Uint8Array(16 * 1024);
         while (true) {
-          const n = await conn.read(buf);
+          const n = await vmm.read(buf).catch(ignoreClosed);
           if (n === null) break;
-          let w = 0;
-          while (w < n) w += await log.write(buf.subarray(w, n));
-        }
-      } catch (e) {
-        // The VMM went away or we closed the socket on stop: both end this connection.
-        if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset)) {
-          throw e;
+          const chunk = buf.subarray(0, n);
+          await writeAll(log, chunk);
+          for (const c of clients) await writeAll(c, chunk).catch(ignoreClosed);
         }
       } finally {
-        ac.signal.removeEventListener("abort", onAbort);
         log.close();
-        try {
-          conn.close();
-        } catch (e) {
-          if (!(e instanceof Deno.errors.BadResource)) console.error(`serial pump: ${e}`);
-        }
+        closeQuietly(vmm);
+        vmm = null;
       }
       await nap(50);
     }
-  })().catch((e) => console.error(`volant: serial pump for ${socketPath} stopped: ${e}`));
-  return () => ac.abort();
+  };
+
+  serveConsoles().catch((e) => {
+    if (!stopped) console.error(`volant: console fan-out ${o.consoleSocket} stopped: ${e}`);
+  });
+  pump().catch((e) => console.error(`volant: serial pump for ${o.vmmSocket} stopped: ${e}`));
+  return () => {
+    stopped = true;
+    if (vmm) closeQuietly(vmm);
+    if (listener) closeQuietly(listener);
+    for (const c of clients) closeQuietly(c);
+  };
 }
 
-/** A short unref'd pause; the loops re-check the abort flag after it. */
+/** A closed or reset peer ends that stream; anything else is a bug. */
+function ignoreClosed(e: unknown): null {
+  if (
+    e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
+    e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.Interrupted
+  ) return null;
+  throw e;
+}
+
+async function writeAll(
+  w: { write(p: Uint8Array): Promise<number> },
+  data: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await w.write(data.subarray(off));
+}
+
+/** A short unref'd pause; the loops re-check `stopped` after it. */
 function nap(ms: number): Promise<void> {
   return new Promise((resolve) => Deno.unrefTimer(setTimeout(resolve, ms)));
 }
