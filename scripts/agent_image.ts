@@ -30,7 +30,9 @@ const REPO = resolve(dirname(fromFileUrl(import.meta.url)), "..");
 const SHIM_DIR = join(REPO, "shim");
 const BUSYBOX = "/bin/busybox";
 /** Bumped when the layout below changes, so old cache entries are not reused. */
-const LAYOUT_VERSION = "agent-image v1";
+const LAYOUT_VERSION = "agent-image v2";
+/** Where the shim mounts the image in the guest; the warm-up runs kestrel at this path. */
+const AGENT_MOUNT = "/volant/agent";
 
 /** What goes in as kestrel: a TS entry to bundle, a ready bundle, or a compiled binary. */
 export type KestrelSource =
@@ -248,6 +250,58 @@ async function tryCompile(o: AgentBuildOptions, tree: string) {
   log("agent: kestrel compiled with deno compile");
 }
 
+const DENO_CACHES = ["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"];
+
+/**
+ * Runs kestrel.js once at build time, at its guest path inside a chroot in new
+ * user + network namespaces (rootless, no network, cannot reboot the host), so
+ * deno_dir/ carries V8's code cache and deno's module analysis: the launcher
+ * copies it to DENO_DIR and the guest skips compiling the bundle from scratch.
+ * kestrel run with no cmdline outside PID 1 stops at once; the timeout guards
+ * any other entry. The SQLite files are checkpointed and vacuumed, which makes
+ * them byte-identical between builds. Failure only costs the warm start.
+ */
+async function warmDenoDir(root: string, log: (line: string) => void) {
+  const dir = join(root, AGENT_MOUNT, "deno_dir");
+  await Deno.mkdir(join(root, "tmp"), { recursive: true });
+  const a = AGENT_MOUNT;
+  const out = await new Deno.Command("/usr/bin/unshare", {
+    args: ["-rn", "/usr/sbin/chroot", root, `${a}/lib/ld-linux-x86-64.so.2`, "--library-path"]
+      .concat([`${a}/lib`, `${a}/bin/deno`, "run", "-A", "--no-config", "--no-lock"])
+      .concat([`${a}/kestrel.js`]),
+    clearEnv: true,
+    env: { DENO_DIR: `${a}/deno_dir`, HOME: "/tmp", NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "null",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output().catch((e: Error) => ({
+    success: false,
+    stderr: new TextEncoder().encode(e.message),
+  }));
+  const { DatabaseSync } = await import("node:sqlite");
+  const present = [];
+  for (const name of DENO_CACHES) {
+    if (!(await exists(join(dir, name)))) continue;
+    const db = new DatabaseSync(join(dir, name));
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE; VACUUM;");
+    db.close();
+    present.push(name);
+  }
+  if (await exists(dir)) {
+    for await (const e of Deno.readDir(dir)) {
+      if (!DENO_CACHES.includes(e.name)) await Deno.remove(join(dir, e.name), { recursive: true });
+    }
+  }
+  await Deno.remove(join(root, "tmp"), { recursive: true });
+  if (!present.includes("v8_code_cache_v2")) {
+    const why = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-2).join(" | ");
+    log(`agent: no V8 code cache from the warm-up (${why}); the guest starts kestrel cold`);
+    await Deno.remove(dir, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+}
+
 /** mke2fs -d: rootless, sized to the content, no journal (read-only), then pinned times. */
 async function makeImage(tree: string, image: string, key: string, epoch: number) {
   const { bytes, paths } = await normaliseTree(tree, epoch);
@@ -407,8 +461,12 @@ export async function buildAgentArtifacts(o: AgentBuildOptions): Promise<AgentAr
         `building shim/: ${e.message} (apt-get install -y musl-tools make)`,
       );
     });
-    const tree = join(staging, "tree");
+    // The tree sits at <root>/volant/agent so kestrel can be warmed up in a chroot
+    // at the very path it has in the guest (deno keys its caches by module URL).
+    const root = join(staging, "root");
+    const tree = join(root, AGENT_MOUNT);
     await buildTree(opts, tree, deno, libs, join(cbin, "launcher"));
+    if (await exists(join(tree, "kestrel.js"))) await warmDenoDir(root, log);
     await makeImage(tree, join(staging, "agent.img"), key, epoch);
     const shim = await Deno.readFile(join(cbin, "shim"));
     await Deno.writeFile(join(staging, "boot.cpio.gz"), await bootInitramfs(shim));
@@ -418,7 +476,7 @@ export async function buildAgentArtifacts(o: AgentBuildOptions): Promise<AgentAr
       sums += `${await fileSha256(join(staging, f))}  ${f}\n`;
     }
     await Deno.writeTextFile(join(staging, "SHA256SUMS"), sums);
-    await Deno.remove(tree, { recursive: true });
+    await Deno.remove(root, { recursive: true });
     await Deno.remove(cbin, { recursive: true });
     await Deno.remove(dir, { recursive: true }).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;

@@ -50,6 +50,11 @@ export interface GuestOptions {
   dir: string;
   /** microvm (virtio-mmio, default) or q35 (virtio-pci, the bus Cloud Hypervisor uses). */
   machine?: "microvm" | "q35";
+  /**
+   * Attach virtio-rng (default true): without an entropy source the guest's
+   * getrandom() blocks Deno's start until the kernel's jitter entropy is done.
+   */
+  rng?: boolean;
 }
 
 /** A running guest. Always `kill()` it in a finally block. */
@@ -78,7 +83,9 @@ export class GuestVm {
       ...["-serial", "chardev:ser0"],
       ...["-qmp", `unix:${join(o.dir, "qmp.sock")},server=on,wait=off`],
     ];
-    const blk = o.machine === "q35" ? "virtio-blk-pci" : "virtio-blk-device";
+    const bus = o.machine === "q35" ? "pci" : "device";
+    if (o.rng !== false) args.push("-device", `virtio-rng-${bus}`);
+    const blk = `virtio-blk-${bus}`;
     (o.disks ?? []).forEach((d, i) => {
       const ro = d.readonly ? ",readonly=on" : "";
       args.push("-drive", `id=d${i},file=${d.path},format=raw,if=none${ro}`);
