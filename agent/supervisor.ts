@@ -59,12 +59,22 @@ const DEFAULT_BACKOFF: BackoffOptions = {
   maxQuickFailures: 10,
 };
 
-/** Sends `signal` to the process group `pgid`; a group already gone is fine. */
+/**
+ * Sends `signal` to the process group `pgid`; a group already gone is fine.
+ * Right after a spawn through the setsid helper the group may not exist yet
+ * (the helper has not called setsid()): then the process itself is signalled.
+ */
 function killGroup(pgid: number, signal: Deno.Signal): void {
   try {
     Deno.kill(-pgid, signal);
+    return;
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e; // ESRCH: nobody left in the group
+    if (!(e instanceof Deno.errors.NotFound)) throw e; // ESRCH: no such group
+  }
+  try {
+    Deno.kill(pgid, signal);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e; // ESRCH: already gone
   }
 }
 
@@ -106,15 +116,17 @@ export class Supervisor {
 
   #spawn(): Deno.ChildProcess {
     const s = this.#spec;
-    const child = new Deno.Command(s.command, {
-      args: s.args,
+    // Its own session and process group, so signals reach the whole tree: through a setsid
+    // helper (posix_spawn, fast) or Deno's detached (a pre-exec setsid, forces fork()).
+    const helper = s.setsid ?? null;
+    const child = new Deno.Command(helper ? helper.command : s.command, {
+      args: helper ? [...helper.args, s.command, ...s.args] : s.args,
       env: s.env,
       clearEnv: true,
       cwd: s.cwd,
       uid: s.uid,
       gid: s.gid,
-      // detached = setsid(): its own session and process group, so signals reach the whole tree.
-      detached: true,
+      detached: helper === null,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -6,17 +6,31 @@ import { Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import { ChildTracker } from "./child_tracker.ts";
 import { MemoryConsole } from "./console.ts";
 import type { WorkloadSpec } from "./workload_spec.ts";
-import { DEFAULT_PATH } from "./workload_spec.ts";
+import { DEFAULT_PATH, findSetsid, type SetsidHelper } from "./workload_spec.ts";
 import { TIMED_OUT, within } from "./timeout.ts";
 
-function spec(script: string, restart: WorkloadSpec["restart"] = "on-failure"): WorkloadSpec {
+function spec(
+  script: string,
+  restart: WorkloadSpec["restart"] = "on-failure",
+  setsid: SetsidHelper | null = null,
+): WorkloadSpec {
   return {
     command: "/bin/sh",
     args: ["-c", script],
     env: { PATH: DEFAULT_PATH },
     cwd: "/",
     restart,
+    setsid,
   };
+}
+
+/** Both ways to a new session: Deno's detached, and the setsid helper kestrel prefers. */
+function sessionModes(): [string, SetsidHelper | null][] {
+  const helper = findSetsid();
+  if (!helper) {
+    throw new Error("no setsid helper: apt-get install -y busybox-static (or util-linux)");
+  }
+  return [["detached", null], [`helper ${helper.command}`, helper]];
 }
 
 function make(s: WorkloadSpec, extra: Partial<SupervisorOptions> = {}) {
@@ -39,23 +53,27 @@ async function until(what: string, cond: () => boolean, ms = 5_000): Promise<voi
   }
 }
 
-Deno.test("supervisor: starts the workload in its own process group, tees output", async () => {
-  const { sup, console, tracker } = make(spec('echo "out $$"; echo err >&2; exec sleep 30'));
-  sup.start();
-  await until("output", () => sup.logs.text().includes("err"));
-  const pid = sup.pid!;
-  assert(tracker.has(pid));
-  assertEquals(sup.state, "running");
-  // setsid: the workload leads its own group (pgid = pid, field 5 of /proc/pid/stat).
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  assertEquals(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]), pid);
-  assert(sup.logs.text().includes(`out ${pid}`));
-  assert(console.rawText().includes(`out ${pid}`), "output reaches the console too");
-  assertEquals(await sup.stop(2_000), "terminated");
-  assertEquals(sup.state, "stopped");
-  assert(!tracker.has(pid));
-  assertEquals(sup.lastExit?.signal, "SIGTERM");
-});
+for (const [mode, helper] of sessionModes()) {
+  Deno.test(`supervisor (${mode}): starts the workload in its own process group, tees output`, async () => {
+    const { sup, console, tracker } = make(
+      spec('echo "out $$"; echo err >&2; exec sleep 30', "on-failure", helper),
+    );
+    sup.start();
+    await until("output", () => sup.logs.text().includes("err"));
+    const pid = sup.pid!;
+    assert(tracker.has(pid));
+    assertEquals(sup.state, "running");
+    // setsid: the workload leads its own group (pgid = pid, field 5 of /proc/pid/stat).
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    assertEquals(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]), pid);
+    assert(sup.logs.text().includes(`out ${pid}`));
+    assert(console.rawText().includes(`out ${pid}`), "output reaches the console too");
+    assertEquals(await sup.stop(2_000), "terminated");
+    assertEquals(sup.state, "stopped");
+    assert(!tracker.has(pid));
+    assertEquals(sup.lastExit?.signal, "SIGTERM");
+  });
+}
 
 Deno.test("supervisor: on-failure restarts a crashing workload with backoff, then gives up", async () => {
   const { sup, console } = make(spec("echo run; exit 3"));
@@ -105,26 +123,30 @@ Deno.test("supervisor: a crash after a restart restarts again (killed by a signa
   await sup.stop(2_000);
 });
 
-Deno.test("supervisor: SIGTERM ignored -> SIGKILL after the timeout, whole group gone", async () => {
-  const { sup, console } = make(spec("trap '' TERM; sleep 30 & echo child $!; wait"));
-  sup.start();
-  await until("child pid", () => /child \d+/.test(sup.logs.text()));
-  const grandchild = Number(/child (\d+)/.exec(sup.logs.text())![1]);
-  const t = performance.now();
-  assertEquals(await sup.stop(300), "killed");
-  const took = performance.now() - t;
-  assert(took >= 290 && took < 3_000, `stop took ${took} ms`);
-  assert(console.lines.some((l) => l.includes("SIGKILL")));
-  // The background sleep was in the group and got the SIGKILL too (reaped by init on the host).
-  await until("grandchild gone", () => {
-    try {
-      return Deno.readTextFileSync(`/proc/${grandchild}/stat`).includes(") Z ");
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return true;
-      throw e;
-    }
+for (const [mode, helper] of sessionModes()) {
+  Deno.test(`supervisor (${mode}): SIGTERM ignored -> SIGKILL after the timeout, whole group gone`, async () => {
+    const { sup, console } = make(
+      spec("trap '' TERM; sleep 30 & echo child $!; wait", "on-failure", helper),
+    );
+    sup.start();
+    await until("child pid", () => /child \d+/.test(sup.logs.text()));
+    const grandchild = Number(/child (\d+)/.exec(sup.logs.text())![1]);
+    const t = performance.now();
+    assertEquals(await sup.stop(300), "killed");
+    const took = performance.now() - t;
+    assert(took >= 290 && took < 3_000, `stop took ${took} ms`);
+    assert(console.lines.some((l) => l.includes("SIGKILL")));
+    // The background sleep was in the group and got the SIGKILL too (reaped by init on the host).
+    await until("grandchild gone", () => {
+      try {
+        return Deno.readTextFileSync(`/proc/${grandchild}/stat`).includes(") Z ");
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return true;
+        throw e;
+      }
+    });
   });
-});
+}
 
 Deno.test("supervisor: a missing program is a failed run, restarted per policy", async () => {
   const s: WorkloadSpec = { ...spec(""), command: "/nonexistent/prog", restart: "on-failure" };

@@ -12,9 +12,37 @@ import { resolveUser } from "./user.ts";
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/**
+ * A `setsid` program that runs its arguments in a new session. Deno's
+ * `detached` does the same with a pre-exec hook, which forces fork() instead
+ * of posix_spawn: measured 18 ms vs 1 ms per spawn here with a large heap.
+ * Spawned without a hook the helper is not a group leader, so it calls
+ * setsid() and execs in place (same pid, no extra fork).
+ */
+export interface SetsidHelper {
+  command: string;
+  /** Arguments before the workload's program (["setsid"] for busybox). */
+  args: string[];
+}
+
+/** Candidates, in order: the agent image's busybox (always in the guest), then the host's. */
+const SETSID_CANDIDATES: SetsidHelper[] = [
+  { command: "/volant/agent/bin/busybox", args: ["setsid"] },
+  { command: "/bin/busybox", args: ["setsid"] },
+  { command: "/usr/bin/setsid", args: [] },
+  { command: "/bin/setsid", args: [] },
+];
+
+/** The first available setsid helper, or null (then the supervisor uses Deno's `detached`). */
+export function findSetsid(candidates = SETSID_CANDIDATES): SetsidHelper | null {
+  return candidates.find((c) => isExecutable(c.command)) ?? null;
+}
+
 export interface WorkloadSpec {
   command: string;
   args: string[];
+  /** How the workload gets its own session; null = Deno's `detached`. */
+  setsid?: SetsidHelper | null;
   env: Record<string, string>;
   cwd: string;
   uid?: number;
@@ -65,5 +93,6 @@ export function buildWorkloadSpec(manifest: PluginManifest, etc = "/etc"): Workl
     uid: user?.uid,
     gid: user?.gid,
     restart: w.restart ?? "on-failure",
+    setsid: findSetsid(),
   };
 }
