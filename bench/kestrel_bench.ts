@@ -77,7 +77,7 @@ async function bundle(): Promise<string> {
   return out;
 }
 
-async function wholeProcess(js: string): Promise<{ boot: number; spawned: number }> {
+async function wholeProcess(js: string): Promise<Record<string, number>> {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", js, "--cmdline", cmdline, "--host", "127.0.0.1", "--port", String(port)],
@@ -89,7 +89,7 @@ async function wholeProcess(js: string): Promise<{ boot: number; spawned: number
       try {
         const st = await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json();
         const t = st.boot.timings_ms;
-        if (t.workload_spawned !== undefined) return { boot: t.boot, spawned: t.workload_spawned };
+        if (t.workload_spawned !== undefined) return t;
       } catch (e) {
         if (!(e instanceof TypeError)) throw e; // not listening yet
       }
@@ -112,17 +112,23 @@ console.log(
 );
 
 const js = await bundle();
-const procs: { boot: number; spawned: number }[] = [];
+const procs: Record<string, number>[] = [];
 try {
-  for (let i = 0; i < 5; i++) procs.push(await wholeProcess(js));
+  for (let i = 0; i < 7; i++) procs.push(await wholeProcess(js));
 } finally {
   await Deno.remove(js);
 }
-const procStart = median(procs.map((p) => p.spawned - p.boot));
-const fromExec = median(procs.map((p) => p.spawned));
+const seg = (from: string, to: string) => median(procs.map((p) => p[to] - p[from]));
+const procStart = seg("boot", "workload_spawned");
+const fromExec = median(procs.map((p) => p.workload_spawned));
 console.log(
-  `bundled kestrel process: boot() -> workload spawned median ${procStart.toFixed(1)} ms; ` +
-    `Deno process start -> workload spawned median ${fromExec.toFixed(1)} ms (n=5)`,
+  `bundled kestrel process: boot() -> workload spawned median ${procStart.toFixed(1)} ms ` +
+    `(cmdline ${seg("boot", "cmdline").toFixed(1)}, signals ${
+      seg("cmdline", "signals").toFixed(1)
+    }, ` +
+    `manifest ${seg("signals", "manifest").toFixed(1)}, spawn ${
+      seg("manifest", "workload_spawned").toFixed(1)
+    }); Deno process start -> workload spawned median ${fromExec.toFixed(1)} ms (n=7)`,
 );
 const target = 30;
 console.log(
