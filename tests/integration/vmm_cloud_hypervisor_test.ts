@@ -5,7 +5,8 @@
  * unix sockets, the documented REST API and flags, a simulated guest. Cloud
  * Hypervisor itself cannot run here (no /dev/kvm, not packaged).
  */
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
+import { isVolantError } from "../../src/errors.ts";
 import { CloudHypervisorDriver } from "../../src/vmm/cloud_hypervisor/driver.ts";
 import { runConformance } from "../../src/vmm/conformance.ts";
 import { bootInChildProcess } from "../../src/vmm/testing/boot_detached.ts";
@@ -53,6 +54,51 @@ Deno.test({
       });
       assertEquals(await new CloudHypervisorDriver(options).extraKernelArgs(), []);
     } finally {
+      await Deno.remove(root, { recursive: true });
+      await Deno.remove(guest.dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "Cloud Hypervisor driver: snapshot pauses, snapshots and resumes (contract fake)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const guest = await buildTestGuest({ kernel: "/bin/busybox" });
+    const root = await Deno.makeTempDir({ prefix: "volant-vmm-chsnap-" });
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      const driver = new CloudHypervisorDriver({
+        binary: await writeFakeChBinary(root),
+        skipKvmCheck: true,
+        runtimeRoot: `${root}/run`,
+        stateRoot: `${root}/state`,
+      });
+      const spec = {
+        name: "snap",
+        runtimeDir: `${root}/run/snap`,
+        stateDir: `${root}/state/snap`,
+        kernel: guest.kernel,
+        initramfs: guest.initramfs,
+        disks: [],
+        cpus: 1,
+        memoryMb: 128,
+        cmdline: guest.cmdline,
+        machine: "q35" as const,
+        serialLogMaxBytes: 1 << 20,
+      };
+      const proc = await driver.boot(spec);
+      try {
+        await driver.snapshot(proc, `file://${root}/snapshot`);
+        assertEquals((await driver.info(proc)).state, "running");
+        await rejects(driver.resume(proc), (e) => isVolantError(e, "upstream"));
+      } finally {
+        await driver.kill(proc);
+      }
+      await driver.destroy(spec);
+    } finally {
+      clearInterval(keepAlive);
       await Deno.remove(root, { recursive: true });
       await Deno.remove(guest.dir, { recursive: true });
     }
