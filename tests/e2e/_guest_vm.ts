@@ -109,6 +109,16 @@ export class GuestVm {
     return this.#child.pid;
   }
 
+  /**
+   * CPU time QEMU has used so far (user + system, ms, 10 ms ticks): a load-robust
+   * companion to wall time on a shared host.
+   */
+  async cpuMs(): Promise<number> {
+    const stat = await Deno.readTextFile(`/proc/${this.pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime at USER_HZ=100
+  }
+
   /** The serial console so far ("" before the first byte). */
   async console(): Promise<string> {
     try {
