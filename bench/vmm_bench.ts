@@ -7,7 +7,9 @@
  * own session (`setsid`, as the driver must, so VMs outlive the daemon). With
  * the kernel's autogroup scheduling each session is one CPU-share group, so on
  * a loaded host the session alone changes guest speed; the setsid arm isolates
- * the driver's own overhead.
+ * the driver's own overhead. A fourth, paired measurement starts the driver
+ * and the setsid run at the same moment each round, so drifting host load hits
+ * both alike (the ratio is the median of per-round ratios).
  *
  *   deno run -A bench/vmm_bench.ts            (VOLANT_BENCH_ROUNDS, default 5)
  *
@@ -74,8 +76,8 @@ async function uptimeMs(): Promise<number> {
   return Number((await Deno.readTextFile("/proc/uptime")).split(" ")[0]) * 1000;
 }
 
-async function viaDriver(i: number): Promise<Sample> {
-  const spec = specFor(`drv-${i}`);
+async function viaDriver(i: number, tag = ""): Promise<Sample> {
+  const spec = specFor(`drv${tag}-${i}`);
   const up0 = await uptimeMs();
   const t0 = performance.now();
   const proc = await driver.boot(spec);
@@ -88,8 +90,8 @@ async function viaDriver(i: number): Promise<Sample> {
   }
 }
 
-async function byHand(i: number, ownSession: boolean): Promise<Sample> {
-  const spec = specFor(`hand${ownSession ? "-setsid" : ""}-${i}`);
+async function byHand(i: number, ownSession: boolean, tag = ""): Promise<Sample> {
+  const spec = specFor(`hand${ownSession ? "-setsid" : ""}${tag}-${i}`);
   // The driver's exact argv, run directly with the runtime dir made by hand.
   const argv = await driver.argvFor(spec);
   await Deno.mkdir(spec.runtimeDir, { recursive: true });
@@ -113,6 +115,8 @@ async function byHand(i: number, ownSession: boolean): Promise<Sample> {
 const drv: Sample[] = [];
 const hand: Sample[] = [];
 const handSetsid: Sample[] = [];
+const pairDrv: Sample[] = [];
+const pairHand: Sample[] = [];
 const arms: [string, Sample[], (i: number) => Promise<Sample>][] = [
   ["driver", drv, viaDriver],
   ["by hand", hand, (i) => byHand(i, false)],
@@ -128,6 +132,14 @@ try {
       samples.push(s);
       line.push(`${label} ${s.firstByteMs.toFixed(0)}/${s.readyMs.toFixed(0)} ms`);
     }
+    // Paired: the driver and the setsid by-hand run start together, so both see the same load.
+    const [pd, ph] = await Promise.all([viaDriver(i, "-pair"), byHand(i, true, "-pair")]);
+    pairDrv.push(pd);
+    pairHand.push(ph);
+    line.push(
+      `paired driver ${pd.firstByteMs.toFixed(0)}/${pd.readyMs.toFixed(0)} ms vs setsid ` +
+        `${ph.firstByteMs.toFixed(0)}/${ph.readyMs.toFixed(0)} ms`,
+    );
     console.log(`round ${i + 1}/${rounds} (first byte/ready): ${line.join(" | ")}`);
   }
 } finally {
@@ -151,6 +163,13 @@ const result = {
   ready_ratio: 0,
   first_byte_ratio_vs_setsid: 0,
   ready_ratio_vs_setsid: 0,
+  paired_driver_ready_ms: med(pairDrv, "readyMs"),
+  paired_hand_setsid_ready_ms: med(pairHand, "readyMs"),
+  paired_first_byte_ratio: ratio(
+    median(pairDrv.map((s, k) => s.firstByteMs / pairHand[k].firstByteMs)),
+    1,
+  ),
+  paired_ready_ratio: ratio(median(pairDrv.map((s, k) => s.readyMs / pairHand[k].readyMs)), 1),
   target_ratio: 1.05,
 };
 result.first_byte_ratio = ratio(result.driver_first_byte_ms, result.hand_first_byte_ms);
@@ -170,6 +189,10 @@ console.log(
     `${result.ready_ratio}), by hand setsid ${result.hand_setsid_ready_ms} ms (ratio ` +
     `${result.ready_ratio_vs_setsid}); target <= ${result.target_ratio}; load average ` +
     (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" "),
+);
+console.log(
+  `paired (driver and setsid by hand started together; median of per-round ratios): first byte ` +
+    `${result.paired_first_byte_ratio}, ready ${result.paired_ready_ratio}`,
 );
 console.log(
   `driver overhead before the VMM process exists: ${result.driver_spawn_delay_ms} ms ` +
