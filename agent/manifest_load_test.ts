@@ -3,7 +3,7 @@ import {
   ok as assert,
   rejects as assertRejects,
 } from "node:assert/strict";
-import { fastDecode, loadManifest } from "./manifest_load.ts";
+import { base64UrlBytes, fastDecode, loadManifest } from "./manifest_load.ts";
 import { encodeManifest } from "../src/manifest/cmdline.ts";
 import type { PluginManifest } from "../src/manifest/plugin.ts";
 import { sampleManifest } from "./testdata/manifests.ts";
@@ -51,4 +51,23 @@ Deno.test("manifest: the fast path decodes exactly what encodeManifest writes", 
   assertEquals(fastDecode(JSON.stringify(sampleManifest)), null, "raw JSON takes the shared path");
   assertEquals(fastDecode(btoa(JSON.stringify(sampleManifest))), null, "plain base64 too");
   assertEquals(fastDecode("H4sIAAAA"), null, "corrupt gzip falls back (for its error message)");
+});
+
+Deno.test("base64UrlBytes agrees with atob for every length and both alphabets", () => {
+  for (let n = 0; n < 70; n++) {
+    const bytes = crypto.getRandomValues(new Uint8Array(n));
+    const std = btoa(String.fromCharCode(...bytes));
+    const url = std.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const expected = n === 0 ? null : bytes;
+    assertEquals(base64UrlBytes(std), expected, `padded standard, ${n} bytes`);
+    assertEquals(base64UrlBytes(url), expected, `unpadded url, ${n} bytes`);
+  }
+  assertEquals(base64UrlBytes("ab$d"), null);
+  assertEquals(base64UrlBytes("abcde"), null, "a length of 4k+1 is not base64");
+  assertEquals(base64UrlBytes("{}"), null);
+});
+
+Deno.test("the fast path keeps non-ASCII text intact", async () => {
+  const m = { ...sampleManifest, labels: { owner: "Zoë – ünïcode ✓" } } as PluginManifest;
+  assertEquals(JSON.parse(fastDecode(await encodeManifest(m))!).labels.owner, "Zoë – ünïcode ✓");
 });
