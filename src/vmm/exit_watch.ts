@@ -11,10 +11,17 @@ import { isSameLiveProcess, type ProcIdentity } from "./proc.ts";
 /** How often the fallback polls /proc; also the pidfd wait slice. */
 export const EXIT_POLL_MS = 250;
 
-/** Resolves once the identified process is gone (or `signal` aborts, which rejects). */
-export async function waitForExit(id: ProcIdentity, signal?: AbortSignal): Promise<void> {
+/**
+ * Resolves once the identified process is gone (or `signal` aborts, which
+ * rejects). `pidfd: false` forces the /proc polling fallback.
+ */
+export async function waitForExit(
+  id: ProcIdentity,
+  signal?: AbortSignal,
+  opts: { pidfd?: boolean } = {},
+): Promise<void> {
   if (!(await isSameLiveProcess(id))) return;
-  const pidfd = openPidFd(id.pid);
+  const pidfd = opts.pidfd === false ? null : openPidFd(id.pid);
   try {
     // Re-check after opening: the pid may have been recycled between the two steps.
     if (pidfd && !(await isSameLiveProcess(id))) return;

@@ -45,3 +45,26 @@ Deno.test("waitForExit treats a different start time as already gone", async () 
     await s.child.status;
   }
 });
+
+Deno.test("the /proc polling fallback also sees an outside SIGKILL", async () => {
+  const s = await startSleeper();
+  const done = waitForExit({ pid: s.pid, startTime: s.startTime }, undefined, { pidfd: false });
+  setTimeout(() => Deno.kill(s.pid, "SIGKILL"), 100);
+  await done;
+  await s.child.status;
+});
+
+Deno.test("waitForExit rejects when aborted while the process lives", async () => {
+  const s = await startSleeper();
+  const ac = new AbortController();
+  try {
+    const done = waitForExit({ pid: s.pid, startTime: s.startTime }, ac.signal, { pidfd: false });
+    ac.abort(new Error("stop watching"));
+    let err: unknown;
+    await done.catch((e) => err = e);
+    assertEquals(String(err), "Error: stop watching");
+  } finally {
+    s.child.kill("SIGKILL");
+    await s.child.status;
+  }
+});
