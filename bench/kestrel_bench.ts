@@ -136,9 +136,12 @@ console.log(
     procStart <= target ? "met" : "NOT met"
   }`,
 );
+const loadavg = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+console.log(`host load average at the end: ${loadavg} (2 cores; cold wall times scale with it)`);
 console.log(
   "BENCH_JSON " + JSON.stringify({
     area: "kestrel",
+    loadavg,
     start_to_spawn_ms_inprocess_cold: Number(cold.toFixed(1)),
     start_to_spawn_ms_inprocess_warm_median: Number(median(warm).toFixed(1)),
     start_to_spawn_ms_bundle_median: Number(procStart.toFixed(1)),
