@@ -52,6 +52,20 @@ if [ "$force" = 0 ] && [ -f "$out/vmlinux" ] && [ -f "$out/bzImage" ]; then
   exit 0
 fi
 
+# One build per key at a time: a second run used to wipe the first one's tree
+# mid-build. It now waits for the lock and then takes the cache hit.
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.lock-$key"
+if ! flock -n 9; then
+  echo "kernel: another build of $key is running; waiting for it (lock $cache_root/.lock-$key)" >&2
+  flock 9
+fi
+if [ "$force" = 0 ] && [ -f "$out/vmlinux" ] && [ -f "$out/bzImage" ]; then
+  echo "kernel: cache hit after waiting ($key)" >&2
+  publish
+  exit 0
+fi
+
 for tool in make gcc flex bison bc; do
   command -v "$tool" >/dev/null || die "$tool missing: apt-get install -y flex bison libelf-dev bc libssl-dev gcc make"
 done
