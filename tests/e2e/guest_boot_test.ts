@@ -110,6 +110,45 @@ Deno.test("guest: without the agent disk the shim prints one line and powers off
   });
 });
 
+Deno.test("guest: a wrong agent disk (not ext4 / no kestrel) gives one line and a poweroff", async (t) => {
+  const a = await standInArtifacts();
+  const dir = await Deno.makeTempDir({ prefix: "volant-disks-" });
+  try {
+    const zeros = join(dir, "zeros.img");
+    await Deno.writeFile(zeros, new Uint8Array(4 << 20));
+    const empty = join(dir, "empty.img");
+    const mk = await new Deno.Command("mke2fs", {
+      args: ["-q", "-F", "-t", "ext4", empty, "4M"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(mk.success, new TextDecoder().decode(mk.stderr));
+    const cases: [string, string, RegExp][] = [
+      ["not a filesystem", zeros, /^volant-shim: cannot mount \/dev\/vda on \/volant\/agent: \S/],
+      [
+        "ext4 without kestrel",
+        empty,
+        /^volant-shim: cannot exec \/volant\/agent\/kestrel: No such file/,
+      ],
+    ];
+    for (const [name, disk, line] of cases) {
+      await t.step(name, async () => {
+        await withGuest(
+          { initrd: a.bootInitramfs, disks: [{ path: disk, readonly: true }] },
+          async (vm) => {
+            assert.equal((await vm.waitExit(BOOT_TIMEOUT_MS)).code, 0);
+            const lines = shimLines(await vm.console());
+            assert.equal(lines.length, 1, JSON.stringify(lines));
+            assert.match(lines[0], line);
+          },
+        );
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("guest: a bad volant.agent_device is refused with one line and a poweroff", async () => {
   const a = await standInArtifacts();
   await withGuest(
