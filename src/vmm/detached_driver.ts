@@ -183,7 +183,8 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       if (spawned) {
         await this.#forceKill(proc);
         // Reaped before we report, so no zombie outlives the failed boot.
-        await this.#tracked.get(key(proc))?.exit;
+        const exit = this.#tracked.get(key(proc))?.exit;
+        if (exit) await keepingAlive(exit);
       }
       await clearBootFiles(spec.runtimeDir);
       // What this call created goes; what a separate prepare made is the caller's to destroy.
@@ -198,7 +199,11 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     }
   }
 
-  async shutdown(proc: VmProcess, opts: { graceMs: number }): Promise<void> {
+  shutdown(proc: VmProcess, opts: { graceMs: number }): Promise<void> {
+    return keepingAlive(this.#shutdown(proc, opts));
+  }
+
+  async #shutdown(proc: VmProcess, opts: { graceMs: number }): Promise<void> {
     const exit = this.exited(proc);
     if (!(await isSameLiveProcess(proc))) {
       await exit;
@@ -230,13 +235,15 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     await exit;
   }
 
-  async kill(proc: VmProcess): Promise<void> {
-    const exit = this.exited(proc);
-    if (await isSameLiveProcess(proc)) {
-      await markStopRequested(proc.runtimeDir);
-      await this.#forceKill(proc);
-    }
-    await exit;
+  kill(proc: VmProcess): Promise<void> {
+    return keepingAlive((async () => {
+      const exit = this.exited(proc);
+      if (await isSameLiveProcess(proc)) {
+        await markStopRequested(proc.runtimeDir);
+        await this.#forceKill(proc);
+      }
+      await exit;
+    })());
   }
 
   async adopt(name: string, runtimeDir: string): Promise<VmProcess | null> {
@@ -367,6 +374,19 @@ export abstract class DetachedVmmDriver implements Hypervisor {
 
 function key(p: Pick<VmProcess, "pid" | "startTime">): string {
   return `${p.pid}:${p.startTime}`;
+}
+
+/**
+ * Awaits `p` with a ref'd timer running: the VMM child is unref'd, so an
+ * explicit wait (kill, shutdown, a failed boot) must keep the process alive.
+ */
+async function keepingAlive<T>(p: Promise<T>): Promise<T> {
+  const timer = setInterval(() => {}, 60_000);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** True when `p` settles within `ms`; the timer is always cleared. */

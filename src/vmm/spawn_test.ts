@@ -22,7 +22,13 @@ Deno.test("spawnDetached: own session, argv as given (the shell exec'd away), ou
         await new Promise((r) => setTimeout(r, 20));
       }
       assertEquals(await Deno.readTextFile(`${dir}/vmm.log`), "out\nerr\n");
-      const cmd = await readCmdline(vmm.pid);
+      // The inner shell execs sleep right after its last echo: wait for the exec to land.
+      let cmd: string[] | null = null;
+      for (let i = 0; i < 100; i++) {
+        cmd = await readCmdline(vmm.pid);
+        if (cmd?.[0] === "sleep") break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       assertEquals(cmd, ["sleep", "30"], "the sleep replaced the shells: same pid, one process");
     } finally {
       // The child is unref'd: a timer keeps this test alive until its status arrives.
