@@ -447,6 +447,8 @@ export async function buildAgentArtifacts(o: AgentBuildOptions): Promise<AgentAr
   };
   if (!opts.force && await exists(join(dir, "SHA256SUMS"))) {
     log(`agent: cache hit (${key})`);
+    const now = new Date();
+    await Deno.utime(dir, now, now); // "recently used", for pruning
     await publish();
     return { ...result, cached: true };
   }
@@ -487,7 +489,36 @@ export async function buildAgentArtifacts(o: AgentBuildOptions): Promise<AgentAr
     throw e;
   }
   await publish();
+  await pruneCache(root, key);
   return { ...result, cached: false };
+}
+
+/** How many built keys stay in <cache>/agent (each ~100 MiB); the least recently used go. */
+const KEEP_BUILDS = 8;
+
+/**
+ * Removes the least recently used builds beyond KEEP_BUILDS, never the one just
+ * built nor the one `current` points at. A VM already running keeps its open
+ * image; only new boots of a pruned key would rebuild it.
+ */
+async function pruneCache(root: string, justBuilt: string) {
+  const current = await Deno.readLink(join(root, "current")).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return "";
+    throw e;
+  });
+  const builds: { name: string; used: number }[] = [];
+  for await (const e of Deno.readDir(root)) {
+    if (!e.isDirectory || !/^[0-9a-f]{16}$/.test(e.name)) continue;
+    builds.push({
+      name: e.name,
+      used: (await Deno.stat(join(root, e.name))).mtime?.getTime() ?? 0,
+    });
+  }
+  builds.sort((a, b) => b.used - a.used);
+  for (const b of builds.slice(KEEP_BUILDS)) {
+    if (b.name === justBuilt || b.name === current) continue;
+    await Deno.remove(join(root, b.name), { recursive: true });
+  }
 }
 
 async function fileSha256(path: string): Promise<string> {

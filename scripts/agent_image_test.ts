@@ -55,6 +55,12 @@ Deno.test("cpio_newc: GNU cpio lists what we wrote, sorted, owned by root, mtime
 Deno.test("agent_image: two builds are byte-identical; a cache hit rebuilds nothing", async () => {
   const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
   try {
+    // Nine stale builds: after a new build only the 8 most recently used remain.
+    for (let i = 0; i < 9; i++) {
+      const stale = join(dirs[0], "agent", `00000000000000${i}0`.slice(-16));
+      await Deno.mkdir(stale, { recursive: true });
+      await Deno.utime(stale, 1000 + i, 1000 + i);
+    }
     const built = [];
     for (const cacheDir of dirs) {
       built.push(
@@ -66,6 +72,12 @@ Deno.test("agent_image: two builds are byte-identical; a cache hit rebuilds noth
       );
     }
     assert.equal(built[0].key, built[1].key);
+    const kept = [];
+    for await (const e of Deno.readDir(join(dirs[0], "agent"))) {
+      if (/^[0-9a-f]{16}$/.test(e.name)) kept.push(e.name);
+    }
+    assert.equal(kept.length, 8, `pruned to 8 builds: ${kept}`);
+    assert.ok(kept.includes(built[0].key) && !kept.includes("0000000000000000"));
     assert.equal(built[0].cached, false);
     const sums = await Promise.all(
       dirs.map((d) => Deno.readTextFile(join(d, "agent/current/SHA256SUMS"))),
