@@ -7,10 +7,14 @@
  */
 import { join } from "node:path";
 
-/** The guest kernel from `deno task kernel`, or a clear error saying how to build it. */
-export async function guestKernel(): Promise<string> {
+/**
+ * The guest kernel from `deno task kernel` (PVH vmlinux by default, or the
+ * bzImage beside it), or a clear error saying how to build it.
+ */
+export async function guestKernel(kind: "vmlinux" | "bzImage" = "vmlinux"): Promise<string> {
   const cache = Deno.env.get("VOLANT_CACHE_DIR") ?? "/var/cache/volant";
-  const path = Deno.env.get("VOLANT_KERNEL") ?? join(cache, "kernel", "current", "vmlinux");
+  const override = kind === "vmlinux" ? Deno.env.get("VOLANT_KERNEL") : undefined;
+  const path = override ?? join(cache, "kernel", "current", kind);
   try {
     await Deno.stat(path);
   } catch (e) {

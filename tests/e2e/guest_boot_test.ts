@@ -44,11 +44,12 @@ async function withGuest<T>(
     disks?: { path: string; readonly?: boolean }[];
     append?: string;
     machine?: "microvm" | "q35";
+    kernelKind?: "vmlinux" | "bzImage";
   },
   body: (vm: GuestVm) => Promise<T>,
 ): Promise<T> {
   await requireQemu();
-  const kernel = await guestKernel();
+  const kernel = await guestKernel(o.kernelKind);
   const dir = await Deno.makeTempDir({ prefix: "volant-guest-test-" });
   const vm = new GuestVm({ kernel, dir, ...o });
   try {
@@ -82,13 +83,14 @@ Deno.test("guest: shim mounts the agent image and execs kestrel through the laun
   );
 });
 
-Deno.test("guest: the same chain on q35 with virtio-pci (Cloud Hypervisor's bus)", async () => {
+Deno.test("guest: the same chain from the bzImage on q35 with virtio-pci", async () => {
   const a = await standInArtifacts();
   await withGuest(
     {
       initrd: a.bootInitramfs,
       disks: [{ path: a.agentImage, readonly: true }],
       machine: "q35",
+      kernelKind: "bzImage",
     },
     async (vm) => {
       const { match } = await vm.waitFor(/STAND-IN-KESTREL READY pid=(\d+)/, BOOT_TIMEOUT_MS);
