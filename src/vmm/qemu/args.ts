@@ -26,7 +26,7 @@ export function optValue(v: string): string {
 /** Builds argv (argv[0] = binary). Devices follow the machine: virtio-mmio or virtio-pci. */
 export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
   const pci = spec.machine === "q35";
-  const dev = (kind: "blk" | "net") => pci ? `virtio-${kind}-pci` : `virtio-${kind}-device`;
+  const dev = (kind: "blk" | "net" | "rng") => pci ? `virtio-${kind}-pci` : `virtio-${kind}-device`;
   const args = [
     o.binary,
     "-M",
@@ -70,6 +70,14 @@ export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
       `${dev("net")},netdev=net0,mac=${spec.net.mac}`,
     );
   }
+  // An entropy source: without one, the guest's first getrandom() (Deno at start) can stall
+  // until the kernel's pool is seeded, which under TCG takes seconds.
+  args.push(
+    "-object",
+    "rng-random,id=rng0,filename=/dev/urandom",
+    "-device",
+    `${dev("rng")},rng=rng0`,
+  );
   if (spec.vsock) {
     args.push(
       "-device",

@@ -57,7 +57,9 @@ Deno.test("microvm under TCG: base flags, kernel, initrd, cmdline, virtio-mmio d
   assertEquals(after(a, "-device"), [
     "virtio-blk-device,drive=disk0",
     "virtio-blk-device,drive=disk1",
+    "virtio-rng-device,rng=rng0",
   ]);
+  assertEquals(after(a, "-object"), ["rng-random,id=rng0,filename=/dev/urandom"]);
   assertEquals(after(a, "-serial"), ["chardev:ser0"]);
   assertEquals(after(a, "-qmp"), ["unix:/run/volant/vms/web/qmp.sock,server=on,wait=off"]);
   ok(after(a, "-chardev")[0].includes("logfile=/run/volant/vms/web/serial.log,logappend=on"));
@@ -76,6 +78,7 @@ Deno.test("q35 under KVM uses virtio-pci devices and -cpu host; net gets tap and
     "virtio-blk-pci,drive=disk0",
     "virtio-blk-pci,drive=disk1",
     "virtio-net-pci,netdev=net0,mac=02:aa:bb:cc:dd:ee",
+    "virtio-rng-pci,rng=rng0",
     "vhost-vsock-pci,guest-cid=9",
   ]);
 });
