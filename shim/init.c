@@ -1,6 +1,7 @@
 /* volant-shim: PID 1 of every Volant guest (docs/development.md, "Guest boot
  * chain"). Mounts /dev, /proc, /sys, /run and /tmp, puts the console on fds
- * 0-2, then execs kestrel: /bin/kestrel when the initramfs carries a compiled
+ * 0-2, then execs the custom init named by /.volant_init if there is one,
+ * else kestrel: /bin/kestrel when the initramfs carries a compiled
  * agent, otherwise the agent image (/dev/<volant.agent_device>, default vda)
  * mounted read-only at /volant/agent. Any failure prints one line naming what
  * failed and powers the VM off. */
@@ -22,6 +23,7 @@
 #define LOCAL_KESTREL "/bin/kestrel"
 #define DEVICE_KEY "volant.agent_device="
 #define DEVICE_WAIT_MS 5000
+#define CUSTOM_INIT_FILE "/.volant_init"
 
 static char msg[512];
 
@@ -97,6 +99,31 @@ static void exec_kestrel(const char *path, char **argv) {
 	fail(PROG, msg, errno);
 }
 
+/* fledge's `[init] path`: /.volant_init names (first line, absolute path) a
+ * program that runs as PID 1 instead of kestrel, after the mounts above. */
+static void exec_custom_init_if_any(void) {
+	static char path[256];
+	int fd = open(CUSTOM_INIT_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) return;
+		fail(PROG, "cannot read " CUSTOM_INIT_FILE, errno);
+	}
+	ssize_t n = read(fd, path, sizeof path - 1);
+	close(fd);
+	if (n < 0) fail(PROG, "cannot read " CUSTOM_INIT_FILE, errno);
+	path[n] = '\0';
+	path[strcspn(path, "\r\n")] = '\0';
+	if (path[0] != '/') {
+		snprintf(msg, sizeof msg, "%s must hold an absolute path, not '%.64s'", CUSTOM_INIT_FILE, path);
+		fail(PROG, msg, 0);
+	}
+	char *init_argv[] = {path, NULL};
+	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+	execv(path, init_argv);
+	snprintf(msg, sizeof msg, "cannot exec custom init %s (named by %s)", path, CUSTOM_INIT_FILE);
+	fail(PROG, msg, errno);
+}
+
 int main(int argc, char **argv) {
 	(void)argc;
 	umask(022);
@@ -107,6 +134,7 @@ int main(int argc, char **argv) {
 	mount_fs("tmpfs", "/run", MS_NOSUID | MS_NODEV, "mode=0755");
 	mount_fs("tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "mode=1777");
 
+	exec_custom_init_if_any();
 	if (access(LOCAL_KESTREL, X_OK) == 0) exec_kestrel(LOCAL_KESTREL, argv);
 
 	char dev_name[33];

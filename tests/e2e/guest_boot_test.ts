@@ -190,6 +190,37 @@ Deno.test("guest: /bin/kestrel in the initramfs is preferred over the agent imag
   }
 });
 
+Deno.test("guest: /.volant_init names a custom init the shim execs instead of kestrel", async () => {
+  const a = await standInArtifacts();
+  const dir = await Deno.makeTempDir({ prefix: "volant-initrd-" });
+  try {
+    const script =
+      '#!/bin/sh\necho "CUSTOM-INIT pid=$$ proc=$(ls /proc/self >/dev/null && echo ok)"\n' +
+      "exec poweroff -f\n";
+    const entries = await bootEntries(await Deno.readFile(a.shim));
+    entries.push(
+      { path: "sbin/my-init", type: "file", data: new TextEncoder().encode(script), mode: 0o755 },
+      {
+        path: ".volant_init",
+        type: "file",
+        data: new TextEncoder().encode("/sbin/my-init\n"),
+        mode: 0o644,
+      },
+    );
+    const initrd = join(dir, "initrd.cpio.gz");
+    await Deno.writeFile(initrd, gzipSync(writeCpio(entries)));
+    // No agent disk: the custom init runs instead of looking for kestrel.
+    await withGuest({ initrd }, async (vm) => {
+      const { match } = await vm.waitFor(/CUSTOM-INIT pid=(\d+) proc=(\w+)/, BOOT_TIMEOUT_MS);
+      assert.equal(match[1], "1", "the custom init runs as PID 1");
+      assert.equal(match[2], "ok", "after the shim's mounts");
+      assert.equal((await vm.waitExit(30_000)).code, 0);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("guest: real kestrel with a bad manifest prints one clear line and powers off", async () => {
   try {
     await Deno.stat(KESTREL_MAIN);
