@@ -158,7 +158,10 @@ async function main(): Promise<number> {
       console.log("\nLeft running. Inspect and stop it with:");
       console.log(`  ${sb.binDir}/volar --socket ${sb.socket} vms list`);
       console.log(`  ${sb.binDir}/volar --socket ${sb.socket} vms logs web`);
-      console.log(`  ip netns exec ${sb.netns} busybox wget -qO- http://${vm.ip}/`);
+      console.log(
+        `  ip netns exec ${sb.netns} ${Deno.execPath()} eval ` +
+          `"console.log(await (await fetch('http://${vm.ip}/')).text())"`,
+      );
       console.log(`  ${sb.binDir}/volar --socket ${sb.socket} vms delete web`);
       console.log(`  kill ${sb.daemonPid}; ip netns del ${sb.netns}; rm -rf ${sb.dir}`);
       sb.detachDaemon();
