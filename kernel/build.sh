@@ -33,7 +33,10 @@ src_version=$(dpkg-query -W -f='${Version}' "$src_pkg" 2>/dev/null) ||
 
 # The merged fragment: every file in fragments/, in name order.
 fragment=$(mktemp)
-trap 'rm -f "$fragment"' EXIT
+work=""
+staging=""
+# On any exit (a failed config check or compile included) leave no 1+ GB tree behind.
+trap 'rm -f "$fragment"; [ -z "$work" ] || rm -rf "$work"; [ -z "$staging" ] || rm -rf "$staging"' EXIT
 cat "$here"/fragments/*.config | grep -E '^(CONFIG_|# CONFIG_.* is not set)' > "$fragment"
 
 key=$( { echo "$src_pkg $src_version"; cat "$fragment"; echo "build.sh v1"; } | sha256sum | cut -c1-16)
