@@ -36,6 +36,7 @@ export class QemuDriver extends DetachedVmmDriver {
   readonly #binaryName: string;
   readonly #accelChoice: "auto" | "kvm" | "tcg";
   #accel?: "kvm" | "tcg";
+  #availableOk = false;
 
   constructor(opts: QemuDriverOptions = {}) {
     super(opts);
@@ -44,6 +45,15 @@ export class QemuDriver extends DetachedVmmDriver {
   }
 
   async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    // Asked on every VM start and system/info: probe QEMU once it has said yes. A "no" is
+    // not kept, so installing QEMU later works without restarting the daemon.
+    if (this.#availableOk) return { ok: true };
+    const result = await this.#probe();
+    this.#availableOk = result.ok;
+    return result;
+  }
+
+  async #probe(): Promise<{ ok: true } | { ok: false; reason: string }> {
     const bin = await resolveBinary(this.#binaryName);
     if (!bin) return { ok: false, reason: `${this.#binaryName} not found (${INSTALL_HINT})` };
     const out = await new Deno.Command(bin, { args: ["-machine", "help"], stdout: "piped" })
