@@ -11,7 +11,15 @@ import type { HostNetwork } from "../service/ports.ts";
 import { addAddress, deleteAddress, listAddresses, parseCidr } from "./addresses.ts";
 import { bridgeMac } from "./bridge.ts";
 import { isErrno } from "./errno.ts";
-import { createBridge, deleteLink, getLink, listLinks, requireLink, setLink } from "./links.ts";
+import {
+  createBridge,
+  deleteLink,
+  deleteLinks,
+  getLink,
+  listLinks,
+  requireLink,
+  setLink,
+} from "./links.ts";
 import type { Link, LinkChange } from "./netlink.ts";
 import { NetlinkSocket } from "./netlink_socket.ts";
 import { isVolantTap, validateIfName } from "./names.ts";
@@ -188,20 +196,13 @@ export function deleteTapSync(name: string): void {
   });
 }
 
-/** Removes `vtap<N>` TAPs not in `owned`; returns their names. */
+/** Removes `vtap<N>` TAPs not in `owned`, in one kernel transaction; returns their names. */
 export function sweepTapsSync(owned: ReadonlySet<string>): string[] {
   return withSocket((nl) => {
     const stale = listLinks(nl)
       .filter((l) => l.kind === "tun" && isVolantTap(l.name) && !owned.has(l.name))
       .map((l) => l.name);
-    for (const name of stale) {
-      try {
-        deleteLink(nl, name);
-      } catch (e) {
-        if (!isErrno(e, "ENODEV")) throw e;
-      }
-    }
-    return stale;
+    return deleteLinks(nl, stale);
   });
 }
 

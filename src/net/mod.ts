@@ -14,6 +14,7 @@ export { NetlinkSocket } from "./netlink_socket.ts";
 export {
   createBridge,
   deleteLink,
+  deleteLinks,
   getLink,
   type LinkView,
   listLinks,

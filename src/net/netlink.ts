@@ -45,6 +45,7 @@ export const IFLA = {
   MASTER: 10,
   OPERSTATE: 16,
   LINKINFO: 18,
+  GROUP: 27,
   EXT_MASK: 29,
 } as const;
 export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4 } as const;
@@ -227,12 +228,21 @@ export function delLinkRequest(seq: number, name: string): Uint8Array<ArrayBuffe
   ]);
 }
 
+/** RTM_DELLINK of every link in a device group: one kernel transaction for all of them. */
+export function delGroupRequest(seq: number, group: number): Uint8Array<ArrayBuffer> {
+  return message({ type: RTM.DELLINK, flags: ACK_REQ, seq }, ifinfomsg(), [
+    attrU32(IFLA.GROUP, group),
+  ]);
+}
+
 /** What RTM_SETLINK may change in one message. `master: 0` clears the master. */
 export interface LinkChange {
   up?: boolean;
   mtu?: number;
   master?: number;
   mac?: string;
+  /** Device group (0 is the default group every link starts in). */
+  group?: number;
 }
 
 /** RTM_SETLINK by name: up/down, MTU, master (set or clear) and MAC in one request. */
@@ -244,6 +254,7 @@ export function setLinkRequest(seq: number, name: string, c: LinkChange): Uint8A
   if (c.mac !== undefined) attrs.push(attr(IFLA.ADDRESS, macBytes(c.mac)));
   if (c.mtu !== undefined) attrs.push(attrU32(IFLA.MTU, c.mtu));
   if (c.master !== undefined) attrs.push(attrU32(IFLA.MASTER, c.master));
+  if (c.group !== undefined) attrs.push(attrU32(IFLA.GROUP, c.group));
   return message({ type: RTM.SETLINK, flags: ACK_REQ, seq }, info, attrs);
 }
 
@@ -386,6 +397,8 @@ export interface Link {
   /** Operational state: up, down, unknown, lowerlayerdown, ... */
   state: string;
   mtu: number;
+  /** Device group (IFLA_GROUP; 0 by default). */
+  group: number;
   mac?: string;
   /** ifindex of the master (bridge), if enslaved. */
   masterIndex?: number;
@@ -409,6 +422,7 @@ export function decodeLink(m: Message): Link {
     up: (flags & IFF.UP) !== 0,
     state: operstate === undefined ? "unknown" : OPERSTATES[operstate] ?? `state ${operstate}`,
     mtu: u32(a.get(IFLA.MTU)) ?? 0,
+    group: u32(a.get(IFLA.GROUP)) ?? 0,
   };
   if (mac && mac.byteLength === 6) link.mac = macString(mac);
   const master = u32(a.get(IFLA.MASTER));

@@ -8,6 +8,7 @@ import {
   decodeError,
   decodeLink,
   delAddrRequest,
+  delGroupRequest,
   delLinkRequest,
   getAddrRequest,
   getLinkRequest,
@@ -44,6 +45,22 @@ Deno.test("newAddrRequest matches iproute2 byte for byte (captured `ip addr add`
   const index = new DataView(sent.buffer).getUint32(16 + 4, true);
   const mine = newAddrRequest(seqOf(sent), { index, address: "192.168.127.1", prefixlen: 24 });
   assertEquals(hex(mine), hex(sent));
+});
+
+Deno.test("delGroupRequest matches iproute2 byte for byte (captured `ip link del group 4242`)", () => {
+  const sent = io("delete_group", "sendmsg")[0];
+  assertEquals(hex(delGroupRequest(seqOf(sent), 4242)), hex(sent));
+  const [m] = splitMessages(io("delete_group", "recvmsg").slice(-1)[0]);
+  assertEquals(decodeError(m), { errno: 0 });
+});
+
+Deno.test("setLinkRequest carries the device group as IFLA_GROUP (u32)", () => {
+  const m = splitMessages(setLinkRequest(7, "vtap1", { group: 0x766c0001 }))[0];
+  const a = parseAttrs(m.payload.subarray(16));
+  assertEquals(
+    new DataView(a.get(IFLA.GROUP)!.buffer, a.get(IFLA.GROUP)!.byteOffset).getUint32(0, true),
+    0x766c0001,
+  );
 });
 
 Deno.test("ACK from the kernel decodes as errno 0", () => {
@@ -91,6 +108,7 @@ Deno.test("multi-part link dump from the kernel: kind, state, master, tun detail
   assertEquals(br.masterIndex, undefined);
   assertEquals([tap.kind, tap.up, tap.state, tap.masterIndex], ["tun", false, "down", br.index]);
   assertEquals(tap.tun, { type: 2, owner: 1000, vnetHdr: true, persist: true });
+  assertEquals(links.map((l) => l.group), [0, 0, 0]);
 });
 
 Deno.test("address dump from the kernel decodes address, prefix and label", () => {

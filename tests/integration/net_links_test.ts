@@ -178,6 +178,38 @@ Deno.test("netlink: a large multi-part dump (150 TAPs) is read completely", asyn
   assert.deepEqual(await rootLinks(), before);
 });
 
+Deno.test("deleteLinks: many links in one transaction, others untouched, missing skipped; ip agrees", async () => {
+  await requireCommands("ip");
+  const before = await rootLinks();
+  await withNetns(async (ns) => {
+    const r = await ns.deno(stepScript(
+      MOD,
+      `
+      const nl = m.NetlinkSocket.open();
+      m.createBridge(nl, { name: "vbr0", mac: m.bridgeMac("vbr0") });
+      for (let i = 0; i < 40; i++) m.createTap("vtap" + i);
+      for (let i = 0; i < 40; i++) m.setLink(nl, "vtap" + i, { master: m.requireLink(nl, "vbr0").index, up: true });
+      // A link already in a group of its own must survive, and its group must not be borrowed.
+      m.setLink(nl, "vtap39", { group: 0x766c0000 });
+      const doomed = [...Array(38).keys()].map((i) => "vtap" + i);
+      await step("deleted", () => m.deleteLinks(nl, [...doomed, "vtap0", "vtap77"]));
+      await step("left", () => m.listLinks(nl).map((l) => l.name + ":" + l.group));
+      await step("none", () => m.deleteLinks(nl, []));
+      await step("badName", () => m.deleteLinks(nl, ["vtap1", "../etc"]));
+      `,
+    ));
+    assert.equal(r.code, 0, r.stderr);
+    const s = r.result as Steps;
+    assert.deepEqual(s.deleted.ok, [...Array(38).keys()].map((i) => "vtap" + i));
+    assert.deepEqual(s.left.ok, ["lo:0", "vbr0:0", "vtap38:0", `vtap39:${0x766c0000}`]);
+    assert.deepEqual(s.none, { ok: [] });
+    assert.deepEqual([s.badName.code, s.badName.field], ["invalid_input", "name"]);
+    const ip = await ns.json<{ ifname: string; group: string }[]>(["ip", "-j", "link"]);
+    assert.deepEqual(ip.map((l) => l.ifname), ["lo", "vbr0", "vtap38", "vtap39"]);
+  });
+  assert.deepEqual(await rootLinks(), before);
+});
+
 Deno.test("not root: a clear EPERM error naming the operation (setpriv to nobody in the netns)", async () => {
   await requireCommands("ip", "setpriv");
   const before = await rootLinks();

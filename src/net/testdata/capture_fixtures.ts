@@ -97,6 +97,11 @@ try {
   await cap("link_dump", ["link", "show"]);
   await cap("addr_dump", ["-4", "addr", "show"]);
   await cap("delete_link", ["link", "del", "vtap1"]);
+  for (const tap of ["vtap2", "vtap3"]) {
+    await run(["ip", "netns", "exec", ns, "ip", "tuntap", "add", tap, "mode", "tap"]);
+    await run(["ip", "netns", "exec", ns, "ip", "link", "set", tap, "group", "4242"]);
+  }
+  await cap("delete_group", ["link", "del", "group", "4242"]);
   const path = new URL("./netlink_fixtures.json", import.meta.url);
   await Deno.writeTextFile(path, JSON.stringify(f, null, 1) + "\n");
   console.log(`wrote ${path.pathname}`);
