@@ -1,7 +1,8 @@
 /**
  * The one `Deno.dlopen` of libc on the host side (docs/development.md rule 5),
  * shared by the adapters that need system calls Deno has no API for:
- * src/net (netlink sockets, TUN ioctls) and src/vmm (pidfd_open + poll).
+ * src/net (netlink sockets, TUN ioctls) and src/vmm (pidfd_open + poll,
+ * posix_spawn in a new session, waitid).
  * Each adapter wraps these raw symbols with its own typed errors.
  *
  * Needs `--allow-ffi` (not `--allow-ffi=libc.so.6`: that resolves the name
@@ -32,6 +33,30 @@ const SYMBOLS = {
   syscall: { parameters: ["i64", "i64", "i64"], result: "i64" },
   // poll(2) blocks: run it on a worker thread so the event loop keeps going.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  // posix_spawn(3) and friends return the error number instead of setting errno.
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_addopen: {
+    parameters: ["buffer", "i32", "buffer", "i32", "u32"],
+    result: "i32",
+  },
+  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  // glibc >= 2.34; optional so an older libc still loads the rest.
+  posix_spawn_file_actions_addclosefrom_np: {
+    parameters: ["buffer", "i32"],
+    result: "i32",
+    optional: true,
+  },
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+  posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
+  posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
+  waitid: { parameters: ["i32", "u32", "buffer", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 

@@ -15,6 +15,8 @@ const ERRNO: Readonly<Record<number, readonly [string, string]>> = {
   5: ["EIO", "input/output error"],
   6: ["ENXIO", "no such device or address"],
   7: ["E2BIG", "argument list too long"],
+  8: ["ENOEXEC", "exec format error"],
+  10: ["ECHILD", "no child processes"],
   9: ["EBADF", "bad file descriptor"],
   11: ["EAGAIN", "resource temporarily unavailable"],
   12: ["ENOMEM", "cannot allocate memory"],

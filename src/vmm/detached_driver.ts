@@ -65,6 +65,10 @@ export abstract class DetachedVmmDriver implements Hypervisor {
   protected readonly powerButtonRepeatMs: number;
   readonly #tracked = new Map<string, Tracked>();
   readonly #children = new Map<string, SpawnedVmm>();
+  /** Specs `prepare` has just checked and set up: `boot` need not do it again. */
+  readonly #prepared = new WeakSet<VmSpec>();
+  /** The VMM binary's resolved path, kept until a boot fails. */
+  #binaryPath?: string;
 
   constructor(opts: DetachedDriverOptions = {}) {
     this.roots = {
@@ -127,6 +131,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       for (const d of overlays) {
         if (await ensureOverlay(d.path, d.backingImage!)) created.push(d.path);
       }
+      this.#prepared.add(spec);
     } catch (e) {
       // Undo only what this call made, newest first: a failed prepare leaves nothing new.
       for (const p of created.reverse()) await removeIfExists(p, true);
@@ -136,10 +141,11 @@ export abstract class DetachedVmmDriver implements Hypervisor {
 
   async boot(spec: VmSpec): Promise<VmProcess> {
     validateSpecDirs(spec, this.roots);
-    const binary = await this.binary();
+    const binary = this.#binaryPath ??= await this.binary();
     const dirExisted = await exists(spec.runtimeDir);
     const stateExisted = await exists(spec.stateDir);
-    await this.prepare(spec);
+    // Every stat before the spawn delays the guest: skip a prepare the caller just did.
+    if (!this.#prepared.delete(spec)) await this.prepare(spec);
     const running = await this.#liveRecord(spec.runtimeDir);
     if (running) {
       throw new VolantError(
@@ -179,6 +185,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       await this.#waitStarted(proc, spawned);
       return proc;
     } catch (e) {
+      this.#binaryPath = undefined; // re-resolved next time (moved or reinstalled)
       const detail = await this.#logTail(spec.runtimeDir);
       if (spawned) {
         await this.#forceKill(proc);
@@ -307,9 +314,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       let code: number | null = null;
       let signal: string | null = null;
       if (child) {
-        const st = await child.child.status;
-        signal = st.signal ?? null;
-        code = signal ? null : st.code;
+        ({ code, signal } = await child.status);
       } else {
         // Not our child: the exit status is not ours to read, only the fact of the exit.
         await waitForExit({ pid: proc.pid, startTime: proc.startTime });
@@ -331,7 +336,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       () => ac.abort(new Error(`no control socket after ${this.startTimeoutMs} ms`)),
       this.startTimeoutMs,
     );
-    const died = spawned.child.status.then((s) => {
+    const died = spawned.status.then((s) => {
       ac.abort(new Error(`exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`));
     });
     try {

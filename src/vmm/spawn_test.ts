@@ -1,10 +1,22 @@
-import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok, rejects } from "node:assert/strict";
 import { isVolantError } from "../errors.ts";
+import { cString, libc } from "../ffi/libc.ts";
 import { readCmdline, readStat } from "./proc.ts";
 import { resolveBinary, spawnDetached } from "./spawn.ts";
 
-Deno.test("spawnDetached: own session, argv as given (the shell exec'd away), output to the log", async () => {
+/** Fields of /proc/<pid>/status, e.g. SigIgn. */
+async function procStatus(pid: number): Promise<Record<string, string>> {
+  const text = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Object.fromEntries(
+    text.split("\n").map((l) => l.split(":\t")).filter((p) => p.length === 2),
+  );
+}
+
+Deno.test("spawnDetached: own session, argv as given, output to the log, nothing inherited", async () => {
   const dir = await Deno.makeTempDir();
+  // An fd opened without O_CLOEXEC (as FFI code may) would leak into a plain exec; not here.
+  const leak = libc().open(cString(`${dir}/held`), 0o101, 0o600); // O_WRONLY | O_CREAT
+  ok(leak >= 3);
   try {
     const sh = await resolveBinary("sh");
     ok(sh);
@@ -22,22 +34,87 @@ Deno.test("spawnDetached: own session, argv as given (the shell exec'd away), ou
         await new Promise((r) => setTimeout(r, 20));
       }
       assertEquals(await Deno.readTextFile(`${dir}/vmm.log`), "out\nerr\n");
-      // The inner shell execs sleep right after its last echo: wait for the exec to land.
       let cmd: string[] | null = null;
       for (let i = 0; i < 100; i++) {
         cmd = await readCmdline(vmm.pid);
         if (cmd?.[0] === "sleep") break;
         await new Promise((r) => setTimeout(r, 20));
       }
-      assertEquals(cmd, ["sleep", "30"], "the sleep replaced the shells: same pid, one process");
+      assertEquals(cmd, ["sleep", "30"], "the sleep replaced the shell: same pid, one process");
+      const fds = [...Deno.readDirSync(`/proc/${vmm.pid}/fd`)].map((e) => Number(e.name)).sort();
+      assertEquals(fds, [0, 1, 2], "only stdin, stdout and stderr are open in the VMM");
+      assertEquals(await Deno.readLink(`/proc/${vmm.pid}/fd/0`), "/dev/null");
+      assertEquals(await Deno.readLink(`/proc/${vmm.pid}/fd/2`), `${dir}/vmm.log`);
+      const st = await procStatus(vmm.pid);
+      assertEquals([st.SigIgn, st.SigBlk], ["0000000000000000", "0000000000000000"]);
     } finally {
-      // The child is unref'd: a timer keeps this test alive until its status arrives.
+      // The status watch is unref'd: a timer keeps this test alive until it arrives.
       const keepAlive = setTimeout(() => {}, 10_000);
       Deno.kill(vmm.pid, "SIGKILL");
-      const st = await vmm.child.status;
+      const st = await vmm.status;
       clearTimeout(keepAlive);
-      assertEquals(st.signal, "SIGKILL");
+      assertEquals(st, { code: null, signal: "SIGKILL" });
     }
+    assertEquals(await readStat(vmm.pid), null, "reaped: no zombie left");
+  } finally {
+    libc().close(leak);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spawnDetached: the exit code is reported and the environment passed", async () => {
+  const dir = await Deno.makeTempDir();
+  Deno.env.set("VOLANT_SPAWN_TEST", "passed");
+  try {
+    const vmm = await spawnDetached(
+      ["/bin/sh", "-c", 'sleep 0.2; echo "$VOLANT_SPAWN_TEST"; exit 7'],
+      `${dir}/vmm.log`,
+    );
+    const keepAlive = setTimeout(() => {}, 10_000);
+    try {
+      assertEquals(await vmm.status, { code: 7, signal: null });
+    } finally {
+      clearTimeout(keepAlive);
+    }
+    assertEquals(await Deno.readTextFile(`${dir}/vmm.log`), "passed\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spawnDetached: several children at once each get their own status", async () => {
+  const dir = await Deno.makeTempDir();
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    const kids = await Promise.all(
+      [3, 1, 2].map((code) =>
+        spawnDetached(["/bin/sh", "-c", `sleep 0.${code}; exit ${code}`], `${dir}/${code}.log`)
+      ),
+    );
+    const long = await spawnDetached(["/bin/sleep", "30"], `${dir}/long.log`);
+    const statuses = await Promise.all(kids.map((k) => k.status));
+    assertEquals(statuses.map((s) => s.code), [3, 1, 2]);
+    ok(await readStat(long.pid), "a running child is left alone while others are reaped");
+    Deno.kill(long.pid, "SIGTERM");
+    assertEquals(await long.status, { code: null, signal: "SIGTERM" });
+  } finally {
+    clearInterval(keepAlive);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spawnDetached: a binary that cannot run is a clear error naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/not-a-binary`, "garbage");
+    await Deno.chmod(`${dir}/not-a-binary`, 0o755);
+    await rejects(spawnDetached([`${dir}/not-a-binary`], `${dir}/vmm.log`), (e) => {
+      ok(isVolantError(e, "upstream"));
+      match((e as Error).message, /cannot start .*not-a-binary: exec: ENOEXEC/);
+      return true;
+    });
+    await rejects(spawnDetached([`${dir}/missing`], `${dir}/vmm.log`), /missing: exec: ENOENT/);
+    await rejects(spawnDetached(["/bin/true"], `${dir}/no/such/dir/vmm.log`), /exec: ENOENT/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -37,6 +37,7 @@ export class QemuDriver extends DetachedVmmDriver {
   readonly #accelChoice: "auto" | "kvm" | "tcg";
   #accel?: "kvm" | "tcg";
   #availableOk = false;
+  #tscArgs?: string[];
 
   constructor(opts: QemuDriverOptions = {}) {
     super(opts);
@@ -84,13 +85,9 @@ export class QemuDriver extends DetachedVmmDriver {
    */
   async extraKernelArgs(): Promise<string[]> {
     if ((await this.accel()) === "kvm") return [];
-    const khz = await hostTscKhz();
-    return khz ? [`tsc_early_khz=${khz}`] : [];
-  }
-
-  /** The exact argv `boot` would run (used by the benchmark's by-hand run). */
-  async argvFor(spec: VmSpec): Promise<string[]> {
-    return this.buildArgv(await this.binary(), spec);
+    // The host's TSC rate does not change while we run: read /proc/cpuinfo once.
+    this.#tscArgs ??= await hostTscKhz().then((khz) => khz ? [`tsc_early_khz=${khz}`] : []);
+    return this.#tscArgs;
   }
 
   async info(proc: VmProcess): Promise<VmInfo> {
