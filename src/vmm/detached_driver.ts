@@ -29,7 +29,7 @@ import {
   writeIdentity,
 } from "./runtime_dir.ts";
 import { startSerialLogCap } from "./serial.ts";
-import { spawnDetached, type SpawnedVmm } from "./spawn.ts";
+import { keepingAlive, spawnDetached, type SpawnedVmm } from "./spawn.ts";
 
 /** Options every detached driver takes. */
 export interface DetachedDriverOptions {
@@ -379,19 +379,6 @@ export abstract class DetachedVmmDriver implements Hypervisor {
 
 function key(p: Pick<VmProcess, "pid" | "startTime">): string {
   return `${p.pid}:${p.startTime}`;
-}
-
-/**
- * Awaits `p` with a ref'd timer running: the VMM child is unref'd, so an
- * explicit wait (kill, shutdown, a failed boot) must keep the process alive.
- */
-async function keepingAlive<T>(p: Promise<T>): Promise<T> {
-  const timer = setInterval(() => {}, 60_000);
-  try {
-    return await p;
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 /** True when `p` settles within `ms`; the timer is always cleared. */

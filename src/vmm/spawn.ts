@@ -140,7 +140,7 @@ export async function spawnDetached(argv: string[], logPath: string): Promise<Sp
   const status = watchChild(lib, pid[0]);
   const stat = await readStat(pid[0]);
   if (!stat) {
-    const s = await keptAlive(status);
+    const s = await keepingAlive(status);
     throw new VolantError(
       "upstream",
       `VMM exited immediately (code ${s.code}, signal ${s.signal})`,
@@ -202,8 +202,11 @@ function watchChild(lib: Libc, pid: number): Promise<ExitStatus> {
   return status;
 }
 
-/** Awaits `p` with a ref'd timer, so the wait itself keeps the process alive. */
-async function keptAlive<T>(p: Promise<T>): Promise<T> {
+/**
+ * Awaits `p` with a ref'd timer running: exit watching is unref'd, so an
+ * explicit wait (kill, shutdown, a failed boot) must keep the process alive.
+ */
+export async function keepingAlive<T>(p: Promise<T>): Promise<T> {
   const timer = setInterval(() => {}, 60_000);
   try {
     return await p;
