@@ -181,3 +181,17 @@ export interface Step {
 }
 
 export type Steps = Record<string, Step>;
+
+/** src/net's entry point, for scripts run inside a namespace with `stepScript`. */
+export const NET_MOD = new URL("../../src/net/mod.ts", import.meta.url);
+
+/** One link as `ip -j [-d] link show` prints it (the fields the tests read). */
+export interface IpLink {
+  ifname: string;
+  ifindex: number;
+  flags: string[];
+  mtu: number;
+  address: string;
+  master?: string;
+  linkinfo?: { info_kind?: string; info_data?: { user?: string | number; type?: string } };
+}

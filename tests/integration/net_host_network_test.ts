@@ -5,24 +5,14 @@
  */
 import assert from "node:assert/strict";
 import {
+  type IpLink,
+  NET_MOD,
   requireCommands,
   rootLinks,
   type Steps,
   stepScript,
   withNetns,
 } from "../_helpers/netns.ts";
-
-const MOD = new URL("../../src/net/mod.ts", import.meta.url);
-
-interface IpLink {
-  ifname: string;
-  ifindex: number;
-  flags: string[];
-  mtu: number;
-  address: string;
-  master?: string;
-  linkinfo?: { info_kind?: string; info_data?: { user?: string | number; type?: string } };
-}
 
 const BR = { name: "vbr0", gatewayCidr: "192.168.127.1/24", mtu: 1400 };
 
@@ -31,7 +21,7 @@ Deno.test("ensureBridge / ensureTap are idempotent and repair drift; sweep and d
   const before = await rootLinks();
   await withNetns(async (ns) => {
     const first = await ns.deno(stepScript(
-      MOD,
+      NET_MOD,
       `
       const hn = m.createHostNetwork();
       const nl = m.NetlinkSocket.open();
@@ -89,7 +79,7 @@ Deno.test("ensureBridge / ensureTap are idempotent and repair drift; sweep and d
     await ns.check(["ip", "link", "add", "vtap3", "type", "bridge"]); // vtap-named non-TAP
 
     const second = await ns.deno(stepScript(
-      MOD,
+      NET_MOD,
       `
       const hn = m.createHostNetwork();
       await step("bridge", () => hn.ensureBridge(${JSON.stringify(BR)}));
@@ -143,7 +133,7 @@ Deno.test("ensureTap recreates a TAP with the wrong owner; ensureBridge leaves n
   await withNetns(async (ns) => {
     await ns.check(["ip", "tuntap", "add", "vtap4", "mode", "tap", "user", "7"]);
     const r = await ns.deno(stepScript(
-      MOD,
+      NET_MOD,
       `
       const hn = m.createHostNetwork();
       const nl = m.NetlinkSocket.open();

@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  type IpLink,
+  NET_MOD,
   requireCommands,
   rootLinks,
   type Steps,
@@ -12,24 +14,12 @@ import {
   withNetns,
 } from "../_helpers/netns.ts";
 
-const MOD = new URL("../../src/net/mod.ts", import.meta.url);
-
-interface IpLink {
-  ifname: string;
-  ifindex: number;
-  flags: string[];
-  mtu: number;
-  address: string;
-  master?: string;
-  linkinfo?: { info_kind?: string };
-}
-
 Deno.test("netlink: bridge, addresses, TAP, master, MTU, up/down in a netns; ip agrees", async () => {
   await requireCommands("ip");
   const before = await rootLinks();
   await withNetns(async (ns) => {
     const r = await ns.deno(stepScript(
-      MOD,
+      NET_MOD,
       `
       const nl = m.NetlinkSocket.open();
       const mac = m.bridgeMac("vbr9");
@@ -124,7 +114,7 @@ Deno.test("netlink: bridge, addresses, TAP, master, MTU, up/down in a netns; ip 
 
     // Undo: down, clear master, delete address, delete links; ip confirms.
     const u = await ns.deno(stepScript(
-      MOD,
+      NET_MOD,
       `
       const nl = m.NetlinkSocket.open();
       await step("down", () => m.setUp(nl, "vbr9", false));
@@ -163,7 +153,7 @@ Deno.test("netlink: a large multi-part dump (150 TAPs) is read completely", asyn
   const before = await rootLinks();
   await withNetns(async (ns) => {
     const r = await ns.deno(stepScript(
-      MOD,
+      NET_MOD,
       `
       const nl = m.NetlinkSocket.open();
       for (let i = 0; i < 150; i++) m.createTap("vtap" + i);
@@ -183,7 +173,7 @@ Deno.test("deleteLinks: many links in one transaction, others untouched, missing
   const before = await rootLinks();
   await withNetns(async (ns) => {
     const r = await ns.deno(stepScript(
-      MOD,
+      NET_MOD,
       `
       const nl = m.NetlinkSocket.open();
       m.createBridge(nl, { name: "vbr0", mac: m.bridgeMac("vbr0") });
@@ -216,7 +206,7 @@ Deno.test("not root: a clear EPERM error naming the operation (setpriv to nobody
   await withNetns(async (ns) => {
     const r = await ns.deno(
       stepScript(
-        MOD,
+        NET_MOD,
         `
       const nl = m.NetlinkSocket.open();
       await step("bridge", () => m.createBridge(nl, { name: "vbr0", mac: m.bridgeMac("vbr0") }));

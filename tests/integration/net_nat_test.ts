@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   createNetns,
+  NET_MOD,
   type Netns,
   requireCommands,
   rootLinks,
@@ -15,7 +16,6 @@ import {
   stepScript,
 } from "../_helpers/netns.ts";
 
-const MOD = new URL("../../src/net/mod.ts", import.meta.url);
 const API_PORT = 7777;
 const NAT = { bridge: "vbr0", subnet: "192.168.127.0/24", guardHostPorts: [API_PORT] };
 
@@ -71,7 +71,7 @@ Deno.test("NAT: forwarding, masquerade, guard of the host API, idempotent apply,
     const [host, guest, outside] = namespaces;
 
     const setup = await host.deno(stepScript(
-      MOD,
+      NET_MOD,
       `const hn = m.createHostNetwork();
        await step("bridge", () => hn.ensureBridge({ name: "vbr0", gatewayCidr: "192.168.127.1/24" }));`,
     ));
@@ -122,7 +122,7 @@ Deno.test("NAT: forwarding, masquerade, guard of the host API, idempotent apply,
     assert.equal(await connect(guest, "10.99.0.2", 8000), null);
 
     const apply = await host.deno(stepScript(
-      MOD,
+      NET_MOD,
       `const hn = m.createHostNetwork();
        await step("nat", () => hn.ensureNat(${JSON.stringify(NAT)}));
        await step("natAgain", () => m.ensureNftTable(${JSON.stringify(NAT)}));
@@ -169,7 +169,7 @@ Deno.test("NAT: forwarding, masquerade, guard of the host API, idempotent apply,
     assert.equal(await waitConnect(host, "192.168.127.10", 8080), "guest");
 
     const remove = await host.deno(stepScript(
-      MOD,
+      NET_MOD,
       `const hn = m.createHostNetwork();
        await step("remove", () => hn.removeNat());
        await step("removeAgain", () => hn.removeNat());`,

@@ -4,9 +4,7 @@
  * is ever executed; the only helper binary is `nft`, for the NAT table.
  */
 import assert from "node:assert/strict";
-import { requireCommands, rootLinks, stepScript, withNetns } from "../_helpers/netns.ts";
-
-const MOD = new URL("../../src/net/mod.ts", import.meta.url);
+import { NET_MOD, requireCommands, rootLinks, stepScript, withNetns } from "../_helpers/netns.ts";
 
 /** The programs execve'd, from an strace -f log. */
 function execs(log: string): string[] {
@@ -23,7 +21,7 @@ Deno.test("bridge + TAP setup execs no ip/brctl/tunctl (strace -f -e trace=execv
     const log = await Deno.makeTempFile({ prefix: "net-execve-" });
     try {
       const code = stepScript(
-        MOD,
+        NET_MOD,
         `const hn = m.createHostNetwork();
          await step("bridge", () => hn.ensureBridge({ name: "vbr0", gatewayCidr: "192.168.127.1/24" }));
          await step("tap", () => hn.ensureTap({ name: "vtap1", bridge: "vbr0" }));
@@ -63,7 +61,7 @@ Deno.test("bridge + TAP setup execs no ip/brctl/tunctl (strace -f -e trace=execv
         "eval",
         "--ext=ts",
         stepScript(
-          MOD,
+          NET_MOD,
           `const hn = m.createHostNetwork();
           await step("nat", () => hn.ensureNat({ bridge: "vbr0", subnet: "192.168.127.0/24", guardHostPorts: [7777] }));
           await step("rm", () => hn.removeNat());`,
