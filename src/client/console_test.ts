@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { isVolantError } from "../errors.ts";
 import { createClient } from "./client.ts";
-import { serveApi, serveSerial, stubVms, vmRecord } from "./testing.ts";
+import { serveConsoleFixture } from "./testing.ts";
 
 async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, text: string) {
   let got = "";
@@ -20,30 +20,7 @@ async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, text: 
   return got;
 }
 
-async function setup() {
-  const dir = await Deno.makeTempDir({ prefix: "volant-console-" });
-  const serial = serveSerial(`${dir}/serial.sock`);
-  await Deno.writeTextFile(`${dir}/serial.log`, "line1\nline2\nline3\nline4\n");
-  const vms = stubVms([vmRecord({ name: "web" }), vmRecord({ name: "off", state: "stopped" })], {
-    web: {
-      name: "web",
-      state: "running",
-      serialSocket: `${dir}/serial.sock`,
-      serialLog: `${dir}/serial.log`,
-    },
-    off: { name: "off", state: "stopped", serialLog: `${dir}/off.log` },
-  });
-  const api = await serveApi({ vms });
-  return {
-    dir,
-    api,
-    async close() {
-      await api.close();
-      await serial.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
+const setup = () => serveConsoleFixture("volant-console-");
 
 Deno.test("console: output arrives, input is sent raw, close ends it", async () => {
   const s = await setup();

@@ -15,6 +15,7 @@
 import { createApp } from "../api/app.ts";
 import { type ApiFixture, apiFixture, TEST_TOKEN } from "../api/testing/fixtures.ts";
 import type { VmServiceApi } from "../service/contracts.ts";
+import { stubVms, vmRecord } from "../api/testing/stub_vms.ts";
 
 export { TEST_TOKEN, writePlugin } from "../api/testing/fixtures.ts";
 export { stubVms, vmRecord } from "../api/testing/stub_vms.ts";
@@ -180,6 +181,37 @@ export function serveSerial(path: string): { close(): Promise<void> } {
       await loop.catch((error) => {
         if (!(error instanceof Deno.errors.BadResource)) throw error;
       });
+    },
+  };
+}
+
+/**
+ * The console fixture: a served API whose stub VM `web` runs with a live
+ * serial line and a 4-line serial log, and `off` is stopped. Always `close()`.
+ */
+export async function serveConsoleFixture(
+  prefix: string,
+): Promise<{ dir: string; api: ServedApi; close(): Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const serial = serveSerial(`${dir}/serial.sock`);
+  await Deno.writeTextFile(`${dir}/serial.log`, "line1\nline2\nline3\nline4\n");
+  const vms = stubVms([vmRecord({ name: "web" }), vmRecord({ name: "off", state: "stopped" })], {
+    web: {
+      name: "web",
+      state: "running",
+      serialSocket: `${dir}/serial.sock`,
+      serialLog: `${dir}/serial.log`,
+    },
+    off: { name: "off", state: "stopped", serialLog: `${dir}/off.log` },
+  });
+  const api = await serveApi({ vms });
+  return {
+    dir,
+    api,
+    async close() {
+      await api.close();
+      await serial.close();
+      await Deno.remove(dir, { recursive: true });
     },
   };
 }

@@ -5,32 +5,12 @@
  * line is a real unix socket and its log a real file.
  */
 import assert from "node:assert/strict";
-import { serveApi, serveSerial, stubVms, vmRecord } from "../../src/client/testing.ts";
+import { serveConsoleFixture } from "../../src/client/testing.ts";
 import { runVolar } from "../../src/cli/testing.ts";
 
 async function setup() {
-  const dir = await Deno.makeTempDir({ prefix: "volar-console-" });
-  const serial = serveSerial(`${dir}/serial.sock`);
-  await Deno.writeTextFile(`${dir}/serial.log`, "line1\nline2\nline3\nline4\n");
-  const vms = stubVms([vmRecord({ name: "web" }), vmRecord({ name: "off", state: "stopped" })], {
-    web: {
-      name: "web",
-      state: "running",
-      serialSocket: `${dir}/serial.sock`,
-      serialLog: `${dir}/serial.log`,
-    },
-    off: { name: "off", state: "stopped", serialLog: `${dir}/off.log` },
-  });
-  const api = await serveApi({ vms });
-  return {
-    dir,
-    env: { VOLANT_SOCKET: api.socket },
-    async close() {
-      await api.close();
-      await serial.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+  const f = await serveConsoleFixture("volar-console-");
+  return { ...f, env: { VOLANT_SOCKET: f.api.socket } };
 }
 
 Deno.test("vms console: stdin goes to the serial line, output to stdout; its end detaches", async () => {
