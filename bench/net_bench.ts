@@ -37,6 +37,10 @@ const { values } = parseArgs({
   options: { taps: { type: "string", default: "200" }, inner: { type: "boolean", default: false } },
 });
 const TAPS = Number(values.taps);
+if (!Number.isInteger(TAPS) || TAPS < 1 || TAPS > 10_000) {
+  console.error(`net_bench: --taps must be an integer 1-10000, got ${values.taps}`);
+  Deno.exit(2);
+}
 const TARGET = 0.2;
 
 function median(xs: number[]): number {

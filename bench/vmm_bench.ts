@@ -108,6 +108,13 @@ async function api(socket: string, method: string, path: string, body?: unknown)
 
 async function main(): Promise<void> {
   const rounds = Number(Deno.env.get("VOLANT_BENCH_ROUNDS") ?? 9);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    console.error(
+      `vmm_bench: VOLANT_BENCH_ROUNDS must be a positive integer, got ` +
+        Deno.env.get("VOLANT_BENCH_ROUNDS"),
+    );
+    Deno.exit(2);
+  }
   const artifacts = await prepareHost();
   const sb = await Sandbox.create({ artifacts, prefix: "volant-vmmbench" });
   try {
