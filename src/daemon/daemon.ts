@@ -114,6 +114,12 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
         serialLogMaxBytes: config.serialLogMaxBytes,
         stopGraceMs: config.stopGraceSeconds * 1000,
         version: VERSION,
+        downloads: {
+          allowPrivateSources: config.allowPrivateSources,
+          maxBytes: config.downloadMaxBytes,
+          connectTimeoutMs: config.downloadTimeoutSeconds * 1000,
+          idleTimeoutMs: config.downloadTimeoutSeconds * 2000,
+        },
       },
     });
     cleanups.push(() => services.close());

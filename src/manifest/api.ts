@@ -18,6 +18,30 @@ import {
   RestartPolicySchema,
 } from "./plugin.ts";
 
+/** How deep a free-form JSON value may nest: far beyond any real use, far below a stack overflow. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Nesting depth of a JSON value, walked without recursion (a hostile value can be very deep). */
+export function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d > max) max = d;
+    if (max > MAX_JSON_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+/** A free-form JSON object (metadata, a manifest before its own validation), depth-bounded. */
+const JsonObject = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+  if (jsonDepth(v) > MAX_JSON_DEPTH) {
+    ctx.addIssue({ code: "custom", message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` });
+  }
+});
+
 const Timestamp = z.string().describe("RFC 3339 timestamp, UTC");
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hex digits");
 
@@ -86,8 +110,9 @@ export type PluginList = z.infer<typeof PluginListSchema>;
  * manifest file) or `path` (absolute host path of a manifest file).
  */
 export const InstallPluginBodySchema = z.strictObject({
-  manifest: z.record(z.string(), z.unknown()).optional(),
+  manifest: JsonObject.optional(),
   url: z.string().regex(/^(https?|file):\/\/\S+$/, "must be an http(s):// or file:// URL")
+    .refine((v) => URL.canParse(v), "is not a valid URL (check the host, the port and escapes)")
     .optional(),
   path: z.string().regex(/^\/\S*$/, "must be an absolute path").optional(),
   allow_unverified: z.boolean().default(false),
@@ -239,7 +264,7 @@ export const VmConfigSchema = z.strictObject({
   network: NetworkSchema.optional(),
   cloud_init: CloudInitSchema.optional(),
   expose: z.array(ExposeSchema).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: JsonObject.optional(),
 });
 export type VmConfig = z.infer<typeof VmConfigSchema>;
 
@@ -254,11 +279,11 @@ export const VmConfigPatchSchema = z.strictObject({
   resources: ResourcesSchema.partial().optional(),
   machine: MachineSchema.optional(),
   restart_policy: RestartPolicySchema.optional(),
-  manifest: z.record(z.string(), z.unknown()).optional(),
+  manifest: JsonObject.optional(),
   network: NetworkSchema.nullable().optional(),
   cloud_init: CloudInitSchema.nullable().optional(),
   expose: z.array(ExposeSchema).optional(),
-  metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+  metadata: JsonObject.nullable().optional(),
 });
 export type VmConfigPatch = z.infer<typeof VmConfigPatchSchema>;
 

@@ -19,6 +19,7 @@ import { silentLogger } from "../log/mod.ts";
 import type { Services } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import { EventBus } from "./events.ts";
+import { systemResolve } from "./guarded_fetch.ts";
 import { Ipam, planPool } from "./ipam.ts";
 import { resolveOptions, type ServiceDeps } from "./options.ts";
 import { PluginService } from "./plugins.ts";
@@ -46,6 +47,7 @@ export function createServices(deps: ServiceDeps): Services {
     network: deps.network,
     guest: deps.guest,
     fetch: deps.fetch ?? globalThis.fetch,
+    resolve: deps.resolve ?? systemResolve,
     log: deps.log ?? silentLogger,
     now,
   };

@@ -43,7 +43,11 @@ async function fixture(): Promise<Fixture> {
       : new Response("missing", { status: 404 });
   });
   const store = openStore({ stateDir: state });
-  const services = createServices({ store, options: { stateDir: state } });
+  // The test's artifact server is on loopback: allowed as an operator would (--allow-private-sources).
+  const services = createServices({
+    store,
+    options: { stateDir: state, downloads: { allowPrivateSources: true } },
+  });
   return {
     dir,
     state,
