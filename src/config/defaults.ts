@@ -40,6 +40,8 @@ export const DEFAULTS = {
   /** Seconds a VM gets to power off before it is killed. */
   stop_grace_seconds: 20,
   log_level: "info",
+  /** Refuse plugins whose manifest carries no minisign signature by a trusted key. */
+  require_signatures: false,
 } as const;
 
 export type ConfigKey = keyof typeof DEFAULTS;

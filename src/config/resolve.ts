@@ -32,6 +32,7 @@ export interface ResolvedConfig {
   serialLogMaxBytes: number;
   stopGraceSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  requireSignatures: boolean;
   /** Where each key's value came from, e.g. `env VOLANT_SUBNET`. */
   sources: Record<ConfigKey, string>;
   /** The config file read, if any. */
@@ -136,6 +137,7 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     serialLogMaxBytes: values.serial_log_max_bytes as number,
     stopGraceSeconds: values.stop_grace_seconds as number,
     logLevel: values.log_level as ResolvedConfig["logLevel"],
+    requireSignatures: values.require_signatures as boolean,
     sources,
     configFile: inputs.file?.path ?? null,
   };

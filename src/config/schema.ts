@@ -64,4 +64,8 @@ export const KEY_SCHEMAS: Record<ConfigKey, z.ZodType> = {
   serial_log_max_bytes: int(64 * 1024, 1024 * 1024 * 1024),
   stop_grace_seconds: int(0, 3600),
   log_level: z.enum(["debug", "info", "warn", "error"]),
+  require_signatures: z.union([
+    z.boolean(),
+    z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1"),
+  ], { error: "must be true or false" }),
 };

@@ -114,6 +114,7 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
         serialLogMaxBytes: config.serialLogMaxBytes,
         stopGraceMs: config.stopGraceSeconds * 1000,
         version: VERSION,
+        requireSignatures: config.requireSignatures,
       },
     });
     cleanups.push(() => services.close());

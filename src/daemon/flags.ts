@@ -26,6 +26,8 @@ export function parseDaemonArgs(args: string[]): DaemonFlags {
       args,
       options: {
         ...configFlagOptions(),
+        // A switch on the command line; `--require-signatures=false` is not needed (the default).
+        "require-signatures": { type: "boolean" },
         "no-host-network": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -43,7 +45,10 @@ export function parseDaemonArgs(args: string[]): DaemonFlags {
     version: v.version === true,
     configPath: typeof v.config === "string" ? v.config : undefined,
     noHostNetwork: v["no-host-network"] === true,
-    flags: flagsFromParsed(v),
+    flags: {
+      ...flagsFromParsed(v),
+      ...(v["require-signatures"] === true ? { require_signatures: "true" } : {}),
+    },
   };
 }
 

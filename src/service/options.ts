@@ -53,6 +53,8 @@ export interface ServiceOptions {
   version?: string;
   /** Events kept in the table (default 100,000; older ones are pruned). */
   eventRetention?: number;
+  /** Refuse plugins whose manifest has no minisign signature by a trusted key (default false). */
+  requireSignatures?: boolean;
 }
 
 export interface ServiceDeps {
@@ -108,6 +110,7 @@ export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {
     stopGraceMs: o.stopGraceMs ?? 10_000,
     version: o.version ?? "0.0.0",
     eventRetention: o.eventRetention ?? 100_000,
+    requireSignatures: o.requireSignatures ?? false,
     restart: {
       maxRestarts: o.restart?.maxRestarts ?? 5,
       windowMs: o.restart?.windowMs ?? 10 * 60_000,

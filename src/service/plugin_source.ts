@@ -29,6 +29,8 @@ export interface LoadedManifest {
   origin: ManifestOrigin;
   /** Shown in the plugin record. */
   source: string;
+  /** The manifest's exact bytes (what a signature covers); absent for a body object. */
+  bytes?: Uint8Array;
 }
 
 function bad(
@@ -48,7 +50,7 @@ function parseJson(text: string, field: string): unknown {
   }
 }
 
-async function readLimited(body: ReadableStream<Uint8Array>, field: string): Promise<string> {
+async function readLimited(body: ReadableStream<Uint8Array>, field: string): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -59,7 +61,7 @@ async function readLimited(body: ReadableStream<Uint8Array>, field: string): Pro
     }
     chunks.push(chunk);
   }
-  return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
+  return new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer());
 }
 
 async function loadFile(path: string, field: string): Promise<LoadedManifest> {
@@ -75,11 +77,12 @@ async function loadFile(path: string, field: string): Promise<LoadedManifest> {
     if (cause instanceof Deno.errors.NotFound) throw bad(field, `${path} does not exist`);
     throw cause;
   }
-  const text = await Deno.readTextFile(real);
+  const bytes = await Deno.readFile(real);
   return {
-    raw: parseJson(text, field),
+    raw: parseJson(new TextDecoder().decode(bytes), field),
     origin: { kind: "file", dir: dirname(real), path: real },
     source: path,
+    bytes,
   };
 }
 
@@ -89,6 +92,15 @@ export async function loadManifest(
   fetchFn: typeof fetch,
   signal?: AbortSignal,
 ): Promise<LoadedManifest> {
+  if (typeof body.manifest === "string") {
+    const bytes = new TextEncoder().encode(body.manifest);
+    return {
+      raw: parseJson(body.manifest, "manifest"),
+      origin: { kind: "body" },
+      source: "body",
+      bytes,
+    };
+  }
   if (body.manifest !== undefined) {
     return { raw: body.manifest, origin: { kind: "body" }, source: "body" };
   }
@@ -116,8 +128,9 @@ export async function loadManifest(
     await res.body?.cancel();
     throw new VolantError("upstream", `url: fetching ${url.href} answered HTTP ${res.status}`);
   }
-  const text = await readLimited(res.body, "url");
-  return { raw: parseJson(text, "url"), origin: { kind: "http", url }, source: url.href };
+  const bytes = await readLimited(res.body, "url");
+  const raw = parseJson(new TextDecoder().decode(bytes), "url");
+  return { raw, origin: { kind: "http", url }, source: url.href, bytes };
 }
 
 /** One artifact the manifest references, resolved and vetted. */

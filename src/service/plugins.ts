@@ -18,6 +18,8 @@ import type { PluginServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import { KeyedMutex } from "./locks.ts";
 import { collectArtifacts, loadManifest } from "./plugin_source.ts";
+import { checkSignature } from "./signatures.ts";
+import type { TrustedKeyStore } from "./trusted_keys.ts";
 
 /** Minimum gap between two plugin.download events for one artifact. */
 const PROGRESS_INTERVAL_MS = 250;
@@ -28,9 +30,11 @@ export class PluginService implements PluginServiceApi {
   /** Blobs installs in progress rely on (count per path): never garbage. */
   readonly #inflight = new Map<string, number>();
   readonly artifacts: ArtifactStore;
+  readonly #keys: TrustedKeyStore;
 
-  constructor(ctx: ServiceContext) {
+  constructor(ctx: ServiceContext, keys: TrustedKeyStore) {
     this.#ctx = ctx;
+    this.#keys = keys;
     this.artifacts = new ArtifactStore(ctx.options.stateDir);
   }
 
@@ -62,6 +66,17 @@ export class PluginService implements PluginServiceApi {
       }
       throw error;
     }
+    // Before anything else is fetched: a refused signature installs and downloads nothing.
+    const signature = await checkSignature({
+      body,
+      loaded,
+      manifest,
+      keys: await this.#keys.list(),
+      requireSignatures: this.#ctx.options.requireSignatures,
+      fetch: this.#ctx.fetch,
+      now: now(),
+      signal: opts.signal,
+    });
     return await this.#locks.run(manifest.name, async () => {
       const existing = store.plugins.get(manifest.name);
       if (existing && existing.version === manifest.version) {
@@ -119,6 +134,7 @@ export class PluginService implements PluginServiceApi {
         source: loaded.source,
         manifest,
         artifacts,
+        signature,
         installed_at: existing?.installed_at ?? time,
         updated_at: time,
       };
@@ -132,6 +148,7 @@ export class PluginService implements PluginServiceApi {
         version: record.version,
         previous_version: existing?.version,
         allow_unverified: record.allow_unverified,
+        signed_by: signature?.key_id ?? null,
       });
       if (existing) await this.collectGarbage();
       return { outcome, plugin: record };
