@@ -21,11 +21,7 @@ import {
   VmListSchema,
   VmRecordSchema,
 } from "../manifest/api.ts";
-import {
-  type AddKeyBody,
-  TrustedKeyListSchema,
-  TrustedKeySchema,
-} from "../manifest/signing.ts";
+import { type AddKeyBody, TrustedKeyListSchema, TrustedKeySchema } from "../manifest/signing.ts";
 import { checkResponse } from "./check.ts";
 import { type ConsoleSession, openConsole } from "./console.ts";
 import {

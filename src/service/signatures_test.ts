@@ -15,7 +15,7 @@ import {
   publicKeyFromSecret,
   signMessage,
 } from "../crypto/mod.ts";
-import { isVolantError, VolantError } from "../errors.ts";
+import { isVolantError, type VolantError } from "../errors.ts";
 import { openStore } from "../store/mod.ts";
 import { createServices } from "./mod.ts";
 
