@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isAbsolute, resolve } from "node:path";
 import { VolantError } from "../errors.ts";
 import type { TrustedKey } from "../manifest/signing.ts";
 import type { Command } from "./command.ts";
@@ -61,9 +62,9 @@ export const keysShow: Command = {
   },
 };
 
-async function readKey(arg: string): Promise<string> {
+async function readKey(arg: string, cwd: string): Promise<string> {
   try {
-    return await Deno.readTextFile(arg);
+    return await Deno.readTextFile(isAbsolute(arg) ? arg : resolve(cwd, arg));
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
     if (INLINE_KEY.test(arg)) return arg;
@@ -98,7 +99,7 @@ export const keysAdd: Command = {
     const plugins = ctx.values.plugin as string[] | undefined;
     const key = await ctx.client().addKey({
       name,
-      public_key: await readKey(source),
+      public_key: await readKey(source, ctx.io.cwd()),
       ...(plugins && plugins.length > 0 ? { plugins } : {}),
     });
     if (ctx.output === "json") ctx.io.out(json(key));
