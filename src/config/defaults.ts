@@ -46,6 +46,8 @@ export const DEFAULTS = {
   download_max_bytes: 8 * 1024 * 1024 * 1024,
   /** Seconds a download may wait for response headers, and for each chunk after them (x2). */
   download_timeout_seconds: 15,
+  /** Refuse plugins whose manifest carries no minisign signature by a trusted key. */
+  require_signatures: false,
 } as const;
 
 export type ConfigKey = keyof typeof DEFAULTS;

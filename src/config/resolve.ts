@@ -35,6 +35,7 @@ export interface ResolvedConfig {
   allowPrivateSources: boolean;
   downloadMaxBytes: number;
   downloadTimeoutSeconds: number;
+  requireSignatures: boolean;
   /** Where each key's value came from, e.g. `env VOLANT_SUBNET`. */
   sources: Record<ConfigKey, string>;
   /** The config file read, if any. */
@@ -142,6 +143,7 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     allowPrivateSources: values.allow_private_sources as boolean,
     downloadMaxBytes: values.download_max_bytes as number,
     downloadTimeoutSeconds: values.download_timeout_seconds as number,
+    requireSignatures: values.require_signatures as boolean,
     sources,
     configFile: inputs.file?.path ?? null,
   };

@@ -35,10 +35,8 @@ const subnet = z.string().regex(
 /** A boolean: typed in TOML; `true|false|1|0` from flags and env (a bare flag is `true`). */
 const bool = z.union([
   z.boolean(),
-  z.enum(["true", "false", "1", "0"], "must be true or false").transform((v) =>
-    v === "true" || v === "1"
-  ),
-]);
+  z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1"),
+], { error: "must be true or false" });
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -75,4 +73,5 @@ export const KEY_SCHEMAS: Record<ConfigKey, z.ZodType> = {
   allow_private_sources: bool,
   download_max_bytes: int(1024 * 1024, 1024 ** 4),
   download_timeout_seconds: int(1, 3600),
+  require_signatures: bool,
 };

@@ -120,6 +120,7 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
           connectTimeoutMs: config.downloadTimeoutSeconds * 1000,
           idleTimeoutMs: config.downloadTimeoutSeconds * 2000,
         },
+        requireSignatures: config.requireSignatures,
       },
     });
     cleanups.push(() => services.close());

@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { NameSchema } from "./names.ts";
+import { PluginSignatureSchema } from "./signing.ts";
 import {
   CloudInitSchema,
   NetworkSchema,
@@ -96,6 +97,8 @@ export const PluginRecordSchema = z.object({
   source: z.string(),
   manifest: PluginManifestSchema,
   artifacts: z.array(ArtifactRecordSchema),
+  /** The verified minisign signature of the manifest; null when installed unsigned. */
+  signature: PluginSignatureSchema.nullable().optional(),
   installed_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -110,12 +113,18 @@ export type PluginList = z.infer<typeof PluginListSchema>;
  * manifest file) or `path` (absolute host path of a manifest file).
  */
 export const InstallPluginBodySchema = z.strictObject({
-  manifest: JsonObject.optional(),
+  /** The manifest object, or its exact text (needed to verify a `signature` sent along). */
+  manifest: z.union([JsonObject, z.string().max(1 << 20)]).optional(),
   url: z.string().regex(/^(https?|file):\/\/\S+$/, "must be an http(s):// or file:// URL")
     .refine((v) => URL.canParse(v), "is not a valid URL (check the host, the port and escapes)")
     .optional(),
   path: z.string().regex(/^\/\S*$/, "must be an absolute path").optional(),
   allow_unverified: z.boolean().default(false),
+  /** The manifest's minisign signature (`.minisig` text); default `<url or path>.minisig`. */
+  signature: z.string().max(16384, "must be at most 16384 characters").optional(),
+  /** Where to fetch the signature instead (http(s):// or file:// URL). */
+  signature_url: z.string().regex(/^(https?|file):\/\/\S+$/, "must be an http(s):// or file:// URL")
+    .optional(),
 }).superRefine((b, ctx) => {
   const given = (["manifest", "url", "path"] as const).filter((k) => b[k] !== undefined);
   if (given.length !== 1) {
@@ -319,6 +328,8 @@ export const EVENT_TYPES = [
   "plugin.disabled",
   "plugin.removed",
   "plugin.download",
+  "key.added",
+  "key.removed",
   "vm.created",
   "vm.starting",
   "vm.running",
@@ -339,7 +350,7 @@ export const EVENT_TYPES = [
 export const EventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
-export const ResourceTypeSchema = z.enum(["plugin", "vm", "deployment", "system"]);
+export const ResourceTypeSchema = z.enum(["plugin", "vm", "deployment", "system", "key"]);
 export type ResourceType = z.infer<typeof ResourceTypeSchema>;
 
 /** One persisted event; ids increase strictly and are the SSE `id:`. */

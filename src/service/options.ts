@@ -56,6 +56,8 @@ export interface ServiceOptions {
   eventRetention?: number;
   /** Limits and destination policy of manifest and artifact downloads. */
   downloads?: Partial<DownloadOptions>;
+  /** Refuse plugins whose manifest has no minisign signature by a trusted key (default false). */
+  requireSignatures?: boolean;
 }
 
 export interface DownloadOptions extends DownloadLimits {
@@ -128,6 +130,7 @@ export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {
     stopGraceMs: o.stopGraceMs ?? 10_000,
     version: o.version ?? "0.0.0",
     eventRetention: o.eventRetention ?? 100_000,
+    requireSignatures: o.requireSignatures ?? false,
     restart: {
       maxRestarts: o.restart?.maxRestarts ?? 5,
       windowMs: o.restart?.windowMs ?? 10 * 60_000,

@@ -31,6 +31,8 @@ export interface LoadedManifest {
   origin: ManifestOrigin;
   /** Shown in the plugin record. */
   source: string;
+  /** The manifest's exact bytes (what a signature covers); absent for a body object. */
+  bytes?: Uint8Array;
 }
 
 function bad(
@@ -50,7 +52,7 @@ function parseJson(text: string, field: string): unknown {
   }
 }
 
-async function readLimited(body: AsyncIterable<Uint8Array>, field: string): Promise<string> {
+async function readLimited(body: AsyncIterable<Uint8Array>, field: string): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -61,7 +63,7 @@ async function readLimited(body: AsyncIterable<Uint8Array>, field: string): Prom
     }
     chunks.push(chunk);
   }
-  return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
+  return new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer());
 }
 
 /**
@@ -95,16 +97,17 @@ async function loadFile(path: string, field: string): Promise<LoadedManifest> {
   if (size > MAX_MANIFEST_BYTES) {
     throw bad(field, `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
   }
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(real);
+    bytes = await Deno.readFile(real);
   } catch (cause) {
     throw fileProblem(field, path, cause);
   }
   return {
-    raw: parseJson(text, field),
+    raw: parseJson(new TextDecoder().decode(bytes), field),
     origin: { kind: "file", dir: dirname(real), path: real },
     source: path,
+    bytes,
   };
 }
 
@@ -116,6 +119,15 @@ export async function loadManifest(
   body: InstallPluginBody,
   download: ManifestFetch,
 ): Promise<LoadedManifest> {
+  if (typeof body.manifest === "string") {
+    // The manifest's exact text, so a signature over its bytes can be checked.
+    return {
+      raw: parseJson(body.manifest, "manifest"),
+      origin: { kind: "body" },
+      source: "body",
+      bytes: new TextEncoder().encode(body.manifest),
+    };
+  }
   if (body.manifest !== undefined) {
     return { raw: body.manifest, origin: { kind: "body" }, source: "body" };
   }
@@ -133,11 +145,12 @@ export async function loadManifest(
     return { ...(await loadFile(fileURLToPath(url), "url")), source: url.href };
   }
   const res = await download(url.href, "url");
-  const text = await readLimited(res.body, "url");
+  const bytes = await readLimited(res.body, "url");
   return {
-    raw: parseJson(text, "url"),
+    raw: parseJson(new TextDecoder().decode(bytes), "url"),
     origin: { kind: "http", url: new URL(res.url) },
     source: url.href,
+    bytes,
   };
 }
 

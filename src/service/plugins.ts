@@ -19,6 +19,9 @@ import type { ServiceContext } from "./context.ts";
 import { KeyedMutex } from "./locks.ts";
 import { guardedFetch } from "./guarded_fetch.ts";
 import { collectArtifacts, type LoadedManifest, loadManifest } from "./plugin_source.ts";
+import { checkSignature } from "./signatures.ts";
+import type { TrustedKeyStore } from "./trusted_keys.ts";
+import type { PluginSignature } from "../manifest/signing.ts";
 
 /** A document that is at least trying to be a manifest (its problems are worth naming). */
 function looksLikeManifest(raw: unknown): boolean {
@@ -41,9 +44,11 @@ export class PluginService implements PluginServiceApi {
   /** Installs in progress, by plugin name, so a remove can cancel them. */
   readonly #installing = new Map<string, AbortController>();
   readonly artifacts: ArtifactStore;
+  readonly #keys: TrustedKeyStore;
 
-  constructor(ctx: ServiceContext) {
+  constructor(ctx: ServiceContext, keys: TrustedKeyStore) {
     this.#ctx = ctx;
+    this.#keys = keys;
     this.artifacts = new ArtifactStore(ctx.options.stateDir);
   }
 
@@ -90,6 +95,17 @@ export class PluginService implements PluginServiceApi {
       }
       throw error;
     }
+    // Before anything else is fetched: a refused signature installs and downloads nothing.
+    const signature = await checkSignature({
+      body,
+      loaded,
+      manifest,
+      keys: await this.#keys.list(),
+      requireSignatures: this.#ctx.options.requireSignatures,
+      download,
+      now: this.#ctx.now(),
+      signal: opts.signal,
+    });
     return await this.#locks.run(manifest.name, async () => {
       const existing = store.plugins.get(manifest.name);
       if (existing && existing.version === manifest.version) {
@@ -99,7 +115,7 @@ export class PluginService implements PluginServiceApi {
       const cancel = new AbortController();
       this.#installing.set(manifest.name, cancel);
       try {
-        return await this.#installLocked(manifest, loaded, allowUnverified, existing, {
+        return await this.#installLocked(manifest, loaded, allowUnverified, existing, signature, {
           signal: opts.signal ? AbortSignal.any([opts.signal, cancel.signal]) : cancel.signal,
         });
       } finally {
@@ -113,6 +129,7 @@ export class PluginService implements PluginServiceApi {
     loaded: LoadedManifest,
     allowUnverified: boolean,
     existing: PluginRecord | undefined,
+    signature: PluginSignature | null,
     opts: { signal: AbortSignal },
   ): Promise<PluginInstallResult> {
     const { store, events, now } = this.#ctx;
@@ -175,6 +192,7 @@ export class PluginService implements PluginServiceApi {
       source: loaded.source,
       manifest,
       artifacts,
+      signature,
       installed_at: existing?.installed_at ?? time,
       updated_at: time,
     };
@@ -188,6 +206,7 @@ export class PluginService implements PluginServiceApi {
       version: record.version,
       previous_version: existing?.version,
       allow_unverified: record.allow_unverified,
+      signed_by: signature?.key_id ?? null,
     });
     if (existing) await this.collectGarbage();
     return { outcome, plugin: record };

@@ -147,6 +147,7 @@ class SqlitePlugins implements PluginRepo {
       source: String(r.source),
       manifest: JSON.parse(String(r.manifest_json)),
       artifacts: this.#artifacts(String(r.name)),
+      signature: r.signature_json == null ? null : JSON.parse(String(r.signature_json)),
       installed_at: String(r.installed_at),
       updated_at: String(r.updated_at),
     };
@@ -167,12 +168,12 @@ class SqlitePlugins implements PluginRepo {
     this.#store.tx(() => {
       this.#st.get(
         `INSERT INTO plugins (name, version, runtime, enabled, allow_unverified, source,
-           manifest_json, installed_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           manifest_json, installed_at, updated_at, signature_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(name) DO UPDATE SET version = excluded.version, runtime = excluded.runtime,
            enabled = excluded.enabled, allow_unverified = excluded.allow_unverified,
            source = excluded.source, manifest_json = excluded.manifest_json,
-           updated_at = excluded.updated_at`,
+           updated_at = excluded.updated_at, signature_json = excluded.signature_json`,
       ).run(
         p.name,
         p.version,
@@ -183,6 +184,7 @@ class SqlitePlugins implements PluginRepo {
         JSON.stringify(p.manifest),
         p.installed_at,
         p.updated_at,
+        p.signature ? JSON.stringify(p.signature) : null,
       );
       this.#st.get("DELETE FROM artifacts WHERE plugin = ?").run(p.name);
       const insert = this.#st.get(
