@@ -65,6 +65,12 @@ export interface VmExit {
   signal: string | null;
   /** True when the exit was asked for (shutdown/kill through the driver). */
   requested: boolean;
+  /**
+   * Set when the driver ended the VMM because the guest rebooted or panicked
+   * (Cloud Hypervisor reboots a guest in place; Volant treats that as a crash
+   * for the restart policy). Absent otherwise.
+   */
+  guest?: "reboot" | "panic";
 }
 
 export interface VmInfo {
