@@ -124,7 +124,8 @@ export class FakeChApi {
       case "vmm.shutdown":
         // 200 with no body, not 204 (http_endpoint.rs l. 687).
         this.hooks.onEvent?.("vmm", "shutdown");
-        queueMicrotask(() => this.hooks.onVmmShutdown?.());
+        // The answer goes out before the process ends (main.rs joins the HTTP thread).
+        setTimeout(() => this.hooks.onVmmShutdown?.(), 20);
         return new Response(null, { status: 200 });
       case "vm.pause":
         this.#transition("VmPause", this.#needVm("VmPause"), "Paused");

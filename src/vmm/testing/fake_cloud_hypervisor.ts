@@ -376,7 +376,9 @@ async function main(args: string[]) {
   if (!kernel) return; // an empty VMM: waits for vm.restore
 
   // After the API is up: parse the config, create the VM, boot it (main.rs l. 766-779).
-  await new Promise((r) => setTimeout(r, 150));
+  // VOLANT_FAKE_CH_CREATE_DELAY_MS widens the window for tests (default 150 ms).
+  const delay = Number(Deno.env.get("VOLANT_FAKE_CH_CREATE_DELAY_MS") ?? 150);
+  await new Promise((r) => setTimeout(r, delay));
   for (const f of ["--cpus", "--memory", "--serial", "--cmdline"]) {
     if (!seen.get(f)) usage(`${f} missing (the fake needs it)`);
   }
