@@ -218,17 +218,20 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
       await driver.destroy(spec);
     });
 
-    await t.step("crash: a guest panic ends the VMM (no reboot loop) -> requested=false", async () => {
-      // The test guest's init exits; the kernel panics and, with panic=-1, resets.
-      const spec = specFor({ extraCmdline: "volant_test=panic" });
-      const proc = await boot(spec);
-      const exit = await exitOf(driver, proc, "guest panic");
-      assertEquals(exit.requested, false);
-      assertEquals(exit.guest, target.rebootsInPlace ? "reboot" : undefined);
-      await waitForSerial(proc, "init exiting on purpose", 1000);
-      assertEquals(await isSameLiveProcess(proc), false);
-      await driver.destroy(spec);
-    });
+    await t.step(
+      "crash: a guest panic ends the VMM (no reboot loop) -> requested=false",
+      async () => {
+        // The test guest's init exits; the kernel panics and, with panic=-1, resets.
+        const spec = specFor({ extraCmdline: "volant_test=panic" });
+        const proc = await boot(spec);
+        const exit = await exitOf(driver, proc, "guest panic");
+        assertEquals(exit.requested, false);
+        assertEquals(exit.guest, target.rebootsInPlace ? "reboot" : undefined);
+        await waitForSerial(proc, "init exiting on purpose", 1000);
+        assertEquals(await isSameLiveProcess(proc), false);
+        await driver.destroy(spec);
+      },
+    );
 
     await t.step("crash: the VMM is killed from outside -> requested=false", async () => {
       const spec = specFor();

@@ -16,9 +16,9 @@ import { isSameLiveProcess } from "./proc.ts";
 import {
   clearBootFiles,
   DEFAULT_RUNTIME_ROOT,
-  guestResetOf,
   DEFAULT_STATE_ROOT,
   type DirRoots,
+  guestResetOf,
   type IdentityRecord,
   markGuestReset,
   markStopRequested,

@@ -23,6 +23,16 @@ interface Fake {
 
 const KERNEL = "/bin/busybox"; // the fake only checks for an ELF
 
+/** SIGKILL unless it already exited (kill then throws TypeError); waits for the status. */
+async function killIfRunning(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+  }
+  await child.status;
+}
+
 async function withFake(
   args: (dir: string) => string[],
   fn: (f: Fake) => Promise<void>,
@@ -58,12 +68,7 @@ async function withFake(
   try {
     await fn(f);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch (e) {
-      if (!(e instanceof TypeError)) throw e; // already exited
-    }
-    await child.status;
+    await killIfRunning(child);
     await collect;
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(guest.dir, { recursive: true });
