@@ -123,7 +123,7 @@ Deno.test("hybrid vsock: guest -> host connections arrive on <socket>_<port>", a
   });
 });
 
-Deno.test("fake muxer parses commands as upstream's muxer tests say (muxer.rs l. 1715-1810)", () => {
+Deno.test("fake muxer parses commands as upstream's muxer tests say (muxer.rs v53.0 l. 1615-1710)", () => {
   assertEquals(parseConnectCommand("CONNECT 1337"), 1337);
   assertEquals(parseConnectCommand("connect 1337"), 1337);
   assertEquals(parseConnectCommand("CONNECT  1337 "), 1337);

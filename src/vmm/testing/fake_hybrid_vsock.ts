@@ -10,7 +10,7 @@
  *   (prefix case-insensitive, the port trimmed, at most 32 bytes before the
  *   newline: muxer.rs l. 97, 505-535); a bad command closes the connection;
  *   if a guest listener takes it the host reads `OK <host port>\n` (muxer.rs
- *   l. 762; host ports allocated from 2^30, l. 394 and 687-699) and then the
+ *   l. 762; host ports allocated from 2^30, l. 394 and 688-700) and then the
  *   stream is the guest's; if nothing listens the guest answers RST and the
  *   host sees the connection closed, without `OK`;
  * - guest -> host: the guest connects to host listeners at `PATH_<port>`;
@@ -110,7 +110,7 @@ export class FakeHybridVsock {
   }
 
   #allocate(): number {
-    // muxer.rs l. 693: wrap within [2^30, 2^31).
+    // muxer.rs l. 694: wrap within [2^30, 2^31).
     this.#lastLocalPort = ((this.#lastLocalPort + 1) & ~(1 << 31)) | (1 << 30);
     return this.#lastLocalPort;
   }
