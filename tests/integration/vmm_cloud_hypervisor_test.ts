@@ -110,7 +110,7 @@ function specOf(root: string, guest: TestGuest, name: string, over: Partial<VmSp
   };
 }
 
-/** Types `word` on the console until the guest echoes it (keys sent before the pump connects are lost). */
+/** Types `word` on the console until the guest echoes it (retries: a restored guest may be slow). */
 async function echoes(proc: { serialSocket: string; serialLog: string }, word: string) {
   const conn = await connectConsole(proc.serialSocket);
   try {
