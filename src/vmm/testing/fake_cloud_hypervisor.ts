@@ -62,6 +62,14 @@ const SINGLE = new Set([
   "--vsock",
 ]);
 
+/**
+ * How long the fake guest's "kernel" takes to reach init. Long enough that a
+ * booting process which exits right after `boot()` (the conformance suite's
+ * "daemon died" case) is gone before the first line: output CH hands to a
+ * client that dies before reading it is lost, as upstream's would be.
+ */
+const GUEST_BOOT_MS = 1000;
+
 function usage(msg: string): never {
   console.error(`error: ${msg}`);
   Deno.exit(2); // clap's usage-error exit code
@@ -355,7 +363,7 @@ async function main(args: string[]) {
         print("Rebooting in 1 seconds..");
         await reboot(config);
       }
-    }, 100);
+    }, GUEST_BOOT_MS);
   };
 
   // vmm/src/lib.rs l. 2088 + vm_reboot (l. 2427): the VM is rebuilt from its persisted config.
