@@ -65,6 +65,12 @@ export interface VmExit {
   signal: string | null;
   /** True when the exit was asked for (shutdown/kill through the driver). */
   requested: boolean;
+  /**
+   * Set when the driver ended the VMM because the guest rebooted or panicked
+   * (Cloud Hypervisor reboots a guest in place; Volant treats that as a crash
+   * for the restart policy). Absent otherwise.
+   */
+  guest?: "reboot" | "panic";
 }
 
 export interface VmInfo {
@@ -98,6 +104,23 @@ export interface Hypervisor {
   exited(proc: VmProcess): Promise<VmExit>;
   /** Removes the runtime dir and per-VM state (overlays); the VM must be stopped. */
   destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void>;
+  /**
+   * Optional (Cloud Hypervisor): writes a snapshot of a running or paused VM
+   * into `dir` (absolute; created if missing, else it must be empty). The VM is
+   * paused for the copy and resumed unless `resume: false`. Slow: it copies all
+   * guest memory. See docs/hypervisors.md.
+   */
+  snapshot?(proc: VmProcess, dir: string, opts?: { resume?: boolean }): Promise<void>;
+  /**
+   * Optional (Cloud Hypervisor): restores `spec`'s VM from a snapshot `dir` of
+   * that same VM into a new VMM (its previous VMM must have exited); resumes it
+   * unless `resume: false`. Returns the new process (tracked like a boot).
+   */
+  restore?(
+    spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir" | "serialLogMaxBytes">,
+    dir: string,
+    opts?: { resume?: boolean; prefault?: boolean },
+  ): Promise<VmProcess>;
 }
 
 /** Host networking, implemented by src/net through FFI. */

@@ -14,6 +14,7 @@ import type { VmLifecycle } from "./vms.ts";
 import { vmRuntimeDir } from "./vm_spec.ts";
 
 function describeExit(exit: VmExit): string {
+  if (exit.guest) return `guest ${exit.guest === "panic" ? "panicked" : "rebooted"} (VMM stopped)`;
   if (exit.signal) return `VMM killed by ${exit.signal}`;
   return `VMM exited with code ${exit.code}`;
 }
@@ -60,7 +61,8 @@ export class Supervisor {
       this.stopHealth(name);
       const row = store.vms.get(name);
       if (!row || row.state !== "running" && row.state !== "starting") return false;
-      clean = exit.code === 0 && exit.signal === null;
+      // A guest reboot (Cloud Hypervisor reboots in place) is a crash, not a power-off.
+      clean = exit.code === 0 && exit.signal === null && !exit.guest;
       await network?.deleteTap(row.tap).catch((error) =>
         log.warn("cannot delete TAP after exit", { vm: name, error })
       );

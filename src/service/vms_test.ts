@@ -451,3 +451,32 @@ Deno.test("doomed creates take no lease: 40 at once on a 13-address pool all ans
     await f.close();
   }
 });
+
+Deno.test("crash: a guest reboot the driver ended (exit 0, guest=reboot) is a crash; on-failure restarts it", async () => {
+  const f = await serviceFixture({
+    options: { restart: { maxRestarts: 2, baseDelayMs: 5, windowMs: 60_000 } },
+  });
+  try {
+    await f.services.vms.create({ name: "rb", plugin: "web", restart_policy: "on-failure" });
+    const pid = f.services.vms.get("rb").pid;
+    f.hv.crash("rb", 0, null, "reboot");
+    await waitFor(
+      () => {
+        const v = f.services.vms.get("rb");
+        return v.state === "running" && v.pid !== pid;
+      },
+      3000,
+      "restarted after the guest reboot",
+    );
+    const crashed = f.services.events.list({ filter: { resource: "rb" }, limit: 100 })
+      .filter((e) => e.type === "vm.crashed");
+    assert.equal(crashed.length, 1);
+    // With policy never it stays crashed, saying why.
+    await f.services.vms.create({ name: "rn", plugin: "web" });
+    f.hv.crash("rn", 0, null, "reboot");
+    await waitFor(() => f.services.vms.get("rn").state === "crashed", 2000, "crashed");
+    assert.match(f.services.vms.get("rn").last_error ?? "", /guest rebooted/);
+  } finally {
+    await f.close();
+  }
+});

@@ -2,7 +2,7 @@
  * One conformance suite every Hypervisor driver runs: boot a minimal guest,
  * read its serial output, console round trip, pause/resume, graceful shutdown
  * through the power button, forced kill, crash detection (guest powers off on
- * its own; VMM killed from outside), adoption by a fresh driver instance after
+ * its own; guest panic, which must not loop reboots; VMM killed from outside), adoption by a fresh driver instance after
  * the booting process exited, and failure paths that must leak nothing.
  *
  * The guest is src/vmm/testing/guest_fixture.ts (or a driver's contract fake
@@ -32,6 +32,11 @@ export interface ConformanceTarget {
   machine: MachineKind;
   /** Whether the target supports these (a contract fake may not). */
   supports: { pause: boolean; console: boolean; overlays: boolean };
+  /**
+   * The VMM reboots a guest in place (Cloud Hypervisor): the driver must end it
+   * and report `guest: "reboot"`. False: the VMM exits by itself (QEMU -no-reboot).
+   */
+  rebootsInPlace?: boolean;
   /** Per-wait timeout for guest lines (TCG on a loaded host is slow). */
   lineTimeoutMs: number;
 }
@@ -212,6 +217,21 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
       await waitForSerial(proc, GUEST_LINES.poweroff, 1000);
       await driver.destroy(spec);
     });
+
+    await t.step(
+      "crash: a guest panic ends the VMM (no reboot loop) -> requested=false",
+      async () => {
+        // The test guest's init exits; the kernel panics and, with panic=-1, resets.
+        const spec = specFor({ extraCmdline: "volant_test=panic" });
+        const proc = await boot(spec);
+        const exit = await exitOf(driver, proc, "guest panic");
+        assertEquals(exit.requested, false);
+        assertEquals(exit.guest, target.rebootsInPlace ? "reboot" : undefined);
+        await waitForSerial(proc, "init exiting on purpose", 1000);
+        assertEquals(await isSameLiveProcess(proc), false);
+        await driver.destroy(spec);
+      },
+    );
 
     await t.step("crash: the VMM is killed from outside -> requested=false", async () => {
       const spec = specFor();

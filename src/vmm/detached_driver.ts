@@ -18,7 +18,9 @@ import {
   DEFAULT_RUNTIME_ROOT,
   DEFAULT_STATE_ROOT,
   type DirRoots,
+  guestResetOf,
   type IdentityRecord,
+  markGuestReset,
   markStopRequested,
   readIdentity,
   removeIfExists,
@@ -49,6 +51,16 @@ export interface DetachedDriverOptions {
 
 /** Which runtime file is the control socket. */
 export type ControlFile = "qmp" | "api";
+
+/** How `launch` knows the VMM is up, and what a failure may remove. */
+export interface LaunchOptions {
+  /** Resolves once the VMM (and its VM) is ready; `signal` aborts on timeout or VMM death. */
+  ready(proc: VmProcess, signal: AbortSignal): Promise<void>;
+  /** How long `ready` may take. */
+  timeoutMs: number;
+  /** Whether these dirs existed before the call: a failed launch removes only what it made. */
+  existed: { runtimeDir: boolean; stateDir: boolean };
+}
 
 interface Tracked {
   exit: Promise<VmExit>;
@@ -108,6 +120,34 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     return () => {};
   }
 
+  /**
+   * Called once per booted or adopted VMM; returns a stop function run at its
+   * exit. A VMM that reboots its guest in place (CH) watches for that here and
+   * calls `endAfterGuestReset`. QEMU needs nothing (`-no-reboot`).
+   */
+  protected watchGuest(_proc: VmProcess): () => void {
+    return () => {};
+  }
+
+  /**
+   * The guest rebooted or panicked and the VMM kept it running: record it and
+   * end the VMM (clean quit, then SIGKILL), so the exit is a crash with
+   * `guest` set and the restart policy decides. A stop already asked for wins.
+   */
+  protected async endAfterGuestReset(proc: VmProcess, what: "reboot" | "panic"): Promise<void> {
+    if (await stopWasRequested(proc.runtimeDir)) return;
+    if (!(await isSameLiveProcess(proc))) return;
+    await markGuestReset(proc.runtimeDir, what);
+    const exit = this.exited(proc);
+    try {
+      await this.requestQuit(proc);
+      if (await settlesWithin(exit, this.quitGraceMs)) return;
+    } catch (e) {
+      if (!(e instanceof VolantError)) throw e;
+    }
+    await this.#forceKill(proc);
+  }
+
   /** Where a console client connects (`VmProcess.serialSocket`): the VMM's serial socket. */
   protected consoleSocket(runtimeDir: string): string {
     return runtimePath(runtimeDir, "serialSocket");
@@ -146,7 +186,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     const stateExisted = await exists(spec.stateDir);
     // Every stat before the spawn delays the guest: skip a prepare the caller just did.
     if (!this.#prepared.delete(spec)) await this.prepare(spec);
-    const running = await this.#liveRecord(spec.runtimeDir);
+    const running = await this.liveRecord(spec.runtimeDir);
     if (running) {
       throw new VolantError(
         "conflict",
@@ -155,6 +195,24 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     }
     await clearBootFiles(spec.runtimeDir);
     const argv = await this.buildArgv(binary, spec);
+    return await this.launch(spec, argv, {
+      ready: (proc, signal) => this.waitControlReady(this.controlSocket(proc), signal),
+      timeoutMs: this.startTimeoutMs,
+      existed: { runtimeDir: dirExisted, stateDir: stateExisted },
+    });
+  }
+
+  /**
+   * Spawns `argv` detached for `spec`'s VM, records its identity, tracks it and
+   * waits for `o.ready`. On failure nothing is left: no process, no boot files,
+   * and the dirs this call's caller created are removed; the error quotes vmm.log.
+   * The caller has validated the dirs, refused a live VMM and cleared boot files.
+   */
+  protected async launch(
+    spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir" | "serialLogMaxBytes">,
+    argv: string[],
+    o: LaunchOptions,
+  ): Promise<VmProcess> {
     const proc: VmProcess = {
       name: spec.name,
       pid: 0,
@@ -182,7 +240,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
         bootedAt: new Date().toISOString(),
       });
       this.#track(proc, spec.serialLogMaxBytes);
-      await this.#waitStarted(proc, spawned);
+      await this.#waitStarted(proc, spawned, o);
       return proc;
     } catch (e) {
       this.#binaryPath = undefined; // re-resolved next time (moved or reinstalled)
@@ -195,8 +253,8 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       }
       await clearBootFiles(spec.runtimeDir);
       // What this call created goes; what a separate prepare made is the caller's to destroy.
-      if (!dirExisted) await removeIfExists(spec.runtimeDir, true);
-      if (!stateExisted) await removeIfExists(spec.stateDir, true);
+      if (!o.existed.runtimeDir) await removeIfExists(spec.runtimeDir, true);
+      if (!o.existed.stateDir) await removeIfExists(spec.stateDir, true);
       if (e instanceof VolantError && e.code !== "upstream") throw e;
       throw new VolantError(
         "upstream",
@@ -289,7 +347,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
 
   async destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void> {
     validateSpecDirs(spec, this.roots);
-    const running = await this.#liveRecord(spec.runtimeDir);
+    const running = await this.liveRecord(spec.runtimeDir);
     if (running) {
       throw new VolantError(
         "conflict",
@@ -309,6 +367,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       ? startSerialLogCap(proc.serialLog, serialLogMaxBytes, this.serialCapIntervalMs)
       : () => {};
     const stopSerial = serialLogMaxBytes ? this.attachSerial(proc) : () => {};
+    const stopGuestWatch = serialLogMaxBytes ? this.watchGuest(proc) : () => {};
     const child = this.#children.get(k);
     const exit = (async (): Promise<VmExit> => {
       let code: number | null = null;
@@ -321,26 +380,28 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       }
       stopCap();
       stopSerial();
+      stopGuestWatch();
       this.#children.delete(k);
-      return { code, signal, requested: await stopWasRequested(proc.runtimeDir) };
+      const requested = await stopWasRequested(proc.runtimeDir);
+      const guest = requested ? null : await guestResetOf(proc.runtimeDir);
+      return guest ? { code, signal, requested, guest } : { code, signal, requested };
     })();
     const tracked = { exit, stopCap };
     this.#tracked.set(k, tracked);
     return tracked;
   }
 
-  async #waitStarted(proc: VmProcess, spawned: SpawnedVmm): Promise<void> {
-    const socket = this.controlSocket(proc);
+  async #waitStarted(proc: VmProcess, spawned: SpawnedVmm, o: LaunchOptions): Promise<void> {
     const ac = new AbortController();
     const timer = setTimeout(
-      () => ac.abort(new Error(`no control socket after ${this.startTimeoutMs} ms`)),
-      this.startTimeoutMs,
+      () => ac.abort(new Error(`not ready after ${o.timeoutMs} ms`)),
+      o.timeoutMs,
     );
     const died = spawned.status.then((s) => {
       ac.abort(new Error(`exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`));
     });
     try {
-      await this.waitControlReady(socket, ac.signal);
+      await o.ready(proc, ac.signal);
     } finally {
       clearTimeout(timer);
       ac.abort();
@@ -358,7 +419,8 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     }
   }
 
-  async #liveRecord(runtimeDir: string): Promise<IdentityRecord | null> {
+  /** The identity record of a VMM still alive in `runtimeDir`, else null. */
+  protected async liveRecord(runtimeDir: string): Promise<IdentityRecord | null> {
     const rec = await readIdentity(runtimeDir).catch((e) => {
       if (e instanceof VolantError) return null; // a corrupt record describes no live VMM
       throw e;

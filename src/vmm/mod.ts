@@ -16,6 +16,8 @@
  */
 export { QemuDriver, type QemuDriverOptions } from "./qemu/driver.ts";
 export {
+  type ChRestoreOptions,
+  type ChSnapshotOptions,
   CloudHypervisorDriver,
   type CloudHypervisorDriverOptions,
 } from "./cloud_hypervisor/driver.ts";

@@ -25,6 +25,15 @@ export const RUNTIME_FILES = {
   vmmLog: "vmm.log",
   /** Present once the driver was asked to stop the VM: an exit after it is `requested`. */
   stopRequested: "stop-requested",
+  /**
+   * Cloud Hypervisor only: the hybrid-vsock socket (`--vsock socket=`). CH binds it at boot and
+   * removes it only on a clean exit, so a crash leaves it behind and the next bind fails.
+   */
+  vsock: "vsock.sock",
+  /** Cloud Hypervisor only: its `--event-monitor` file (guest reboot and panic events). */
+  events: "events.json",
+  /** Written when the driver ended a VMM because the guest rebooted or panicked: `reboot|panic`. */
+  guestReset: "guest-reset",
 } as const;
 
 /** What the driver writes after spawning a VMM; `adopt` checks it against /proc. */
@@ -152,6 +161,22 @@ export async function stopWasRequested(runtimeDir: string): Promise<boolean> {
   }
 }
 
+/** Records that the guest rebooted or panicked (the driver then ends the VMM: a crash). */
+export async function markGuestReset(runtimeDir: string, what: "reboot" | "panic"): Promise<void> {
+  await writeAtomic(runtimePath(runtimeDir, "guestReset"), what + "\n");
+}
+
+/** The guest reset recorded since the last boot, if any. */
+export async function guestResetOf(runtimeDir: string): Promise<"reboot" | "panic" | null> {
+  try {
+    const text = (await Deno.readTextFile(runtimePath(runtimeDir, "guestReset"))).trim();
+    return text === "panic" ? "panic" : "reboot";
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
 /** Removes a file; a missing one is fine. */
 export async function removeIfExists(path: string, recursive = false): Promise<void> {
   try {
@@ -171,6 +196,9 @@ export async function clearBootFiles(runtimeDir: string): Promise<void> {
     "serialSocket",
     "console",
     "stopRequested",
+    "vsock",
+    "events",
+    "guestReset",
   ] as const;
   for (const f of files) {
     await removeIfExists(runtimePath(runtimeDir, f));

@@ -105,11 +105,19 @@ export class FakeHypervisor implements Hypervisor {
     return Promise.resolve();
   }
 
-  /** The VMM dies on its own (not requested). */
-  crash(name: string, code: number | null = 1, signal: string | null = null): void {
+  /** The VMM dies on its own (not requested); `guest`: the driver ended it after a guest reset. */
+  crash(
+    name: string,
+    code: number | null = 1,
+    signal: string | null = null,
+    guest?: "reboot" | "panic",
+  ): void {
     const r = this.running.get(name);
     if (!r) throw new Error(`fake: ${name} is not running`);
-    this.#end(r.proc, { code, signal, requested: false });
+    this.#end(
+      r.proc,
+      guest ? { code, signal, requested: false, guest } : { code, signal, requested: false },
+    );
   }
 
   /** Forget a VMM without an exit (as if it died while no daemon watched). */

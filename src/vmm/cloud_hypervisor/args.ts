@@ -1,7 +1,17 @@
 /**
- * Cloud Hypervisor's command line for one VM, per its documentation
- * (`cloud-hypervisor --help`, docs/api.md): one `--disk` occurrence per disk,
- * `--serial socket=`, `--console off`, `--vsock` only when asked.
+ * Cloud Hypervisor's command line for one VM, checked against its source
+ * (cloud-hypervisor/src/main.rs and vmm/src/config.rs at v53.0; the option
+ * keys are compared with upstream's lists in args_test.ts):
+ *
+ * - all disks after one `--disk` (repeating the flag needs v52+, where clap
+ *   appends; one flag with several values works on every version);
+ * - `image_type=` on every disk: without it CH auto-detects and turns
+ *   `backing_files` off for qcow2 (vmm/src/device_manager.rs, v53.0 l. 2755-2782),
+ *   so a rootfs overlay loses its backing file;
+ * - `--event-monitor path=` and `--pvpanic`: CH reboots a guest in place
+ *   (no `-no-reboot`), so the driver watches the `vm rebooting` / `guest panic`
+ *   events and ends the VMM itself;
+ * - `--serial socket=`, `--console off`, `--vsock` only when asked.
  *
  * @module
  */
@@ -14,6 +24,7 @@ export interface ChArgsOptions {
   apiSocket: string;
   serialSocket: string;
   vsockSocket: string;
+  eventMonitor: string;
 }
 
 /** CH splits option values on ',' and '=' cannot be escaped: refuse such paths. */
@@ -29,12 +40,21 @@ function plain(value: string, field: string): string {
   return value;
 }
 
-/** Builds argv (argv[0] = binary). `spec.machine` is ignored: CH always uses virtio-pci. */
-export function buildChArgs(spec: VmSpec, o: ChArgsOptions): string[] {
-  const args = [
+/** The VMM-level options every start has (boot and restore). */
+function vmmArgs(o: Pick<ChArgsOptions, "binary" | "apiSocket" | "eventMonitor">): string[] {
+  return [
     o.binary,
     "--api-socket",
     `path=${plain(o.apiSocket, "runtimeDir")}`,
+    "--event-monitor",
+    `path=${plain(o.eventMonitor, "runtimeDir")}`,
+  ];
+}
+
+/** Builds argv (argv[0] = binary). `spec.machine` is ignored: CH always uses virtio-pci. */
+export function buildChArgs(spec: VmSpec, o: ChArgsOptions): string[] {
+  const args = [
+    ...vmmArgs(o),
     "--cpus",
     `boot=${spec.cpus}`,
     "--memory",
@@ -43,14 +63,17 @@ export function buildChArgs(spec: VmSpec, o: ChArgsOptions): string[] {
     plain(spec.kernel, "kernel"),
   ];
   if (spec.initramfs) args.push("--initramfs", plain(spec.initramfs, "initramfs"));
-  for (const [i, d] of spec.disks.entries()) {
-    const parts = [
-      `path=${plain(d.path, `disks[${i}].path`)}`,
-      `readonly=${d.readonly ? "on" : "off"}`,
-    ];
-    // CH >= 51 refuses qcow2 backing files unless allowed per disk.
-    if (d.backingImage) parts.push("backing_files=on");
-    args.push("--disk", parts.join(","));
+  if (spec.disks.length > 0) {
+    args.push("--disk");
+    for (const [i, d] of spec.disks.entries()) {
+      const parts = [
+        `path=${plain(d.path, `disks[${i}].path`)}`,
+        `readonly=${d.readonly ? "on" : "off"}`,
+        `image_type=${d.format}`,
+      ];
+      if (d.backingImage && d.format === "qcow2") parts.push("backing_files=on");
+      args.push(parts.join(","));
+    }
   }
   if (spec.net) args.push("--net", `tap=${spec.net.tap},mac=${spec.net.mac}`);
   args.push(
@@ -58,10 +81,23 @@ export function buildChArgs(spec: VmSpec, o: ChArgsOptions): string[] {
     `socket=${plain(o.serialSocket, "runtimeDir")}`,
     "--console",
     "off",
+    "--pvpanic",
   );
   if (spec.vsock) {
     args.push("--vsock", `cid=${spec.vsock.cid},socket=${plain(o.vsockSocket, "runtimeDir")}`);
   }
   args.push("--cmdline", spec.cmdline);
   return args;
+}
+
+/**
+ * argv for a restore: a VMM with no VM (only the API socket and the event
+ * monitor). `vm.restore` refuses a VMM that has a VM or a VM config
+ * (vmm/src/lib.rs, v53.0 l. 2338-2344), so no `--kernel` here; the VM's
+ * config (disks, serial socket, TAP, vsock) comes from the snapshot.
+ */
+export function buildChRestoreArgs(
+  o: Pick<ChArgsOptions, "binary" | "apiSocket" | "eventMonitor">,
+): string[] {
+  return vmmArgs(o);
 }

@@ -1,7 +1,12 @@
 /**
  * The Cloud Hypervisor driver (production VMM, KVM only). Boots with the
- * documented command line, controls the VM through the REST API on its api
- * socket, and copies the serial socket into serial.log.
+ * command line of args.ts, controls the VM through the REST API on its api
+ * socket, copies the serial socket into serial.log, and watches the event
+ * monitor: CH reboots a guest in place, so a guest reboot or panic ends the
+ * VMM here and the exit carries `guest` (a crash for the restart policy).
+ *
+ * Beyond the port: `snapshot(proc, dir)` and `restore(spec, dir)` (see their
+ * comments and docs/hypervisors.md).
  *
  * @module
  */
@@ -15,10 +20,11 @@ import {
 import { sleep } from "../exit_watch.ts";
 import { kvmUsable } from "../host.ts";
 import { isSameLiveProcess } from "../proc.ts";
-import { runtimePath } from "../runtime_dir.ts";
+import { clearBootFiles, removeIfExists, runtimePath, validateSpecDirs } from "../runtime_dir.ts";
 import { resolveBinary } from "../spawn.ts";
-import { ChApiClient } from "./api_client.ts";
-import { buildChArgs } from "./args.ts";
+import { ChApiClient, type ChVmState } from "./api_client.ts";
+import { buildChArgs, buildChRestoreArgs } from "./args.ts";
+import { guestResetKind, watchChEvents } from "./event_monitor.ts";
 import { startSerialPump } from "./serial_pump.ts";
 
 /** Cloud Hypervisor driver options. */
@@ -27,10 +33,32 @@ export interface CloudHypervisorDriverOptions extends DetachedDriverOptions {
   binary?: string;
   /** Skip the /dev/kvm check (only for the contract-fake VMM in tests). */
   skipKvmCheck?: boolean;
+  /**
+   * How long vm.snapshot / vm.restore may take (default 10 min): CH copies all
+   * guest memory before it answers.
+   */
+  memoryCopyTimeoutMs?: number;
+  /** How often the event-monitor file is read (default 200 ms). */
+  eventPollMs?: number;
 }
 
-const INSTALL_HINT = "install a static release from " +
+/** What `snapshot` and `restore` take beyond the VM. */
+export interface ChSnapshotOptions {
+  /** Resume the VM afterwards (default true). False leaves it paused. */
+  resume?: boolean;
+}
+
+/** What `restore` takes beyond the snapshot dir. */
+export interface ChRestoreOptions extends ChSnapshotOptions {
+  /** Fault all guest memory in before resuming (CH `prefault`, default CH's: off). */
+  prefault?: boolean;
+}
+
+const INSTALL_HINT = "install a static release (v53.0 or newer) from " +
   "https://github.com/cloud-hypervisor/cloud-hypervisor/releases into /usr/local/bin";
+
+/** CH's snapshot files (vmm/src/migration/mod.rs, vmm/src/memory_manager.rs). */
+const SNAPSHOT_FILES = ["config.json", "state.json"] as const;
 
 /** Hypervisor port over Cloud Hypervisor. */
 export class CloudHypervisorDriver extends DetachedVmmDriver {
@@ -38,11 +66,15 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
   protected readonly controlFile: ControlFile = "api";
   readonly #binaryName: string;
   readonly #skipKvmCheck: boolean;
+  readonly #memoryCopyTimeoutMs: number;
+  readonly #eventPollMs: number;
 
   constructor(opts: CloudHypervisorDriverOptions = {}) {
     super(opts);
     this.#binaryName = opts.binary ?? "cloud-hypervisor";
     this.#skipKvmCheck = opts.skipKvmCheck ?? false;
+    this.#memoryCopyTimeoutMs = opts.memoryCopyTimeoutMs ?? 600_000;
+    this.#eventPollMs = opts.eventPollMs ?? 200;
   }
 
   async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -61,22 +93,24 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
     return Promise.resolve([]);
   }
 
-  /** The API client for a VM (snapshot/restore and anything beyond the port). */
+  /** The API client for a VM (anything beyond the port). */
   api(proc: Pick<VmProcess, "runtimeDir">): ChApiClient {
-    return new ChApiClient(this.controlSocket(proc));
+    return new ChApiClient(this.controlSocket(proc), {
+      memoryCopyTimeoutMs: this.#memoryCopyTimeoutMs,
+    });
   }
 
   async info(proc: VmProcess): Promise<VmInfo> {
     if (!(await isSameLiveProcess(proc))) return { state: "shutdown" };
-    const info = await this.api(proc).vmInfo();
-    const state = info.state === "Running"
-      ? "running"
-      : info.state === "Paused"
-      ? "paused"
-      : info.state === "Shutdown"
-      ? "shutdown"
-      : "unknown";
-    return { state, raw: info };
+    let info;
+    try {
+      info = await this.api(proc).vmInfo();
+    } catch (e) {
+      // 404: the VMM runs without a VM (before a restore, or after vm.shutdown + delete).
+      if (e instanceof VolantError && e.details.status === 404) return { state: "shutdown" };
+      throw e;
+    }
+    return { state: portState(info.state), raw: info };
   }
 
   async pause(proc: VmProcess): Promise<void> {
@@ -87,15 +121,83 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
     await this.api(proc).resume();
   }
 
-  /** Pauses, snapshots to `destinationUrl` (file://...), and resumes. */
-  async snapshot(proc: VmProcess, destinationUrl: string): Promise<void> {
+  /**
+   * Snapshots a running or paused VM into `dir` (absolute; created with mode
+   * 0700 if missing, else it must be empty: CH creates its files with
+   * O_EXCL). A running VM is paused for the copy and resumed afterwards unless
+   * `resume: false`; a VM that was already paused stays paused. CH writes
+   * config.json, state.json and memory-ranges (all guest memory, synchronously,
+   * within `memoryCopyTimeoutMs`). On failure a dir this call created is removed.
+   */
+  async snapshot(proc: VmProcess, dir: string, opts: ChSnapshotOptions = {}): Promise<void> {
+    absoluteDir(dir, "snapshotDir");
+    const created = await ensureEmptyDir(dir);
     const api = this.api(proc);
-    await api.pause();
+    let pausedHere = false;
     try {
-      await api.snapshot(destinationUrl);
+      const { state } = await api.vmInfo();
+      if (state === "Running") {
+        await api.pause();
+        pausedHere = true;
+      } else if (state !== "Paused") {
+        throw new VolantError(
+          "conflict",
+          `VM ${proc.name} is ${state}: only a running or paused VM can be snapshot`,
+        );
+      }
+      await api.snapshot(`file://${dir}`);
+    } catch (e) {
+      if (created) await removeIfExists(dir, true);
+      throw e;
     } finally {
-      await api.resume();
+      if (pausedHere && opts.resume !== false) await api.resume();
     }
+  }
+
+  /**
+   * Restores `spec`'s VM from a snapshot `dir` made by `snapshot` into a new
+   * VMM started with only `--api-socket` (and `--event-monitor`): CH refuses
+   * vm.restore on a VMM that has a VM. The snapshot's config names the
+   * original VM's paths (serial socket and vsock in this runtime dir, disks,
+   * TAP), so it restores the same VM (same name and runtime dir) after its
+   * VMM has exited; a snapshot of another VM is refused. The VM comes back
+   * paused and is resumed unless `resume: false`. Returns the new process,
+   * tracked, adoptable and stoppable like a booted one.
+   */
+  async restore(
+    spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir" | "serialLogMaxBytes">,
+    dir: string,
+    opts: ChRestoreOptions = {},
+  ): Promise<VmProcess> {
+    validateSpecDirs(spec, this.roots);
+    absoluteDir(dir, "snapshotDir");
+    await checkSnapshot(dir, spec.runtimeDir);
+    const binary = await this.binary();
+    const running = await this.liveRecord(spec.runtimeDir);
+    if (running) {
+      throw new VolantError(
+        "conflict",
+        `VM ${spec.name} already has a running VMM (pid ${running.pid}): stop it before restoring`,
+      );
+    }
+    const existed = { runtimeDir: await exists(spec.runtimeDir), stateDir: true };
+    await Deno.mkdir(spec.runtimeDir, { recursive: true, mode: 0o700 });
+    await clearBootFiles(spec.runtimeDir);
+    const argv = buildChRestoreArgs({
+      binary,
+      apiSocket: runtimePath(spec.runtimeDir, "api"),
+      eventMonitor: runtimePath(spec.runtimeDir, "events"),
+    });
+    return await this.launch(spec, argv, {
+      existed,
+      timeoutMs: this.startTimeoutMs + this.#memoryCopyTimeoutMs,
+      ready: async (proc, signal) => {
+        const api = this.api(proc);
+        await untilAnswers(() => api.ping(), signal);
+        await api.restore(`file://${dir}`, { prefault: opts.prefault });
+        if (opts.resume !== false) await api.resume();
+      },
+    });
   }
 
   protected async binary(): Promise<string> {
@@ -111,7 +213,8 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
       binary,
       apiSocket: runtimePath(spec.runtimeDir, "api"),
       serialSocket: runtimePath(spec.runtimeDir, "serialSocket"),
-      vsockSocket: `${spec.runtimeDir}/vsock.sock`,
+      vsockSocket: runtimePath(spec.runtimeDir, "vsock"),
+      eventMonitor: runtimePath(spec.runtimeDir, "events"),
     }));
   }
 
@@ -136,17 +239,131 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
     });
   }
 
+  /** A `vm rebooting` or `guest panic` event ends the VMM (see endAfterGuestReset). */
+  protected override watchGuest(proc: VmProcess): () => void {
+    let fired = false;
+    return watchChEvents(runtimePath(proc.runtimeDir, "events"), (e) => {
+      const kind = guestResetKind(e);
+      if (!kind || fired) return;
+      fired = true;
+      this.endAfterGuestReset(proc, kind).catch((err) =>
+        console.error(`volant: cannot stop ${proc.name} after a guest ${kind}: ${err}`)
+      );
+    }, this.#eventPollMs);
+  }
+
+  /**
+   * Ready = `vm.info` says Running. `vmm.ping` answers as soon as the API
+   * thread runs, before CH has parsed the config, created and booted the VM
+   * (cloud-hypervisor/src/main.rs, v53.0 l. 734-779); a bad disk or kernel
+   * fails after that, and CH exits 1 (which aborts `signal`).
+   */
   protected async waitControlReady(socket: string, signal: AbortSignal): Promise<void> {
     const api = new ChApiClient(socket, 1000);
-    while (true) {
-      signal.throwIfAborted();
-      try {
-        await api.ping();
-        return;
-      } catch (e) {
-        if (!(e instanceof VolantError && e.code === "unavailable")) throw e;
-      }
-      await sleep(20, signal);
+    await untilAnswers(async () => {
+      const { state } = await api.vmInfo();
+      if (state !== "Running") throw new NotYet(state);
+    }, signal);
+  }
+}
+
+/** A VM state that is not (yet) the one waited for. */
+class NotYet extends Error {}
+
+/**
+ * Retries `fn` every 20 ms while the API is not up (`unavailable`), has no VM
+ * yet (404, or 500 before v53) or the VM is not yet in the wanted state.
+ */
+async function untilAnswers(fn: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
+  while (true) {
+    signal.throwIfAborted();
+    try {
+      await fn();
+      return;
+    } catch (e) {
+      if (!(e instanceof VolantError || e instanceof NotYet)) throw e;
     }
+    await sleep(20, signal);
+  }
+}
+
+function portState(s: ChVmState): VmInfo["state"] {
+  switch (s) {
+    case "Running":
+      return "running";
+    case "Paused":
+      return "paused";
+    // After vm.shutdown CH reports Created (the config stays, the VM is gone).
+    case "Created":
+    case "Shutdown":
+      return "shutdown";
+    default:
+      return "unknown";
+  }
+}
+
+function absoluteDir(dir: string, field: string): void {
+  if (
+    typeof dir !== "string" || !dir.startsWith("/") || /[\n\0]/.test(dir) || dir.includes("/../")
+  ) {
+    throw new VolantError("invalid_input", `${field} must be an absolute path: ${dir}`, {
+      problems: [{ field, message: "must be an absolute directory path without '..'" }],
+    });
+  }
+}
+
+/** Creates `dir` (0700) or checks it is empty; true when this call created it. */
+async function ensureEmptyDir(dir: string): Promise<boolean> {
+  try {
+    await Deno.mkdir(dir, { mode: 0o700 });
+    return true;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) {
+      if (e instanceof Deno.errors.NotFound) {
+        await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+        return true;
+      }
+      throw e;
+    }
+  }
+  for await (const entry of Deno.readDir(dir)) {
+    throw new VolantError(
+      "conflict",
+      `snapshot dir ${dir} is not empty (${entry.name}): Cloud Hypervisor will not overwrite a snapshot`,
+      { problems: [{ field: "snapshotDir", message: "must be missing or empty" }] },
+    );
+  }
+  return false;
+}
+
+/** The snapshot's files exist and its config is this VM's (its sockets are in `runtimeDir`). */
+async function checkSnapshot(dir: string, runtimeDir: string): Promise<void> {
+  for (const f of SNAPSHOT_FILES) {
+    try {
+      await Deno.stat(`${dir}/${f}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new VolantError("not_found", `${dir} is not a Cloud Hypervisor snapshot: no ${f}`, {
+        problems: [{ field: "snapshotDir", message: `no ${f}` }],
+      });
+    }
+  }
+  const config = await Deno.readTextFile(`${dir}/config.json`);
+  if (!config.includes(JSON.stringify(`${runtimeDir}/`).slice(1, -1))) {
+    throw new VolantError(
+      "invalid_input",
+      `snapshot ${dir} was not taken from the VM in ${runtimeDir}: it names other sockets`,
+      { problems: [{ field: "snapshotDir", message: "a snapshot of another VM" }] },
+    );
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
   }
 }

@@ -52,7 +52,17 @@ export function startSerialPump(o: SerialPumpOptions): () => void {
       const n = await conn.read(buf).catch(ignoreClosed);
       if (n === null) return;
       if (vmm) await writeAll(vmm, buf.subarray(0, n)).catch(ignoreClosed);
+      else queueKeys(buf.slice(0, n));
     }
+  };
+
+  // Keys typed before the pump reaches CH's socket (just after a boot or restore) wait for it.
+  const pendingKeys: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const queueKeys = (keys: Uint8Array) => {
+    if (pendingBytes + keys.length > 64 * 1024) return; // nobody types that much blind
+    pendingKeys.push(keys);
+    pendingBytes += keys.length;
   };
 
   const pump = async () => {
@@ -66,6 +76,8 @@ export function startSerialPump(o: SerialPumpOptions): () => void {
         await nap(50);
         continue;
       }
+      for (const keys of pendingKeys.splice(0)) await writeAll(vmm, keys).catch(ignoreClosed);
+      pendingBytes = 0;
       const log = await Deno.open(o.logPath, { append: true, create: true, mode: 0o600 });
       try {
         const buf = new Uint8Array(16 * 1024);
