@@ -160,7 +160,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
         problems: [{ field: "plugin", message: `plugin ${body.plugin} is disabled` }],
       });
     }
-    const config = initialConfig(body, plugin);
+    const config = initialConfig(body, plugin, { machine: this.ctx.options.machine });
     const row = store.tx(() => {
       if (store.vms.get(body.name)) {
         throw new VolantError("conflict", `vm ${body.name} already exists`, {
