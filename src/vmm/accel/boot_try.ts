@@ -139,17 +139,19 @@ export async function tryGuestBoot(o: BootTryOptions): Promise<BootTryResult> {
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   } finally {
-    if (exited === null) {
-      try {
-        child.kill("SIGKILL");
-      } catch (error) {
-        // It exited between the check and the kill: nothing left to stop.
-        if (!(error instanceof TypeError)) throw error;
-      }
-    }
+    if (exited === null) killQuietly(child);
     await status;
     await stderr;
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** SIGKILL by our child handle; one that exited between the check and the kill is fine. */
+function killQuietly(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
   }
 }
 
