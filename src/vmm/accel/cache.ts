@@ -105,7 +105,7 @@ export async function writeCachedProbe(dir: string, entry: CachedProbe): Promise
   } catch (error) {
     if (
       error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable ||
-      error instanceof Deno.errors.NotFound
+      error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory
     ) return `cannot write ${file}: ${error.message}`;
     throw error;
   }
