@@ -22,6 +22,7 @@ import {
   pluginsShow,
 } from "./cmd_plugins.ts";
 import { systemInfo } from "./cmd_system.ts";
+import { doctor } from "./cmd_doctor.ts";
 import { pluginsValidate } from "./cmd_validate.ts";
 import { vmsConfigGet, vmsConfigHistory, vmsConfigSet } from "./cmd_vm_config.ts";
 import {
@@ -60,6 +61,7 @@ export const COMMANDS: Command[] = [
   vmsConsole,
   events,
   systemInfo,
+  doctor,
 ];
 
 function isPrefix(words: string[]): boolean {
