@@ -57,7 +57,7 @@ Deno.test("boot try: a QEMU whose guest never prints gives up at the 3 s bound",
     assertEquals(r.ok, false);
     assertEquals(r.reason, "guest printed nothing in 3 s");
     assertEquals(r.firstByteMs, null);
-    ok(wall >= 3000 && wall < 3600, `took ${wall} ms`);
+    ok(wall >= 3000 && wall < 4500, `took ${wall} ms`);
     const left = await pidsWith("volant-accel-probe-");
     ok(left.every(gone), `probe QEMU left running: ${left}`);
   } finally {
