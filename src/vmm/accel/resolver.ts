@@ -87,9 +87,12 @@ export class AccelResolver {
 
   /** The decision (probing on first use); rejects for `kvm` that cannot work. */
   async decision(): Promise<AccelDecision> {
-    if (this.#current) {
-      const d = await this.#current;
+    const current = this.#current;
+    if (current) {
+      const d = await current;
       if (!d.provisional) return d;
+      // Another caller is already asking again: share its answer instead of a second probe.
+      if (this.#current !== current) return await this.#current!;
     }
     this.#current = decideAccel(this.#options);
     return await this.#current;

@@ -90,3 +90,12 @@ Deno.test("resolver: decides once, but asks again while the decision is provisio
   await r.decision();
   assertEquals(p.calls, 2, "a definitive decision is kept");
 });
+
+Deno.test("resolver: concurrent callers after a provisional decision share one new probe", async () => {
+  const p = counting(noKernel, booted);
+  const r = new AccelResolver({ mode: "auto", kernel: "/k", probe: p.probe });
+  await r.decision();
+  const [a, b, c] = await Promise.all([r.decision(), r.decision(), r.decision()]);
+  assertEquals([a.accel, b.accel, c.accel], ["kvm", "kvm", "kvm"]);
+  assertEquals(p.calls, 2);
+});
