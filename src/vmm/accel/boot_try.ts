@@ -14,7 +14,8 @@ import type { MachineKind } from "../../service/ports.ts";
 import { buildQemuArgs } from "../qemu/args.ts";
 
 /** The kernel got through its init: it now looks for a root file system (or panics). */
-export const BOOT_MILESTONE = /VFS: |Kernel panic|Freeing unused kernel/;
+export const BOOT_MILESTONE =
+  /VFS: (Cannot open|Unable to mount) root|Kernel panic|Freeing unused kernel|Run \S+ as init/;
 
 /** What the probe's guest is told: print from the first instruction, stop at once on panic. */
 export const PROBE_CMDLINE = "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 reboot=t";
@@ -102,8 +103,9 @@ export async function tryGuestBoot(o: BootTryOptions): Promise<BootTryResult> {
     while (true) {
       text = await readIfThere(serialLog);
       if (text.length > 0 && firstByteMs === null) firstByteMs = elapsed();
-      if (milestone.test(text)) {
-        const line = lastLine(text.slice(0, milestone.exec(text)!.index + 80));
+      const hit = milestone.exec(text);
+      if (hit) {
+        const line = lineAt(text, hit.index);
         return {
           ok: true,
           reason: `guest kernel booted under ${o.accel} in ${elapsed()} ms ("${line}")`,
@@ -162,6 +164,13 @@ async function readIfThere(path: string): Promise<string> {
     if (error instanceof Deno.errors.NotFound) return "";
     throw error;
   }
+}
+
+/** The whole line holding offset `at`, trimmed and cut to 160 characters. */
+function lineAt(text: string, at: number): string {
+  const start = text.lastIndexOf("\n", at) + 1;
+  const end = text.indexOf("\n", at);
+  return text.slice(start, end < 0 ? undefined : end).trim().slice(0, 160);
 }
 
 /** The last non-empty line, trimmed and cut to 160 characters. */
