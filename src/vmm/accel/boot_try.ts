@@ -38,6 +38,13 @@ export interface BootTryOptions {
 
 export interface BootTryResult {
   ok: boolean;
+  /**
+   * `booted`: reached the milestone. `exited`: QEMU ended first (or could not
+   * run). `silent`: not one byte within the bound. `slow`: the guest printed but
+   * did not get through its init within the bound (maybe only an overloaded
+   * host: callers should not remember this answer for long).
+   */
+  outcome: "booted" | "exited" | "silent" | "slow";
   /** Why it failed, or what proved it worked. */
   reason: string;
   /** ms from spawn to the first serial byte, null when none came. */
@@ -87,6 +94,7 @@ export async function tryGuestBoot(o: BootTryOptions): Promise<BootTryResult> {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied) {
       return {
         ok: false,
+        outcome: "exited",
         reason: `cannot run ${o.binary}: ${error.message}`,
         firstByteMs: null,
         ms: 0,
@@ -108,6 +116,7 @@ export async function tryGuestBoot(o: BootTryOptions): Promise<BootTryResult> {
         const line = lineAt(text, hit.index);
         return {
           ok: true,
+          outcome: "booted",
           reason: `guest kernel booted under ${o.accel} in ${elapsed()} ms ("${line}")`,
           firstByteMs,
           ms: elapsed(),
@@ -119,6 +128,7 @@ export async function tryGuestBoot(o: BootTryOptions): Promise<BootTryResult> {
         const how = s.signal ? `was killed by ${s.signal}` : `exited with code ${s.code}`;
         return {
           ok: false,
+          outcome: "exited",
           reason: text.length === 0
             ? `QEMU ${how} before the guest printed anything: ${err}`
             : `QEMU ${how} before the guest finished booting: ${err}`,
@@ -130,6 +140,7 @@ export async function tryGuestBoot(o: BootTryOptions): Promise<BootTryResult> {
         const secs = `${(timeoutMs / 1000).toFixed(timeoutMs % 1000 === 0 ? 0 : 1)} s`;
         return {
           ok: false,
+          outcome: text.length === 0 ? "silent" : "slow",
           reason: text.length === 0
             ? `guest printed nothing in ${secs}`
             : `guest printed ${text.length} bytes but did not finish booting in ${secs} ` +

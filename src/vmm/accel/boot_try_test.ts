@@ -55,7 +55,7 @@ Deno.test("boot try: a QEMU whose guest never prints gives up at the 3 s bound",
     });
     const wall = performance.now() - t0;
     assertEquals(r.ok, false);
-    assertEquals(r.reason, "guest printed nothing in 3 s");
+    assertEquals([r.outcome, r.reason], ["silent", "guest printed nothing in 3 s"]);
     assertEquals(r.firstByteMs, null);
     ok(wall >= 3000 && wall < 4500, `took ${wall} ms`);
     const left = await pidsWith("volant-accel-probe-");
@@ -74,7 +74,7 @@ Deno.test("boot try: a guest that prints and then hangs fails with its last line
       accel: "kvm",
       machine: "microvm",
     });
-    assertEquals(r.ok, false);
+    assertEquals([r.ok, r.outcome], [false, "slow"]);
     ok(r.firstByteMs !== null && r.firstByteMs < 3000);
     ok(
       /^guest printed \d+ bytes but did not finish booting in 3 s \(last line: "Linux version 6\.1\.0 \(fake\)"\)$/
@@ -95,7 +95,7 @@ Deno.test("boot try: a QEMU that aborts (as under kvm-pvm with -cpu host) fails 
       accel: "kvm",
       machine: "microvm",
     });
-    assertEquals(r.ok, false);
+    assertEquals([r.ok, r.outcome], [false, "exited"]);
     ok(r.ms < 2000, `took ${r.ms} ms`);
     ok(
       r.reason.startsWith("QEMU was killed by SIGABRT before the guest printed anything: "),
@@ -150,6 +150,7 @@ Deno.test("boot try: the real kernel under TCG reaches the milestone (the positi
     timeoutMs: 60_000,
   });
   ok(r.ok, r.reason);
+  assertEquals(r.outcome, "booted");
   // No initramfs and no root disk: the kernel ends its init asking for a root file system.
   ok(
     /^guest kernel booted under tcg in \d+ ms \("VFS: Cannot open root device .*"\)$/.test(

@@ -1,8 +1,10 @@
 /**
  * The KVM probe: device step (kvm_device.ts), then a real, bounded boot of
  * our guest kernel under `-accel kvm` (boot_try.ts), its answer cached on disk
- * (cache.ts). Only the boot answers are cached; the device step costs
- * microseconds and is always asked afresh.
+ * (cache.ts). Only the boot answers are cached (the device step costs
+ * microseconds and is always asked afresh), and not a guest that printed but
+ * was too slow to finish in time: that may be a busy host, so the next start
+ * asks again.
  *
  * @module
  */
@@ -102,7 +104,8 @@ export async function probeKvm(o: KvmProbeOptions): Promise<KvmProbeResult> {
     machine,
     timeoutMs: o.timeoutMs ?? 3000,
   });
-  if (cacheDir) {
+  // A guest that was alive but slow may only have met a busy host: ask again next start.
+  if (cacheDir && boot.outcome !== "slow") {
     const failed = await writeCachedProbe(cacheDir, {
       key,
       usable: boot.ok,
