@@ -1,5 +1,6 @@
 /**
- * Guest benchmarks, real QEMU TCG boots with the same kernel in one run:
+ * Guest benchmarks, real QEMU boots (the host's accelerator decision: TCG here)
+ * with the same kernel in one run:
  *
  * 1. delivery: how kestrel (deno + bundle) reaches the guest. The same
  *    stand-in kestrel, shipped (a) inside a gzip initramfs, (b) inside an
@@ -20,7 +21,7 @@ import { gzipSync } from "node:zlib";
 import { type AgentArtifacts, bootEntries, buildAgentArtifacts } from "../scripts/agent_image.ts";
 import { type CpioEntry, writeCpio } from "../scripts/cpio_newc.ts";
 import { encodeManifest, type PluginManifest } from "../src/manifest/mod.ts";
-import { guestKernel, GuestVm, requireQemu } from "../tests/e2e/_guest_vm.ts";
+import { guestKernel, GuestVm, hostQemuAccel, requireQemu } from "../tests/e2e/_guest_vm.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
 const CACHE = Deno.env.get("VOLANT_CACHE_DIR") ?? "/var/cache/volant";
@@ -81,7 +82,7 @@ async function boot(
   then?: RegExp,
 ): Promise<Sample> {
   const dir = await Deno.makeTempDir({ prefix: "volant-guest-bench-" });
-  const vm = new GuestVm({ kernel, dir, ...o });
+  const vm = new GuestVm({ kernel, dir, accel: await hostQemuAccel(), ...o });
   try {
     const { match, ms } = await vm.waitFor(ready, TIMEOUT_MS);
     const cpuMs = await vm.cpuMs();

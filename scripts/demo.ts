@@ -98,6 +98,16 @@ async function main(): Promise<number> {
       `start volantd in netns ${sb.netns}`,
       () => sb.startDaemon({ detached: values.keep }),
     );
+    const info = await sb.volarJson<
+      { hypervisor: { accel?: { accel: "kvm" | "tcg"; reason: string } } }
+    >(
+      ["info"],
+    );
+    if (!info.hypervisor.accel) {
+      throw new Error("volantd's system info has no accelerator decision");
+    }
+    const accel = info.hypervisor.accel.accel;
+    console.log(`demo: accelerator ${accel}: ${info.hypervisor.accel.reason}`);
     const dist = `${sb.dir}/dist`;
     const built = await step("fledge build examples/static-http", async () => {
       const r = await sb.fledge(["build", "-c", `${EXAMPLE}/fledge.toml`, "-o", dist, "--json"]);
@@ -142,9 +152,10 @@ async function main(): Promise<number> {
     );
     console.log(`create -> healthy: ${seconds(createToHealthy)}`);
     if (!values["no-baseline"]) {
+      // The daemon's own accelerator decision, so both arms run on the same one.
       const baseline = await step(
-        "hand-run QEMU baseline (same guest)",
-        () => handRunBaseline(artifacts, `${dist}`, sb.dir),
+        `hand-run QEMU baseline (same guest, ${accel})`,
+        () => handRunBaseline(artifacts, `${dist}`, sb.dir, accel),
       );
       console.log(
         `hand-run QEMU boot -> ready: ${seconds(baseline)}; ratio ${

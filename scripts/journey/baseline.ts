@@ -2,21 +2,28 @@
  * The hand-run baseline the demo compares itself with: the same guest
  * (kernel, the plugin's initramfs, the agent image, the same manifest) booted
  * by a plain `qemu-system-x86_64` command, no daemon, no network; the time
- * from spawning QEMU to kestrel's `ready in N ms` console line.
+ * from spawning QEMU to kestrel's `ready in N ms` console line. The
+ * accelerator is the one the daemon chose (the caller passes it from
+ * `GET /api/v1/system/info`), so both arms run on the same one.
  *
  * @module
  */
 import { encodeManifest, parseManifest } from "../../src/manifest/mod.ts";
-import { hostTscKhz, kvmUsable } from "../../src/vmm/host.ts";
+import { hostTscKhz } from "../../src/vmm/host.ts";
+import { accelArgs } from "../../src/vmm/qemu/args.ts";
 import type { GuestArtifacts } from "./prepare.ts";
 
 const READY = /kestrel: ready in \d+ ms/;
 
-/** Boots once by hand; resolves to ms until the ready line. `dist` holds fledge's output. */
+/**
+ * Boots once by hand with `accel` (the daemon's decision); resolves to ms until
+ * the ready line. `dist` holds fledge's output.
+ */
 export async function handRunBaseline(
   artifacts: GuestArtifacts,
   dist: string,
   workDir: string,
+  accel: "kvm" | "tcg",
   timeoutMs = 180_000,
 ): Promise<number> {
   const manifestFile = [...Deno.readDirSync(dist)].find((e) => e.name.endsWith(".manifest.json"));
@@ -25,7 +32,7 @@ export async function handRunBaseline(
     JSON.parse(await Deno.readTextFile(`${dist}/${manifestFile.name}`)),
   );
   const initramfs = `${dist}/${manifest.initramfs!.url}`;
-  const kvm = await kvmUsable();
+  const kvm = accel === "kvm";
   const khz = await hostTscKhz();
   const cmdline = [
     "console=ttyS0",
@@ -40,10 +47,7 @@ export async function handRunBaseline(
     args: [
       "-M",
       "microvm",
-      "-accel",
-      kvm ? "kvm" : "tcg",
-      "-cpu",
-      kvm ? "host" : "max",
+      ...accelArgs(accel),
       "-smp",
       String(manifest.resources.cpu_cores),
       "-m",

@@ -1,5 +1,5 @@
 /**
- * `volar info`: the daemon's version, hypervisor, network and counts.
+ * `volar info`: the daemon's version, hypervisor and accelerator, network and counts.
  *
  * @module
  */
@@ -28,6 +28,12 @@ export const systemInfo: Command = {
       ["Started", `${i.started_at} (up ${Math.round(i.uptime_s)} s)`],
       ["State dir", i.state_dir],
       ["Hypervisor", hv],
+      ...(i.hypervisor.accel
+        ? [[
+          "Accelerator",
+          `${i.hypervisor.accel.accel} (${i.hypervisor.accel.mode}: ${i.hypervisor.accel.reason})`,
+        ] as [string, string]]
+        : []),
       ["Bridge", `${i.network.bridge} ${i.network.subnet} gateway ${i.network.gateway}`],
       [
         "IP pool",

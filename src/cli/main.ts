@@ -23,6 +23,7 @@ import {
   pluginsShow,
 } from "./cmd_plugins.ts";
 import { systemInfo } from "./cmd_system.ts";
+import { doctor } from "./cmd_doctor.ts";
 import { pluginsValidate } from "./cmd_validate.ts";
 import { vmsConfigGet, vmsConfigHistory, vmsConfigSet } from "./cmd_vm_config.ts";
 import {
@@ -65,6 +66,7 @@ export const COMMANDS: Command[] = [
   keysShow,
   keysAdd,
   keysRemove,
+  doctor,
 ];
 
 function isPrefix(words: string[]): boolean {

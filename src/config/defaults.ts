@@ -24,6 +24,8 @@ export const DEFAULTS = {
   dns: "",
   mtu: 1500,
   hypervisor: "qemu",
+  /** `auto` = KVM when a bounded probe boot of the guest kernel under KVM works, else TCG. */
+  accel: "auto",
   /** Default machine model for new VMs. */
   machine: "microvm",
   /** Per-VM runtime dirs: pid, QMP/API socket, serial socket and log. */

@@ -23,6 +23,8 @@ export interface ResolvedConfig {
   dns: string[];
   mtu: number;
   hypervisor: "qemu" | "cloud-hypervisor";
+  /** `auto` probes KVM (a bounded guest boot) and falls back to TCG; `kvm` / `tcg` force. */
+  accel: "auto" | "kvm" | "tcg";
   machine: "microvm" | "q35";
   runtimeDir: string;
   cacheDir: string;
@@ -131,6 +133,7 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     dns: (values.dns as string).split(",").map((s) => s.trim()).filter((s) => s.length > 0),
     mtu: values.mtu as number,
     hypervisor: values.hypervisor as ResolvedConfig["hypervisor"],
+    accel: values.accel as ResolvedConfig["accel"],
     machine: values.machine as ResolvedConfig["machine"],
     runtimeDir: values.runtime_dir as string,
     cacheDir,

@@ -61,6 +61,7 @@ export const KEY_SCHEMAS: Record<ConfigKey, z.ZodType> = {
   ]),
   mtu: int(576, 65535),
   hypervisor: z.enum(["qemu", "cloud-hypervisor"]),
+  accel: z.enum(["auto", "kvm", "tcg"]),
   machine: z.enum(["microvm", "q35"]),
   runtime_dir: absPath,
   cache_dir: absPath,

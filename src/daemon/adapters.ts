@@ -7,6 +7,7 @@
  * @module
  */
 import type { ResolvedConfig } from "../config/mod.ts";
+import { VolantError } from "../errors.ts";
 import type { Logger } from "../log/mod.ts";
 import type { HostNetwork, Hypervisor } from "../service/ports.ts";
 
@@ -63,7 +64,12 @@ export interface HypervisorChoice {
   reason?: string;
 }
 
-/** The configured hypervisor driver, with its availability logged (unusable is not fatal). */
+/**
+ * The configured hypervisor driver, with its availability logged (unusable is
+ * not fatal). For QEMU the accelerator is decided here, once: the probe's
+ * verdict is logged with its reason, and `--accel kvm` on a host whose KVM
+ * cannot boot the guest throws (the daemon stops at start with that line).
+ */
 export async function buildHypervisor(
   config: ResolvedConfig,
   log: Logger,
@@ -72,8 +78,30 @@ export async function buildHypervisor(
   let hypervisor: Hypervisor;
   if (config.hypervisor === "qemu") {
     const { QemuDriver } = await import("../vmm/qemu/driver.ts");
-    hypervisor = new QemuDriver(roots);
+    const { accelResolverFor } = await import("../vmm/accel/mod.ts");
+    const accel = accelResolverFor(config, {
+      onCacheError: (message) => log.debug("accel probe not cached", { why: message }),
+    });
+    const d = await accel.decision();
+    const fields = {
+      accel: d.accel,
+      mode: d.mode,
+      reason: d.reason,
+      probe_ms: d.probeMs,
+      cached: d.cached,
+      provisional: d.provisional,
+    };
+    if (d.mode === "auto" && d.accel === "tcg") log.warn("accelerator: tcg", fields);
+    else log.info(`accelerator: ${d.accel}`, fields);
+    hypervisor = new QemuDriver({ ...roots, accel });
   } else {
+    if (config.accel === "tcg") {
+      throw new VolantError(
+        "invalid_input",
+        "accel tcg: cloud-hypervisor runs only on KVM; use --hypervisor qemu for tcg",
+        { problems: [{ field: "accel", message: "tcg needs --hypervisor qemu" }] },
+      );
+    }
     const { CloudHypervisorDriver } = await import("../vmm/cloud_hypervisor/driver.ts");
     hypervisor = new CloudHypervisorDriver(roots);
   }

@@ -98,20 +98,15 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
       network: net.network,
       guest: new GuestClient(),
       log: log.child({ component: "service" }),
+      // The resolved config passes through whole (stateDir, machine, kernel, ...): options
+      // named like config keys take their values, so none is dropped by a hand-made copy.
+      // Only what has another shape is derived below.
       options: {
-        stateDir: config.stateDir,
-        runtimeDir: config.runtimeDir,
-        bridge: config.bridge,
-        subnet: config.subnet,
+        ...config,
         pool: config.poolStart && config.poolEnd
           ? { start: config.poolStart, end: config.poolEnd }
           : undefined,
         dns: config.dns.length > 0 ? config.dns : undefined,
-        mtu: config.mtu,
-        kernel: config.kernel,
-        agentImage: config.agentImage,
-        bootInitramfs: config.bootInitramfs,
-        serialLogMaxBytes: config.serialLogMaxBytes,
         stopGraceMs: config.stopGraceSeconds * 1000,
         version: VERSION,
         downloads: {
@@ -120,7 +115,6 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
           connectTimeoutMs: config.downloadTimeoutSeconds * 1000,
           idleTimeoutMs: config.downloadTimeoutSeconds * 2000,
         },
-        requireSignatures: config.requireSignatures,
       },
     });
     cleanups.push(() => services.close());

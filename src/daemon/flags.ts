@@ -68,6 +68,10 @@ export function daemonUsage(): string {
     `  ${"--no-host-network".padEnd(24)} do not create the bridge/NAT (VM starts answer 503)`,
     `  ${"-h, --help".padEnd(24)} this text`,
     `  ${"-V, --version".padEnd(24)} print the version`,
+    "",
+    "--accel auto uses KVM only when a bounded (3 s) boot of the guest kernel under KVM works,",
+    "else TCG; the decision and its reason are logged and in GET /api/v1/system/info.",
+    "--accel kvm refuses to start where KVM cannot boot the guest; --accel tcg never probes.",
   );
   return lines.join("\n");
 }

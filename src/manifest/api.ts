@@ -396,6 +396,15 @@ export const SystemInfoSchema = z.object({
     kind: z.string(),
     available: z.boolean(),
     reason: z.string().optional(),
+    /** The accelerator VMs boot with and why (the KVM probe's verdict); QEMU only. */
+    accel: z.object({
+      mode: z.enum(["auto", "kvm", "tcg"]),
+      accel: z.enum(["kvm", "tcg"]),
+      reason: z.string(),
+      probed_at: Timestamp.nullable(),
+      probe_ms: z.number().nullable(),
+      cached: z.boolean(),
+    }).optional(),
   }),
   network: z.object({
     bridge: z.string(),

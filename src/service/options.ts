@@ -1,10 +1,12 @@
 /**
- * Plain options for the services (the daemon maps its ResolvedConfig onto
- * these), with documented defaults applied in one place.
+ * Plain options for the services, with documented defaults applied in one
+ * place. The daemon passes its ResolvedConfig through (spread) rather than
+ * copying fields: an option named like a config key gets that key's value, so
+ * a key the services read cannot be dropped on the way.
  *
  * @module
  */
-import type { GuestAgent, HostNetwork, Hypervisor } from "./ports.ts";
+import type { GuestAgent, HostNetwork, Hypervisor, MachineKind } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DownloadLimits, Resolver } from "./guarded_fetch.ts";
@@ -45,6 +47,8 @@ export interface ServiceOptions {
   tscKhz?: number;
   /** Serial log cap per VM (default 8 MiB). */
   serialLogMaxBytes?: number;
+  /** Machine model of new VMs that do not name one (default microvm). */
+  machine?: MachineKind;
   /** Grace before a VMM is killed on stop (default 10 s). */
   stopGraceMs?: number;
   restart?: Partial<RestartLimits>;
@@ -127,6 +131,7 @@ export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {
     bridge: o.bridge ?? "vbr0",
     subnet: o.subnet ?? "192.168.127.0/24",
     serialLogMaxBytes: o.serialLogMaxBytes ?? 8 * 1024 * 1024,
+    machine: o.machine ?? "microvm",
     stopGraceMs: o.stopGraceMs ?? 10_000,
     version: o.version ?? "0.0.0",
     eventRetention: o.eventRetention ?? 100_000,

@@ -78,6 +78,21 @@ export interface VmInfo {
   raw?: unknown;
 }
 
+/** Which accelerator the VMM runs guests with, and why (the probe's verdict). */
+export interface AccelInfo {
+  /** What was asked for: `auto` probes, `kvm` / `tcg` force. */
+  mode: "auto" | "kvm" | "tcg";
+  /** What VMs get. */
+  accel: "kvm" | "tcg";
+  /** One sentence, e.g. "kvm unusable: guest printed nothing in 3 s; using tcg". */
+  reason: string;
+  /** When the boot probe ran (null when it did not run). */
+  probedAt: string | null;
+  probeMs: number | null;
+  /** True when the probe's answer came from the on-disk cache. */
+  cached: boolean;
+}
+
 /** One hypervisor driver (QEMU or Cloud Hypervisor). */
 export interface Hypervisor {
   readonly kind: "qemu" | "cloud-hypervisor";
@@ -88,6 +103,8 @@ export interface Hypervisor {
    * to `VmSpec.cmdline` (QEMU under TCG: `tsc_early_khz=<host kHz>`). Optional.
    */
   extraKernelArgs?(): Promise<string[]>;
+  /** The accelerator decision this driver boots with. Optional. */
+  accelerator?(): Promise<AccelInfo>;
   /** Creates the runtime dir and per-VM overlays; idempotent. */
   prepare(spec: VmSpec): Promise<void>;
   /** Spawns the VMM detached (own session) and returns once its pid is known. */

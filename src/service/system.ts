@@ -1,5 +1,5 @@
 /**
- * System info: version, uptime, hypervisor availability, network and counts.
+ * System info: version, uptime, hypervisor availability and accelerator, network and counts.
  *
  * @module
  */
@@ -24,6 +24,7 @@ export class SystemService implements SystemServiceApi {
     const hv = hypervisor
       ? await hypervisor.available()
       : { ok: false as const, reason: "no hypervisor driver is configured" };
+    const accel = hypervisor?.accelerator ? await hypervisor.accelerator() : undefined;
     const byState = store.vms.countByState();
     const plugins = store.plugins.list();
     const pool = this.#ipam.pool;
@@ -36,6 +37,18 @@ export class SystemService implements SystemServiceApi {
         kind: hypervisor?.kind ?? "none",
         available: hv.ok,
         ...(hv.ok ? {} : { reason: hv.reason }),
+        ...(accel
+          ? {
+            accel: {
+              mode: accel.mode,
+              accel: accel.accel,
+              reason: accel.reason,
+              probed_at: accel.probedAt,
+              probe_ms: accel.probeMs,
+              cached: accel.cached,
+            },
+          }
+          : {}),
       },
       network: {
         bridge: options.bridge,

@@ -17,8 +17,19 @@ import {
 } from "../manifest/api.ts";
 import { parseManifest, parseOrThrow, type PluginManifest } from "../manifest/mod.ts";
 import { checkExtraArgs } from "./cmdline.ts";
+import type { MachineKind } from "./ports.ts";
 
-export function initialConfig(body: CreateVmBody, plugin: PluginRecord): VmConfig {
+/** What the host configuration decides for a VM the request leaves open. */
+export interface VmDefaults {
+  /** The `machine` config key (volantd `--machine`). */
+  machine: MachineKind;
+}
+
+export function initialConfig(
+  body: CreateVmBody,
+  plugin: PluginRecord,
+  defaults: VmDefaults,
+): VmConfig {
   const m = plugin.manifest;
   const config: VmConfig = {
     plugin: plugin.name,
@@ -28,7 +39,7 @@ export function initialConfig(body: CreateVmBody, plugin: PluginRecord): VmConfi
       cpu_cores: body.cpu_cores ?? m.resources.cpu_cores,
       memory_mb: body.memory_mb ?? m.resources.memory_mb,
     },
-    machine: body.machine ?? "microvm",
+    machine: body.machine ?? defaults.machine,
     restart_policy: body.restart_policy ?? "never",
     manifest: m,
   };

@@ -168,7 +168,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
         problems: [{ field: "plugin", message: `plugin ${body.plugin} is disabled` }],
       });
     }
-    const config = initialConfig(body, plugin);
+    const config = initialConfig(body, plugin, { machine: this.ctx.options.machine });
     // What the boot will need is checked before the lease is taken: a create
     // that cannot boot must not hold an address while it fails.
     if (body.start !== false) await this.#preflight(config);

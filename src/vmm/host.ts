@@ -1,25 +1,11 @@
 /**
- * Host facts a driver needs: whether KVM is usable and the TSC frequency the
- * guest must be told about under TCG (microvm hangs at TSC calibration on a
- * busy host without `tsc_early_khz`).
+ * Host facts a driver needs: the TSC frequency the guest must be told about
+ * under TCG (microvm hangs at TSC calibration on a busy host without
+ * `tsc_early_khz`). Whether KVM works is the probe's question (src/vmm/accel):
+ * a device that opens read-write is not an answer.
  *
  * @module
  */
-
-/** True when /dev/kvm exists and opens read-write. */
-export async function kvmUsable(path = "/dev/kvm"): Promise<boolean> {
-  try {
-    const f = await Deno.open(path, { read: true, write: true });
-    f.close();
-    return true;
-  } catch (e) {
-    if (
-      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
-      e instanceof Deno.errors.NotCapable
-    ) return false;
-    throw e;
-  }
-}
 
 /** Parses the first "cpu MHz" of /proc/cpuinfo into kHz (rounded). */
 export function parseCpuKhz(cpuinfo: string): number | null {

@@ -1,11 +1,15 @@
 /**
- * Boots real microVMs under QEMU TCG for the guest tests and the guest bench
+ * Boots real microVMs under QEMU for the guest tests and the guest bench
  * (the command line from ../shared/design/environment.md): microvm, PVH
- * vmlinux, serial on a socket chardev whose logfile keeps every byte.
+ * vmlinux, serial on a socket chardev whose logfile keeps every byte. The
+ * accelerator is the host's one decision, the same the daemon makes (the KVM
+ * probe of src/vmm/accel, shared through its cache): {@linkcode hostQemuAccel}.
  *
  * @module
  */
 import { join } from "node:path";
+import { hostAccel } from "../../src/vmm/accel/mod.ts";
+import { accelArgs } from "../../src/vmm/qemu/args.ts";
 
 /**
  * The guest kernel from `deno task kernel` (PVH vmlinux by default, or the
@@ -42,8 +46,29 @@ export function hostTscKhz(): number {
   return Math.round(Number(mhz) * 1000);
 }
 
+/** What a QEMU command line needs for this host's accelerator decision. */
+export interface QemuAccel {
+  accel: "kvm" | "tcg";
+  /** `-accel X -cpu Y`, as the driver passes them. */
+  qemuArgs: string[];
+  /** Kernel arguments the accelerator needs (`tsc_early_khz` under TCG, none under KVM). */
+  kernelArgs: string[];
+}
+
+/** The host's accelerator (the daemon's decision: probe + cache), as QEMU and kernel args. */
+export async function hostQemuAccel(): Promise<QemuAccel> {
+  const { accel } = await hostAccel();
+  return {
+    accel,
+    qemuArgs: accelArgs(accel),
+    kernelArgs: accel === "tcg" ? [`tsc_early_khz=${hostTscKhz()}`] : [],
+  };
+}
+
 export interface GuestOptions {
   kernel: string;
+  /** The host's accelerator decision ({@linkcode hostQemuAccel}). */
+  accel: QemuAccel;
   initrd: string;
   /** virtio-blk disks in order (vda, vdb, ...). */
   disks?: { path: string; readonly?: boolean }[];
@@ -74,12 +99,12 @@ export class GuestVm {
   constructor(o: GuestOptions) {
     this.serialLog = join(o.dir, "serial.log");
     const args = [
-      ...["-M", o.machine ?? "microvm", "-accel", "tcg", "-cpu", "max", "-smp", "1"],
+      ...["-M", o.machine ?? "microvm", ...o.accel.qemuArgs, "-smp", "1"],
       ...["-m", `${o.memMiB ?? 512}M`, "-no-reboot", "-nodefaults", "-no-user-config"],
       ...["-display", "none", "-monitor", "none"],
       ...["-kernel", o.kernel, "-initrd", o.initrd],
       "-append",
-      `console=ttyS0 panic=-1 reboot=t tsc_early_khz=${hostTscKhz()} ${o.append ?? ""}`.trim(),
+      ["console=ttyS0 panic=-1 reboot=t", ...o.accel.kernelArgs, o.append ?? ""].join(" ").trim(),
       "-chardev",
       `socket,id=ser0,path=${
         join(o.dir, "serial.sock")

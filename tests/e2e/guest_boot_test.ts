@@ -1,5 +1,6 @@
 /**
- * The guest boot chain, booted for real under QEMU TCG (no network needed):
+ * The guest boot chain, booted for real under QEMU with the host's accelerator
+ * decision (TCG here; no network needed):
  * kernel -> shim (/init) -> agent image on vda -> launcher -> deno -> kestrel,
  * and the shim's failure paths: one clear console line, then poweroff (QEMU
  * exits 0 promptly, no hang, no panic loop).
@@ -17,7 +18,7 @@ import {
 } from "../../scripts/agent_image.ts";
 import { writeCpio } from "../../scripts/cpio_newc.ts";
 import { encodeManifest, type PluginManifest } from "../../src/manifest/mod.ts";
-import { guestKernel, GuestVm, requireQemu } from "./_guest_vm.ts";
+import { guestKernel, GuestVm, hostQemuAccel, requireQemu } from "./_guest_vm.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const CACHE = Deno.env.get("VOLANT_CACHE_DIR") ?? "/var/cache/volant";
@@ -51,7 +52,7 @@ async function withGuest<T>(
   await requireQemu();
   const kernel = await guestKernel(o.kernelKind);
   const dir = await Deno.makeTempDir({ prefix: "volant-guest-test-" });
-  const vm = new GuestVm({ kernel, dir, ...o });
+  const vm = new GuestVm({ kernel, dir, accel: await hostQemuAccel(), ...o });
   try {
     return await body(vm);
   } finally {

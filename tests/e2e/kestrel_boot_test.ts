@@ -1,5 +1,6 @@
 /**
- * kestrel booted for real under QEMU TCG (microvm, PVH vmlinux) with a virtio
+ * kestrel booted for real under QEMU with the host's accelerator decision
+ * (microvm, PVH vmlinux) with a virtio
  * NIC on a TAP in a network namespace this test creates and deletes (bridge +
  * tap made with `ip` here; inside the guest kestrel configures eth0 itself
  * through netlink). Covers: an initramfs appliance (shim /init + busybox,
@@ -23,7 +24,7 @@ import {
 import type { CpioEntry } from "../../scripts/cpio_newc.ts";
 import { writeCpio } from "../../scripts/cpio_newc.ts";
 import { encodeManifest, type PluginManifest } from "../../src/manifest/mod.ts";
-import { guestKernel, hostTscKhz, requireQemu } from "./_guest_vm.ts";
+import { guestKernel, hostQemuAccel, type QemuAccel, requireQemu } from "./_guest_vm.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const CACHE = Deno.env.get("VOLANT_CACHE_DIR") ?? "/var/cache/volant";
@@ -143,18 +144,18 @@ class NetVm {
   readonly startedAt = performance.now();
   exited = false;
   readonly status: Promise<Deno.CommandStatus>;
-  constructor(ns: TestNetns, dir: string, kernel: string, b: Boot) {
+  constructor(ns: TestNetns, dir: string, kernel: string, b: Boot, accel: QemuAccel) {
     this.dir = dir;
     const args = [
       "netns",
       "exec",
       ns.name,
       "qemu-system-x86_64",
-      ...["-M", "microvm", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "512M"],
+      ...["-M", "microvm", ...accel.qemuArgs, "-smp", "1", "-m", "512M"],
       ...["-no-reboot", "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none"],
       ...["-kernel", kernel, "-initrd", b.initrd],
       "-append",
-      `console=ttyS0 panic=-1 reboot=t tsc_early_khz=${hostTscKhz()} ${b.append}`,
+      ["console=ttyS0 panic=-1 reboot=t", ...accel.kernelArgs, b.append].join(" "),
       ...["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"],
       ...["-device", "virtio-net-device,netdev=n0"],
       "-chardev",
@@ -246,7 +247,7 @@ async function withVm(b: Boot, body: (vm: NetVm, ns: TestNetns) => Promise<void>
   const ns = new TestNetns();
   const dir = await Deno.makeTempDir({ prefix: "kestrel-boot-" });
   await ns.create();
-  const vm = new NetVm(ns, dir, kernel, b);
+  const vm = new NetVm(ns, dir, kernel, b, await hostQemuAccel());
   try {
     await body(vm, ns);
   } finally {

@@ -1,5 +1,6 @@
 /**
- * The example plugin as fledge builds it, booted for real: QEMU microvm (TCG)
+ * The example plugin as fledge builds it, booted for real: QEMU microvm (the
+ * host's accelerator decision)
  * with the guest kernel, fledge's initramfs (shim at /init, busybox, www/) and the
  * shared agent image as vda; the manifest fledge wrote rides the cmdline. The NIC
  * is a TAP in a network namespace this test creates and deletes; the page is
@@ -12,7 +13,7 @@ import { join } from "node:path";
 import { defaultShimPath } from "../../src/builder/build.ts";
 import { fledge, REPO } from "../../src/builder/_testing.ts";
 import { encodeManifest, parseManifest } from "../../src/manifest/mod.ts";
-import { guestKernel, hostTscKhz, requireQemu } from "../e2e/_guest_vm.ts";
+import { guestKernel, hostQemuAccel, requireQemu } from "../e2e/_guest_vm.ts";
 
 const BOOT_TIMEOUT_MS = 180_000;
 const HOST_IP = "10.98.0.1";
@@ -77,15 +78,17 @@ Deno.test("fledge -> boot: the example appliance serves its page from a real mic
     await ip("link", "set", "tap0", "up");
 
     const serialLog = join(dir, "serial.log");
+    const accel = await hostQemuAccel();
     const append = [
-      `console=ttyS0 panic=-1 reboot=t tsc_early_khz=${hostTscKhz()}`,
+      "console=ttyS0 panic=-1 reboot=t",
+      ...accel.kernelArgs,
       `volant.ip=${GUEST_IP}/24 volant.gw=${HOST_IP} volant.hostname=static-http`,
       `volant.manifest=${await encodeManifest(manifest)}`,
     ].join(" ");
     qemu = new Deno.Command("ip", {
       args: [
         ...["netns", "exec", ns, "qemu-system-x86_64"],
-        ...["-M", "microvm", "-accel", "tcg", "-cpu", "max", "-smp", "1"],
+        ...["-M", "microvm", ...accel.qemuArgs, "-smp", "1"],
         ...["-m", `${manifest.resources.memory_mb}M`, "-no-reboot", "-nodefaults"],
         ...["-no-user-config", "-display", "none", "-monitor", "none"],
         ...["-kernel", kernel, "-initrd", summary.artifact.path, "-append", append],

@@ -25,7 +25,7 @@ import { createHash } from "node:crypto";
 import type { VmSpec } from "../../src/service/ports.ts";
 import { CloudHypervisorDriver } from "../../src/vmm/cloud_hypervisor/driver.ts";
 import { runConformance, waitForSerial } from "../../src/vmm/conformance.ts";
-import { kvmUsable } from "../../src/vmm/host.ts";
+import { checkKvmDevice } from "../../src/vmm/accel/kvm_device.ts";
 import { connectConsole } from "../../src/vmm/serial.ts";
 import { resolveBinary } from "../../src/vmm/spawn.ts";
 import { bootInChildProcess } from "../../src/vmm/testing/boot_detached.ts";
@@ -53,9 +53,10 @@ async function chBinary(): Promise<string> {
 
 async function requireKvm(): Promise<void> {
   if (Deno.uid() !== 0) throw new Error("the KVM suite needs root (TAPs, netns, /dev/kvm)");
-  if (!(await kvmUsable())) {
+  const kvm = checkKvmDevice("/dev/kvm");
+  if (!kvm.ok) {
     throw new Error(
-      "/dev/kvm is missing or not usable: run on a KVM host (GitHub's Linux runners have it)",
+      `${kvm.reason}: run on a KVM host (GitHub's Linux runners have it)`,
     );
   }
 }

@@ -18,7 +18,7 @@ import {
   DetachedVmmDriver,
 } from "../detached_driver.ts";
 import { sleep } from "../exit_watch.ts";
-import { kvmUsable } from "../host.ts";
+import { checkKvmDevice } from "../accel/kvm_device.ts";
 import { isSameLiveProcess } from "../proc.ts";
 import { clearBootFiles, removeIfExists, runtimePath, validateSpecDirs } from "../runtime_dir.ts";
 import { resolveBinary } from "../spawn.ts";
@@ -79,8 +79,9 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
 
   async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
     const problems: string[] = [];
-    if (!this.#skipKvmCheck && !(await kvmUsable())) {
-      problems.push("/dev/kvm is missing or not usable (Cloud Hypervisor needs KVM)");
+    const kvm = this.#skipKvmCheck ? { ok: true as const } : checkKvmDevice("/dev/kvm");
+    if (!kvm.ok) {
+      problems.push(`/dev/kvm is not usable (Cloud Hypervisor needs KVM): ${kvm.reason}`);
     }
     if (!(await resolveBinary(this.#binaryName))) {
       problems.push(`${this.#binaryName} not found (${INSTALL_HINT})`);

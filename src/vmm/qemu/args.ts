@@ -23,6 +23,15 @@ export function optValue(v: string): string {
   return v.replaceAll(",", ",,");
 }
 
+/**
+ * `-accel` and `-cpu` for an accelerator: the one mapping every QEMU command
+ * line uses (driver, probe, test helpers, baselines). KVM passes the host CPU
+ * through; TCG emulates the richest model.
+ */
+export function accelArgs(accel: "kvm" | "tcg"): string[] {
+  return ["-accel", accel, "-cpu", accel === "kvm" ? "host" : "max"];
+}
+
 /** Builds argv (argv[0] = binary). Devices follow the machine: virtio-mmio or virtio-pci. */
 export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
   const pci = spec.machine === "q35";
@@ -31,10 +40,7 @@ export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
     o.binary,
     "-M",
     pci ? "q35" : "microvm",
-    "-accel",
-    o.accel,
-    "-cpu",
-    o.accel === "kvm" ? "host" : "max",
+    ...accelArgs(o.accel),
     "-smp",
     String(spec.cpus),
     "-m",

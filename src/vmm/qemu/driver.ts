@@ -1,18 +1,20 @@
 /**
- * The QEMU driver: `-M microvm` (or q35) with KVM when /dev/kvm is usable,
- * TCG otherwise; QMP for power button, quit, pause/resume and status.
+ * The QEMU driver: `-M microvm` (or q35) with the accelerator the probe chose
+ * (src/vmm/accel: KVM only when a bounded boot of the guest kernel under KVM
+ * worked, TCG otherwise); QMP for power button, quit, pause/resume and status.
  *
  * @module
  */
 import { VolantError } from "../../errors.ts";
-import type { VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
+import type { AccelInfo, VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
 import {
   type ControlFile,
   type DetachedDriverOptions,
   DetachedVmmDriver,
 } from "../detached_driver.ts";
 import { sleep } from "../exit_watch.ts";
-import { hostTscKhz, kvmUsable } from "../host.ts";
+import { type AccelDecision, AccelResolver, hostAccel } from "../accel/mod.ts";
+import { hostTscKhz } from "../host.ts";
 import { isSameLiveProcess } from "../proc.ts";
 import { runtimePath } from "../runtime_dir.ts";
 import { resolveBinary } from "../spawn.ts";
@@ -23,8 +25,12 @@ import { qmpExecute, qmpStatus } from "./qmp.ts";
 export interface QemuDriverOptions extends DetachedDriverOptions {
   /** qemu-system-x86_64 (name on PATH or absolute path). */
   binary?: string;
-  /** `auto` (default) = KVM when /dev/kvm opens read-write, else TCG. */
-  accel?: "auto" | "kvm" | "tcg";
+  /**
+   * The accelerator: a resolver (what volantd passes: its one decision), or
+   * `auto` (default) = the host's decision from the config file and env
+   * (hostAccel), or `kvm` / `tcg` taken as given without a probe.
+   */
+  accel?: "auto" | "kvm" | "tcg" | AccelResolver;
 }
 
 const INSTALL_HINT = "apt-get install qemu-system-x86";
@@ -34,15 +40,14 @@ export class QemuDriver extends DetachedVmmDriver {
   readonly kind = "qemu" as const;
   protected readonly controlFile: ControlFile = "qmp";
   readonly #binaryName: string;
-  readonly #accelChoice: "auto" | "kvm" | "tcg";
-  #accel?: "kvm" | "tcg";
+  readonly #accel: () => Promise<AccelDecision>;
   #availableOk = false;
   #tscArgs?: string[];
 
   constructor(opts: QemuDriverOptions = {}) {
     super(opts);
     this.#binaryName = opts.binary ?? "qemu-system-x86_64";
-    this.#accelChoice = opts.accel ?? "auto";
+    this.#accel = accelSource(opts.accel ?? "auto");
   }
 
   async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -63,20 +68,18 @@ export class QemuDriver extends DetachedVmmDriver {
     if (!/^microvm\s/m.test(machines)) {
       return { ok: false, reason: `${bin} has no microvm machine (QEMU >= 4.2 needed)` };
     }
-    if (this.#accelChoice === "kvm" && !(await kvmUsable())) {
-      return { ok: false, reason: "accel kvm asked for but /dev/kvm is not usable" };
-    }
     return { ok: true };
   }
 
   /** The accelerator this driver uses on this host. */
   async accel(): Promise<"kvm" | "tcg"> {
-    if (!this.#accel) {
-      this.#accel = this.#accelChoice === "auto"
-        ? (await kvmUsable() ? "kvm" : "tcg")
-        : this.#accelChoice;
-    }
-    return this.#accel;
+    return (await this.#accel()).accel;
+  }
+
+  /** The decision behind {@linkcode accel}, with its reason (shown in system info). */
+  async accelerator(): Promise<AccelInfo> {
+    const { provisional: _, ...info } = await this.#accel();
+    return info;
   }
 
   /**
@@ -151,4 +154,20 @@ export class QemuDriver extends DetachedVmmDriver {
       await sleep(10, signal);
     }
   }
+}
+
+/** Where the driver's decision comes from, per the `accel` option. */
+function accelSource(accel: NonNullable<QemuDriverOptions["accel"]>): () => Promise<AccelDecision> {
+  if (accel instanceof AccelResolver) return () => accel.decision();
+  if (accel === "auto") return hostAccel;
+  const fixed: AccelDecision = {
+    mode: accel,
+    accel,
+    reason: `${accel} given to the driver; not probed`,
+    probedAt: null,
+    probeMs: null,
+    cached: false,
+    provisional: false,
+  };
+  return () => Promise.resolve(fixed);
 }
