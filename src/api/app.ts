@@ -23,6 +23,7 @@ import { errorHandler } from "./middleware/error_handler.ts";
 import { requestId } from "./middleware/request_id.ts";
 import { generateDocument, registerSecurity } from "./openapi.ts";
 import { newRouter } from "./router.ts";
+import { pluginActionRoutes, vmActionRoutes } from "./routes/actions.ts";
 import { agentProxyRoutes } from "./routes/agent_proxy.ts";
 import { consoleRoutes } from "./routes/console.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
@@ -49,7 +50,7 @@ const openapiRoute = createRoute({
 /** Builds the API app. */
 export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const logger = deps.logger ?? SILENT_LOGGER;
-  const { plugins, vms, events, system } = deps.services;
+  const { plugins, vms, events, system, actions } = deps.services;
   const app = newRouter();
   app.use("*", requestId());
   app.use("*", accessLog({ logger }));
@@ -59,7 +60,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
   app.route("/", healthRoutes());
   app.route("/api/v1/plugins", pluginRoutes(plugins));
+  app.route("/api/v1/plugins", pluginActionRoutes(actions));
   app.route("/api/v1/vms", vmRoutes(vms));
+  app.route("/api/v1/vms", vmActionRoutes(actions));
   const shutdown = deps.shutdown ?? new AbortController().signal;
   app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? fileLogReader(), shutdown));
   app.route(
