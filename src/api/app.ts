@@ -21,6 +21,7 @@ import { auth } from "./middleware/auth.ts";
 import { bodyLimits } from "./middleware/body_limit.ts";
 import { errorHandler } from "./middleware/error_handler.ts";
 import { requestId } from "./middleware/request_id.ts";
+import { mcpRouter } from "./mcp/mod.ts";
 import { generateDocument, registerSecurity } from "./openapi.ts";
 import { newRouter } from "./router.ts";
 import { pluginActionRoutes, vmActionRoutes } from "./routes/actions.ts";
@@ -79,6 +80,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   );
   app.route("/api/v1/system", systemRoutes(system));
   app.route("/ws/v1/vms", consoleRoutes(vms, logger));
+  // Last: its tools are derived from every route above.
+  app.route("/mcp", mcpRouter(app, { plugins, events, logger, shutdown }));
 
   registerSecurity(app);
   let document: Record<string, unknown> | undefined;

@@ -14,6 +14,7 @@ import { events } from "./cmd_events.ts";
 import { pluginsInstall } from "./cmd_install.ts";
 import { vmsLogs } from "./cmd_logs.ts";
 import { vmsConsole } from "./cmd_console.ts";
+import { mcpServe } from "./cmd_mcp.ts";
 import {
   pluginsDisable,
   pluginsEnable,
@@ -60,6 +61,7 @@ export const COMMANDS: Command[] = [
   vmsConsole,
   events,
   systemInfo,
+  mcpServe,
 ];
 
 function isPrefix(words: string[]): boolean {
@@ -144,6 +146,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       output,
       io,
       signal: abort.signal,
+      connection,
       client: () => client ??= createClient(connection),
     });
   } finally {
