@@ -13,6 +13,7 @@ import { findCommandWords, outputFormat, parseCommandArgs, stringFlag } from "./
 import { events } from "./cmd_events.ts";
 import { pluginsInstall } from "./cmd_install.ts";
 import { vmsLogs } from "./cmd_logs.ts";
+import { pluginsAction, vmsAction, vmsOpenapi } from "./cmd_actions.ts";
 import { vmsConsole } from "./cmd_console.ts";
 import { mcpServe } from "./cmd_mcp.ts";
 import {
@@ -47,6 +48,7 @@ export const COMMANDS: Command[] = [
   pluginsEnable,
   pluginsDisable,
   pluginsRemove,
+  pluginsAction,
   vmsList,
   vmsShow,
   vmsCreate,
@@ -59,6 +61,8 @@ export const COMMANDS: Command[] = [
   vmsConfigHistory,
   vmsLogs,
   vmsConsole,
+  vmsAction,
+  vmsOpenapi,
   events,
   systemInfo,
   mcpServe,
