@@ -49,7 +49,8 @@ export async function bridgeStdio(
       await remote.send(m);
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
-      ends.log(`volar mcp: ${why}`);
+      // Requests are answered below; a failed notification has no one to tell but stderr.
+      if (idOf(m) === undefined) ends.log(`volar mcp: ${why}`);
       const id = idOf(m);
       if (id !== undefined) {
         await send({ jsonrpc: "2.0", id, error: { code: -32000, message: `volantd: ${why}` } });

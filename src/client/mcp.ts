@@ -7,7 +7,12 @@
  * @module
  */
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { type ConnectionOptions, DEFAULT_SOCKET, parseApiBase } from "./transport.ts";
+import {
+  type ConnectionOptions,
+  DEFAULT_SOCKET,
+  parseApiBase,
+  unavailableError,
+} from "./transport.ts";
 
 /** The transport plus the HTTP client it owns. */
 export interface McpConnection {
@@ -28,13 +33,22 @@ export function connectMcp(opts: ConnectionOptions = {}): McpConnection {
   const headers: Record<string, string> = opts.token
     ? { authorization: `Bearer ${opts.token}` }
     : {};
+  const target = socket !== undefined ? `unix:${socket}` : base;
   const transport = new StreamableHTTPClientTransport(new URL("mcp", base), {
     requestInit: { headers },
-    fetch: (url: string | URL, init?: RequestInit) => fetch(url, { ...init, client }),
+    fetch: async (url: string | URL, init?: RequestInit) => {
+      try {
+        return await fetch(url, { ...init, client });
+      } catch (error) {
+        // Same one-line reason and hint as every other volar command.
+        if (error instanceof TypeError) throw unavailableError(target, socket, error);
+        throw error;
+      }
+    },
   });
   return {
     transport,
-    target: socket !== undefined ? `unix:${socket}` : base,
+    target,
     async close() {
       try {
         await transport.close();
