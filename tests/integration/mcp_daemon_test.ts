@@ -135,6 +135,22 @@ Deno.test({
       .payload;
     assert.deepEqual(payload.properties, { verbose: { type: "boolean" } });
 
+    // Disabling the plugin takes its action tools away; enabling brings them back.
+    const before = listChanged;
+    assert.ok(!(await call(client, "plugins_disable", { name: "caddy" })).isError);
+    await eventually("list_changed after disable", () => listChanged > before);
+    assert.ok(!(await listTools(client)).some((t) => t.name === "action_caddy_status"));
+    assert.ok(!(await call(client, "plugins_enable", { name: "caddy" })).isError);
+    await eventually("list_changed after enable", () => listChanged > before + 1);
+    assert.ok((await listTools(client)).some((t) => t.name === "action_caddy_status"));
+    const since = await call(client, "events_since", { after: 0, type: "plugin.*" });
+    const types = (since.structuredContent?.items as { type: string }[]).map((e) => e.type);
+    assert.deepEqual(types.filter((t) => t !== "plugin.download"), [
+      "plugin.installed",
+      "plugin.disabled",
+      "plugin.enabled",
+    ]);
+
     // Subscribing to a VM's resource hears of its changes.
     const updated: string[] = [];
     client.setNotificationHandler(
