@@ -257,7 +257,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
 }, async () => {
-  const d = await startDaemonProcess();
+  const d = await startDaemonProcess({ tcp: true });
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
     args: ["run", "-A", MAIN, "volar", "mcp", "--socket", d.socket],
@@ -280,8 +280,24 @@ Deno.test({
     const bad = await call(client, "vms_create", { name: "web", plugin: "nope" });
     assert.equal(bad.isError, true);
     assert.match(bad.content[0].text, /^Not found: /);
+    const badName = await call(client, "vms_create", { name: "Bad_Name", plugin: "caddy" });
+    assert.equal(badName.isError, true);
+    assert.match(badName.content[0].text, /^name: /m);
   } finally {
     await client.close();
+  }
+  // Over TCP with a wrong token, `volar mcp` cannot even initialize: the daemon answers 401.
+  const wrong = new StdioClientTransport({
+    command: Deno.execPath(),
+    args: ["run", "-A", MAIN, "volar", "mcp", "--api", `http://${d.listen}`, "--token", "nope"],
+    env: { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+    stderr: "pipe",
+  });
+  const refused = new Client({ name: "volant-stdio-test", version: "1.0.0" });
+  try {
+    await assert.rejects(refused.connect(wrong), /invalid bearer token|401|Unauthorized/i);
+  } finally {
+    await refused.close();
     await d.stop();
     await d.cleanup();
   }
