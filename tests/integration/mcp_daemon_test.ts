@@ -190,6 +190,10 @@ Deno.test({
     });
     assert.equal(badPayload.isError, true);
     assert.match(badPayload.content[0].text, /^payload\.verbose: must be boolean$/m);
+    const badVm = await call(client, "action_caddy_status", { vm: "Nope!" });
+    assert.match(badVm.content[0].text, /^vm: /m);
+    const extra = await call(client, "action_caddy_status", { vm: "web", plugin: "x" });
+    assert.match(extra.content[0].text, /^plugin: unknown argument$/m);
     const noneHealthy = await call(client, "action_caddy_status", {});
     assert.match(noneHealthy.content[0].text, /no healthy running VM of plugin caddy/);
 

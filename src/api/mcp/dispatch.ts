@@ -30,6 +30,9 @@ export interface Caller {
   signal?: AbortSignal;
 }
 
+/** How a tool that wraps another names its arguments (REST name -> its own), for errors. */
+export type Renames = Record<string, string>;
+
 function queryValue(v: unknown): string {
   return typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v) : String(v);
 }
@@ -86,6 +89,7 @@ export async function callRestTool(
   args: Record<string, unknown>,
   fetch: AppFetch,
   caller: Caller,
+  renames?: Renames,
 ): Promise<ToolResult> {
   const built = toRequest(tool, args);
   if (!(built instanceof Request)) return built;
@@ -93,7 +97,7 @@ export async function callRestTool(
   if (caller.authorization) headers.set("authorization", caller.authorization);
   const req = new Request(built, { headers, signal: caller.signal });
   const res = await fetch(req, { transport: caller.transport });
-  if (!res.ok) return await resultFromProblem(res, tool.plan.bodyWhole);
+  if (!res.ok) return await resultFromProblem(res, tool.plan.bodyWhole, renames);
   const kind = tool.spec.result ?? "json";
   if (kind === "none") {
     await res.body?.cancel();

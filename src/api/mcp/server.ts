@@ -36,6 +36,7 @@ import {
   RESOURCE_TEMPLATES,
   ResourceError,
 } from "./resources.ts";
+import { problemResult } from "./tool_result.ts";
 import type { RestTool } from "./tool_schema.ts";
 
 type Extra = RequestHandlerExtra<never, never>;
@@ -126,23 +127,24 @@ export function createMcpSession(deps: McpDeps, transport: Transport): McpSessio
       throw new McpError(ErrorCode.InvalidParams, `unknown tool ${req.params.name}`);
     }
     const { vm, payload, ...extraArgs } = args;
-    if (Object.keys(extraArgs).length > 0) {
-      // Let the generic tool name the unknown argument.
-      return await callRestTool(vmAction, { ...extraArgs, name: vm }, deps.fetch, caller);
+    const unknown = Object.keys(extraArgs);
+    if (unknown.length > 0) {
+      return problemResult(
+        "Invalid input",
+        `unknown argument${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`,
+        unknown.map((field) => ({ field, message: "unknown argument" })),
+      );
     }
+    const body = { action: action.action, payload: payload ?? {} };
     return vm !== undefined
       ? await callRestTool(
         vmAction,
-        { name: vm, action: action.action, plugin: action.plugin, payload: payload ?? {} },
+        { ...body, name: vm, plugin: action.plugin },
         deps.fetch,
         caller,
+        { name: "vm" },
       )
-      : await callRestTool(
-        pluginAction,
-        { name: action.plugin, action: action.action, payload: payload ?? {} },
-        deps.fetch,
-        caller,
-      );
+      : await callRestTool(pluginAction, { ...body, name: action.plugin }, deps.fetch, caller);
   });
 
   server.setRequestHandler(

@@ -47,14 +47,27 @@ export function problemResult(
   };
 }
 
-/** Maps a REST field (`query.limit`, `path.name`, `(root)`) to the tool's argument name. */
-export function argumentField(field: string, bodyArg?: string): string {
+/**
+ * Maps a REST field (`query.limit`, `path.name`, `(root)`) to the tool's
+ * argument name; `renames` maps REST argument names to a wrapping tool's own.
+ */
+export function argumentField(
+  field: string,
+  bodyArg?: string,
+  renames: Record<string, string> = {},
+): string {
   if (field === "(root)" && bodyArg !== undefined) return bodyArg;
-  return field.replace(/^(query|path)\./, "");
+  const bare = field.replace(/^(query|path)\./, "");
+  const [head, ...rest] = bare.split(".");
+  return Object.hasOwn(renames, head) ? [renames[head], ...rest].join(".") : bare;
 }
 
 /** A tool error from a problem+json response. */
-export async function resultFromProblem(res: Response, bodyArg?: string): Promise<ToolResult> {
+export async function resultFromProblem(
+  res: Response,
+  bodyArg?: string,
+  renames?: Record<string, string>,
+): Promise<ToolResult> {
   const text = await res.text();
   let body: Record<string, unknown> = {};
   try {
@@ -64,7 +77,10 @@ export async function resultFromProblem(res: Response, bodyArg?: string): Promis
     return problemResult(`HTTP ${res.status}`, text.slice(0, 500), []);
   }
   const raw = Array.isArray(body.problems) ? body.problems as FieldProblem[] : [];
-  const problems = raw.map((p) => ({ field: argumentField(p.field, bodyArg), message: p.message }));
+  const problems = raw.map((p) => ({
+    field: argumentField(p.field, bodyArg, renames),
+    message: p.message,
+  }));
   const { title, detail, problems: _p, errors: _e, ...extra } = body;
   return problemResult(
     typeof title === "string" ? title : `HTTP ${res.status}`,

@@ -138,6 +138,7 @@ Deno.test("mcp tools: REST field names map to argument names; console text is cl
   assert.equal(argumentField("path.name"), "name");
   assert.equal(argumentField("(root)", "payload"), "payload");
   assert.equal(argumentField("payload.verbose", "payload"), "payload.verbose");
+  assert.equal(argumentField("path.name", "payload", { name: "vm" }), "vm");
   const esc = String.fromCharCode(27);
   assert.equal(screenText(`${esc}[1;32mok${esc}[0m\r\nline\rover\n`), "ok\nover\n");
 });
