@@ -21,8 +21,10 @@ import { auth } from "./middleware/auth.ts";
 import { bodyLimits } from "./middleware/body_limit.ts";
 import { errorHandler } from "./middleware/error_handler.ts";
 import { requestId } from "./middleware/request_id.ts";
+import { mcpRouter } from "./mcp/mod.ts";
 import { generateDocument, registerSecurity } from "./openapi.ts";
 import { newRouter } from "./router.ts";
+import { pluginActionRoutes, vmActionRoutes } from "./routes/actions.ts";
 import { agentProxyRoutes } from "./routes/agent_proxy.ts";
 import { consoleRoutes } from "./routes/console.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
@@ -50,7 +52,7 @@ const openapiRoute = createRoute({
 /** Builds the API app. */
 export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const logger = deps.logger ?? SILENT_LOGGER;
-  const { plugins, vms, events, system, keys } = deps.services;
+  const { plugins, vms, events, system, keys, actions } = deps.services;
   const app = newRouter();
   app.use("*", requestId());
   app.use("*", accessLog({ logger }));
@@ -60,7 +62,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
   app.route("/", healthRoutes());
   app.route("/api/v1/plugins", pluginRoutes(plugins));
+  app.route("/api/v1/plugins", pluginActionRoutes(actions));
   app.route("/api/v1/vms", vmRoutes(vms));
+  app.route("/api/v1/vms", vmActionRoutes(actions));
   const shutdown = deps.shutdown ?? new AbortController().signal;
   app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? fileLogReader(), shutdown));
   app.route(
@@ -78,6 +82,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/api/v1/system", systemRoutes(system));
   app.route("/api/v1/keys", keyRoutes(keys));
   app.route("/ws/v1/vms", consoleRoutes(vms, logger));
+  // Last: its tools are derived from every route above.
+  app.route("/mcp", mcpRouter(app, { plugins, events, logger, shutdown }));
 
   registerSecurity(app);
   let document: Record<string, unknown> | undefined;

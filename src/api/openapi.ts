@@ -28,6 +28,7 @@ const INFO = {
     { name: "deployments" },
     { name: "events" },
     { name: "system" },
+    { name: "mcp" },
   ],
 };
 

@@ -61,6 +61,7 @@ export function pluginManifest(input: ManifestInput): PluginManifest {
       Object.keys(c.actions).sort().map((k) => [k, c.actions![k]]),
     );
   }
+  if (c.openapi !== undefined) manifest.openapi = c.openapi;
   if (c.labels !== undefined) manifest.labels = sortedRecord(c.labels);
   // Validate exactly what is written, so the file installs unchanged.
   parseManifest(manifest);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { VolantClient } from "../client/mod.ts";
+import type { ConnectionOptions, VolantClient } from "../client/mod.ts";
 import type { Io } from "./io.ts";
 
 /** One option, as parseArgs wants it, plus its help line. */
@@ -28,6 +28,8 @@ export interface CommandContext {
   positionals: string[];
   output: OutputFormat;
   io: Io;
+  /** Where the daemon is (flags > env > defaults), for commands with their own transport. */
+  connection: ConnectionOptions;
   /** The client, created on first use (commands that need no daemon never connect). */
   client(): VolantClient;
   /** Aborted on SIGINT/SIGTERM (follow modes end cleanly). */

@@ -14,7 +14,9 @@ import { events } from "./cmd_events.ts";
 import { pluginsInstall } from "./cmd_install.ts";
 import { keysAdd, keysList, keysRemove, keysShow } from "./cmd_keys.ts";
 import { vmsLogs } from "./cmd_logs.ts";
+import { pluginsAction, vmsAction, vmsOpenapi } from "./cmd_actions.ts";
 import { vmsConsole } from "./cmd_console.ts";
+import { mcpServe } from "./cmd_mcp.ts";
 import {
   pluginsDisable,
   pluginsEnable,
@@ -48,6 +50,7 @@ export const COMMANDS: Command[] = [
   pluginsEnable,
   pluginsDisable,
   pluginsRemove,
+  pluginsAction,
   vmsList,
   vmsShow,
   vmsCreate,
@@ -60,6 +63,8 @@ export const COMMANDS: Command[] = [
   vmsConfigHistory,
   vmsLogs,
   vmsConsole,
+  vmsAction,
+  vmsOpenapi,
   events,
   systemInfo,
   keysList,
@@ -67,6 +72,7 @@ export const COMMANDS: Command[] = [
   keysAdd,
   keysRemove,
   doctor,
+  mcpServe,
 ];
 
 function isPrefix(words: string[]): boolean {
@@ -151,6 +157,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       output,
       io,
       signal: abort.signal,
+      connection,
       client: () => client ??= createClient(connection),
     });
   } finally {

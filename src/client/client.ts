@@ -9,6 +9,8 @@
 import type { z } from "zod";
 import { VolantError } from "../errors.ts";
 import {
+  type ActionPayload,
+  ActionResultSchema,
   type CreateVmBody,
   type InstallPluginBody,
   PluginInstallResultSchema,
@@ -243,6 +245,38 @@ export class VolantClient {
     });
     if (!res.body) return new ReadableStream({ start: (c) => c.close() });
     return res.body;
+  }
+
+  /** Runs `action` of the VM's plugin on the VM; `plugin`, when given, must be the VM's. */
+  async vmAction(
+    name: string,
+    action: string,
+    payload: ActionPayload,
+    opts: { plugin?: string } = {},
+  ) {
+    const res = await this.transport.request({
+      method: "POST",
+      path: `/api/v1/vms/${path(name)}/actions/${path(action)}`,
+      query: { plugin: opts.plugin },
+      body: payload,
+      timeoutMs: 0, // the action's own timeout_ms bounds it on the daemon
+    });
+    return checkResponse(ActionResultSchema, await readJson(res, "action result"), "action result");
+  }
+
+  /** Runs `action` on a healthy running VM of `plugin`. */
+  pluginAction(plugin: string, action: string, payload: ActionPayload) {
+    const p = `/api/v1/plugins/${path(plugin)}/actions/${path(action)}`;
+    return this.#send("POST", p, payload, ActionResultSchema, "action result", 0);
+  }
+
+  /** The workload's OpenAPI document (the manifest's `openapi`), as served. */
+  async vmOpenapi(name: string): Promise<{ contentType: string; text: string }> {
+    const res = await this.transport.request({
+      path: `/api/v1/vms/${path(name)}/openapi`,
+      headers: { accept: "application/json, application/yaml" },
+    });
+    return { contentType: res.headers.get("content-type") ?? "", text: await res.text() };
   }
 
   /** Opens the VM's serial console (WebSocket). */

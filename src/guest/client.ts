@@ -6,7 +6,7 @@
  * @module
  */
 import { VolantError } from "../errors.ts";
-import type { GuestAgent, GuestHealth } from "../service/ports.ts";
+import type { GuestAgent, GuestHealth, GuestRequest, GuestResponse } from "../service/ports.ts";
 
 export const AGENT_PORT = 8080;
 
@@ -92,4 +92,52 @@ export class GuestClient implements GuestAgent {
       });
     }
   }
+
+  async request(ip: string, req: GuestRequest): Promise<GuestResponse> {
+    const url = this.url(ip, req.path);
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method: req.method,
+        body: req.body,
+        headers: {
+          accept: "application/json, */*;q=0.5",
+          ...(req.contentType ? { "content-type": req.contentType } : {}),
+        },
+        redirect: "manual",
+        signal: signalFor(req.timeoutMs, req.signal),
+      });
+    } catch (cause) {
+      if (req.signal?.aborted) throw cause;
+      throw new VolantError(
+        "upstream",
+        `guest agent at ${ip} did not answer ${req.method} ${req.path}: ${describe(cause)}`,
+        { cause },
+      );
+    }
+    const body = await readCapped(res, req.maxBytes ?? 4 * 1024 * 1024, `${req.method} ${url}`);
+    return { status: res.status, contentType: res.headers.get("content-type") ?? "", body };
+  }
+}
+
+/** The whole body, or `upstream` once it passes `max` bytes (a guest cannot flood the host). */
+async function readCapped(res: Response, max: number, what: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body) {
+    for await (const chunk of res.body) {
+      size += chunk.length;
+      if (size > max) {
+        throw new VolantError("upstream", `${what}: answer larger than ${max} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }

@@ -422,3 +422,32 @@ export const SystemInfoSchema = z.object({
   plugins: z.object({ total: z.int(), enabled: z.int() }),
 });
 export type SystemInfo = z.infer<typeof SystemInfoSchema>;
+
+// ---------------------------------------------------------------- plugin actions
+
+/** An action's JSON payload (POST .../actions/{action} body): a JSON object. */
+export const ActionPayloadSchema = z.record(z.string(), z.unknown());
+export type ActionPayload = z.infer<typeof ActionPayloadSchema>;
+
+/** POST /api/v1/vms/{name}/actions/{action}?plugin=P: `plugin`, when given, must be the VM's. */
+export const VmActionQuerySchema = z.object({ plugin: NameSchema.optional() });
+
+/** Action names as the manifest allows them. */
+export const ActionNameSchema = z.string().regex(
+  /^[A-Za-z0-9_.-]{1,64}$/,
+  "must be an action name (letters, digits, _ . -)",
+);
+
+/** What an action returned: the workload answered 2xx (other answers are 502 problems). */
+export const ActionResultSchema = z.object({
+  vm: NameSchema,
+  plugin: NameSchema,
+  action: z.string(),
+  /** The workload's HTTP status. */
+  status: z.int(),
+  content_type: z.string(),
+  /** The workload's body: parsed JSON when it says JSON, else text. */
+  body: z.unknown(),
+  duration_ms: z.int().min(0),
+});
+export type ActionResult = z.infer<typeof ActionResultSchema>;

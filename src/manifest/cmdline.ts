@@ -61,9 +61,23 @@ async function pipe(bytes: Uint8Array, stream: CompressionStream | Decompression
   return new Uint8Array(await new Response(body).arrayBuffer());
 }
 
+/**
+ * The manifest as the guest gets it: without what only volantd uses. Action
+ * payload schemas are checked on the host before a payload reaches the guest,
+ * so they would only cost command-line bytes (and agents built before the
+ * field existed would refuse the manifest).
+ */
+export function guestManifest(manifest: PluginManifest): PluginManifest {
+  if (!manifest.actions) return manifest;
+  const actions = Object.fromEntries(
+    Object.entries(manifest.actions).map(([name, { payload_schema: _s, ...rest }]) => [name, rest]),
+  );
+  return { ...manifest, actions };
+}
+
 /** manifest -> JSON -> gzip -> base64url without padding. */
 export async function encodeManifest(manifest: PluginManifest): Promise<string> {
-  const json = new TextEncoder().encode(JSON.stringify(manifest));
+  const json = new TextEncoder().encode(JSON.stringify(guestManifest(manifest)));
   return bytesToBase64Url(await pipe(json, new CompressionStream("gzip")));
 }
 

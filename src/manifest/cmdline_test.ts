@@ -31,6 +31,25 @@ Deno.test("encode: base64url without padding of gzip(JSON)", async () => {
   assert.ok(encoded.startsWith("H4sI"), "gzip magic 1f 8b 08 encodes as H4sI");
 });
 
+Deno.test("encode: action payload schemas stay on the host; the rest of the action rides", async () => {
+  const m = {
+    ...sample(),
+    actions: {
+      status: {
+        method: "POST",
+        path: "/status",
+        timeout_ms: 5000,
+        payload_schema: { type: "object", properties: { verbose: { type: "boolean" } } },
+      },
+    },
+  };
+  const decoded = await decodeManifestValue(await encodeManifest(m)) as PluginManifest;
+  assert.deepEqual(decoded.actions, {
+    status: { method: "POST", path: "/status", timeout_ms: 5000 },
+  });
+  assert.ok(m.actions.status.payload_schema, "the caller's manifest is not changed");
+});
+
 Deno.test("decode accepts unpadded, padded, and raw JSON", async () => {
   const m = sample();
   const encoded = await encodeManifest(m);

@@ -16,6 +16,7 @@ import { ChecksumSchema, DNS_LABEL, NameSchema } from "./names.ts";
 import {
   ActionSchema,
   HealthCheckSchema,
+  OpenApiRefSchema,
   ResourcesSchema,
   RestartPolicySchema,
   WorkloadSchema,
@@ -131,6 +132,8 @@ export const FledgeConfigSchema = z.strictObject({
   health_check: HealthCheckSchema.optional(),
   actions: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "bad action name"), ActionSchema)
     .optional(),
+  /** The workload's OpenAPI document, a path on the workload (copied into the manifest). */
+  openapi: OpenApiRefSchema.optional(),
   labels: z.record(z.string(), z.string()).optional(),
   agent: AgentTableSchema.optional(),
   init: InitTableSchema.optional(),

@@ -49,7 +49,22 @@ export const ActionSchema = z.strictObject({
   method: z.string().regex(/^[A-Za-z]+$/, "must be an HTTP method such as POST"),
   path: z.string().regex(/^\//, "must start with /"),
   timeout_ms: z.int().min(1).max(3_600_000).optional(),
+  /**
+   * JSON Schema (draft 2020-12 or 7) of the JSON payload; volantd checks
+   * payloads against it before anything reaches the guest, and MCP clients
+   * get it as the action tool's input schema.
+   */
+  payload_schema: z.record(z.string(), z.unknown()).optional(),
 });
+
+/**
+ * The workload's OpenAPI document: a path on the workload (fetched through
+ * kestrel, `GET /v1<path>`). Never a host file or a URL the daemon would fetch.
+ */
+export const OpenApiRefSchema = z.string().regex(
+  /^\/[^\s?#]*$/,
+  "must be a path on the workload such as /openapi.json (fetched through kestrel)",
+);
 
 export const HealthCheckSchema = z.strictObject({
   endpoint: z.string().regex(/^(\/.*)?$/, "must be empty or a path starting with /"),
@@ -130,7 +145,7 @@ export const PluginManifestSchema = z.strictObject({
   cloud_init: CloudInitSchema.optional(),
   network: NetworkSchema.optional(),
   devices: DevicesSchema.optional(),
-  openapi: z.string().optional(),
+  openapi: OpenApiRefSchema.optional(),
   labels: z.record(z.string(), z.string()).optional(),
 }).superRefine((m, ctx) => {
   if (!m.initramfs && !m.rootfs) {

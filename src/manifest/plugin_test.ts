@@ -56,7 +56,15 @@ function everyField(): Record<string, unknown> {
       restart: "always",
     },
     health_check: { endpoint: "/healthz", timeout_ms: 5000 },
-    actions: { reload: { description: "reload config", method: "POST", path: "/reload" } },
+    actions: {
+      reload: {
+        description: "reload config",
+        method: "POST",
+        path: "/reload",
+        timeout_ms: 5000,
+        payload_schema: { type: "object", properties: { force: { type: "boolean" } } },
+      },
+    },
     cloud_init: {
       datasource: "NoCloud",
       seed_mode: "vfat",
@@ -64,7 +72,7 @@ function everyField(): Record<string, unknown> {
     },
     network: { mode: "bridged", subnet: "192.168.127.0/24", gateway: "192.168.127.1" },
     devices: { pci_passthrough: ["0000:01:00.0"], allowlist: ["10de:*"] },
-    openapi: "https://example.com/openapi.json",
+    openapi: "/openapi.json",
     labels: { team: "web" },
   };
 }
@@ -115,6 +123,15 @@ type Mutation = [string, (m: Loose) => void, string];
 /** Each mutation of a valid manifest, and the field its error must name. */
 const INVALID: Mutation[] = [
   ["name missing", (m) => delete m.name, "name"],
+  [
+    "openapi as a URL (the daemon fetches nothing)",
+    (m) => (m.openapi = "https://x/o.json"),
+    "openapi",
+  ],
+  ["openapi as a host file", (m) => (m.openapi = "file:///etc/shadow"), "openapi"],
+  ["action payload_schema not an object", (m) => {
+    m.actions = { a: { method: "POST", path: "/a", payload_schema: "object" } };
+  }, "actions.a.payload_schema"],
   ["name upper case", (m) => (m.name = "Caddy"), "name"],
   ["name with a slash (path traversal)", (m) => (m.name = "../etc"), "name"],
   ["name too long", (m) => (m.name = "a".repeat(64)), "name"],

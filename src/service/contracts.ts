@@ -9,6 +9,8 @@
  * @module
  */
 import type {
+  ActionPayload,
+  ActionResult,
   CreateVmBody,
   EventType,
   InstallPluginBody,
@@ -114,6 +116,29 @@ export interface SystemServiceApi {
   info(): Promise<SystemInfo>;
 }
 
+/** Plugin actions and the workload's OpenAPI document, through kestrel. */
+export interface ActionServiceApi {
+  /** Runs `action` of the VM's plugin on that VM; `plugin`, when given, must be the VM's. */
+  invokeOnVm(
+    vm: string,
+    action: string,
+    payload: ActionPayload,
+    opts?: { plugin?: string; signal?: AbortSignal },
+  ): Promise<ActionResult>;
+  /** Runs `action` on a healthy running VM of `plugin` (conflict when there is none). */
+  invokeOnPlugin(
+    plugin: string,
+    action: string,
+    payload: ActionPayload,
+    opts?: { signal?: AbortSignal },
+  ): Promise<ActionResult>;
+  /** The document the manifest's `openapi` names, fetched from the workload. */
+  openapi(vm: string, opts?: { signal?: AbortSignal }): Promise<{
+    contentType: string;
+    body: Uint8Array;
+  }>;
+}
+
 /** The bundle createServices returns. */
 export interface Services {
   plugins: PluginServiceApi;
@@ -121,6 +146,7 @@ export interface Services {
   events: EventBusApi;
   system: SystemServiceApi;
   keys: KeyServiceApi;
+  actions: ActionServiceApi;
   /** Reconcile/adopt VMs recorded as active; call once at daemon start. */
   start(): Promise<void>;
   /** Stops watchers and health pollers (VMs keep running: they are detached). */

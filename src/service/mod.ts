@@ -16,6 +16,7 @@
  * @module
  */
 import { silentLogger } from "../log/mod.ts";
+import { ActionService } from "./actions.ts";
 import type { Services } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import { EventBus } from "./events.ts";
@@ -30,6 +31,7 @@ import { VmService } from "./vms.ts";
 export type * from "./contracts.ts";
 export type { ServiceDeps, ServiceOptions } from "./options.ts";
 export type { StateStore } from "./store_port.ts";
+export { ActionService } from "./actions.ts";
 export { EventBus } from "./events.ts";
 export { KeyService } from "./keys.ts";
 export { PluginService } from "./plugins.ts";
@@ -64,6 +66,7 @@ export function createServices(deps: ServiceDeps): Services {
     events,
     system,
     keys,
+    actions: new ActionService(ctx, vms, plugins),
     async start() {
       // Leftovers of a crash: partial downloads, blobs of an unfinished install, old events.
       const temps = await plugins.artifacts.cleanTemp();

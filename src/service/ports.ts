@@ -170,4 +170,29 @@ export interface GuestAgent {
   health(ip: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<GuestHealth>;
   /** GET /v1/status; throws VolantError upstream/unavailable when the guest does not answer. */
   status(ip: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<unknown>;
+  /**
+   * One HTTP exchange with kestrel (plugin actions, the workload's OpenAPI
+   * document). Throws VolantError `upstream` when the agent does not answer
+   * or the body exceeds `maxBytes`; any HTTP status is returned as is.
+   */
+  request?(ip: string, req: GuestRequest): Promise<GuestResponse>;
+}
+
+/** A request to kestrel: `path` is the agent's, e.g. `/v1/cgi-bin/status`. */
+export interface GuestRequest {
+  method: string;
+  path: string;
+  body?: string;
+  contentType?: string;
+  timeoutMs: number;
+  /** Largest body accepted back (default 4 MiB). */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+/** What kestrel (or the workload behind it) answered. */
+export interface GuestResponse {
+  status: number;
+  contentType: string;
+  body: Uint8Array;
 }
