@@ -1,0 +1,135 @@
+/**
+ * Test images built with real tools (GNU tar for the layers, umoci for the OCI
+ * layout, skopeo for re-compression), never with our own tar code: the
+ * unpacker is checked against what independent writers produce. Needs root
+ * (owners, device nodes) and `apt-get install -y umoci skopeo attr`.
+ *
+ * @module
+ */
+import { join } from "node:path";
+
+/** Runs a command; throws with its stderr on failure (and the install hint when missing). */
+export async function sh(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string } = {},
+): Promise<string> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(cmd, { args, cwd: opts.cwd, stdout: "piped", stderr: "piped" })
+      .output();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `${cmd} is missing: apt-get install -y umoci skopeo docker-registry attr tar`,
+      );
+    }
+    throw error;
+  }
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+function write(path: string, text: string, mode = 0o644): void {
+  Deno.mkdirSync(join(path, ".."), { recursive: true });
+  Deno.writeTextFileSync(path, text);
+  Deno.chmodSync(path, mode);
+}
+
+async function layer(image: string, stage: string, tarFile: string, comment: string) {
+  // Fixed times and numeric owners: the same fixture every run.
+  await sh("tar", [
+    "--xattrs",
+    "--xattrs-include=*",
+    "--numeric-owner",
+    "--format=pax",
+    "--sort=name",
+    "--mtime=@1700000000",
+    "-cf",
+    tarFile,
+    "-C",
+    stage,
+    ".",
+  ]);
+  await sh("umoci", ["raw", "add-layer", "--history.comment", comment, "--image", image, tarFile]);
+}
+
+/**
+ * Builds `<dir>/layout` (tag `v1`): three layers with a setuid file, a sticky
+ * dir, owners, a hard link, relative and absolute symlinks, a device node, a
+ * FIFO, an xattr, then whiteouts, an opaque dir, a file replaced by a
+ * directory, a directory replaced by a file, a hard link across layers, and
+ * finally the first replacement undone. Returns the `image` argument for umoci.
+ */
+export async function makeFeatureImage(dir: string): Promise<string> {
+  const layout = join(dir, "layout");
+  const image = `${layout}:v1`;
+  await sh("umoci", ["init", "--layout", layout]);
+  await sh("umoci", ["new", "--image", image]);
+
+  const s1 = join(dir, "stage1");
+  write(
+    join(s1, "etc/passwd"),
+    "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000::/home/web:/bin/sh\n",
+  );
+  write(join(s1, "usr/bin/tool"), "#!/bin/sh\necho tool\n", 0o4755);
+  write(join(s1, "usr/share/doc/a.txt"), "aaa\n");
+  write(join(s1, "usr/share/doc/b.txt"), "bbb\n");
+  write(join(s1, "opt/data/x"), "x\n");
+  write(join(s1, "opt/data/sub/z"), "z\n");
+  write(join(s1, "var/thing"), "a file that becomes a directory\n");
+  write(join(s1, "var/dir2/inside"), "a directory that becomes a file\n");
+  write(join(s1, "home/web/notes"), "owned by web\n", 0o640);
+  write(join(s1, "srv/big.bin"), "0123456789abcdef".repeat(40000));
+  Deno.chownSync(join(s1, "home/web/notes"), 1000, 1000);
+  Deno.chownSync(join(s1, "home/web"), 1000, 1000);
+  Deno.mkdirSync(join(s1, "tmp"));
+  Deno.chmodSync(join(s1, "tmp"), 0o1777);
+  Deno.linkSync(join(s1, "usr/bin/tool"), join(s1, "usr/bin/tool-hard"));
+  Deno.symlinkSync("tool", join(s1, "usr/bin/tool-rel"));
+  Deno.symlinkSync("/usr/bin/tool", join(s1, "etc/tool-abs"));
+  Deno.symlinkSync("/nonexistent/../../etc", join(s1, "etc/dangling"));
+  Deno.mkdirSync(join(s1, "dev"));
+  await sh("mknod", ["-m", "666", join(s1, "dev/null"), "c", "1", "3"]);
+  await sh("mknod", ["-m", "600", join(s1, "dev/fifo"), "p"]);
+  await sh("setfattr", ["-n", "user.volant", "-v", "kept", join(s1, "usr/share/doc/b.txt")]);
+  await layer(image, s1, join(dir, "l1.tar"), "base");
+
+  const s2 = join(dir, "stage2");
+  write(join(s2, "usr/share/doc/.wh.a.txt"), "");
+  write(join(s2, "opt/data/.wh..wh..opq"), "");
+  write(join(s2, "opt/data/new"), "only this survives in opt/data\n");
+  write(join(s2, "var/thing/inner"), "now a directory\n");
+  write(join(s2, "var/dir2"), "now a file\n", 0o600);
+  write(join(s2, "usr/bin/tool"), "#!/bin/sh\necho tool v2\n", 0o2755);
+  Deno.linkSync(join(s2, "usr/bin/tool"), join(s2, "usr/bin/tool-v2-hard"));
+  await layer(image, s2, join(dir, "l2.tar"), "whiteouts, opaque, replacements");
+
+  const s3 = join(dir, "stage3");
+  write(join(s3, "var/thing"), "a file again\n");
+  write(join(s3, "etc/motd"), "hello\n");
+  await layer(image, s3, join(dir, "l3.tar"), "back to a file");
+
+  await sh("umoci", [
+    "config",
+    "--image",
+    image,
+    "--config.entrypoint",
+    "/usr/bin/tool",
+    "--config.cmd",
+    "--serve",
+    "--config.env",
+    "MODE=test",
+    "--config.workingdir",
+    "/srv",
+    "--config.user",
+    "1000:1000",
+    "--config.exposedports",
+    "8000/tcp",
+    "--config.label",
+    "org.example.kind=fixture",
+  ]);
+  return image;
+}
