@@ -55,10 +55,31 @@ export function fetchFailure(error: unknown, timeoutMs: number): string {
     return `no answer within ${timeoutMs} ms`;
   }
   if (error instanceof DOMException && error.name === "AbortError") return "aborted";
-  const msg = error instanceof Error ? error.message : String(error);
-  if (/Connection refused/i.test(msg)) return "connection refused";
-  if (/certificate|tls|ssl/i.test(msg)) return `TLS error: ${msg.split("\n")[0]}`;
-  return msg.split("\n")[0];
+  const msg = causeText(error);
+  if (/Connection refused/i.test(msg)) return "connection refused (is the registry running?)";
+  if (/InvalidContentType/i.test(msg)) {
+    return "TLS handshake failed: the registry speaks plain HTTP (pass --insecure-registry HOST:PORT)";
+  }
+  if (/certificate|tls|ssl|handshake/i.test(msg)) return `TLS error: ${lastPart(msg)}`;
+  if (/dns error|failed to lookup|Name or service not known/i.test(msg)) {
+    return `cannot resolve the host (${lastPart(msg)})`;
+  }
+  return lastPart(msg);
+}
+
+/** The message of an error and its causes (Deno's fetch hides the reason in `cause`). */
+function causeText(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e !== undefined && parts.length < 5; e = (e as Error).cause) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join(": ");
+}
+
+/** The most specific part of a hyper-style "a: b (Connect): c" message. */
+function lastPart(msg: string): string {
+  return msg.split("\n")[0].split(/: (?=[^:]*$)/).pop()!.trim();
 }
 
 /**

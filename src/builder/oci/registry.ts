@@ -78,8 +78,7 @@ export class RegistryClient {
       this.#o.signal?.throwIfAborted();
       throw new VolantError(
         "upstream",
-        `registry ${this.#ref.registry}: ${fetchFailure(error, this.#o.timeoutMs)}` +
-          (this.#o.insecure ? "" : hintHttp(error)),
+        `registry ${this.#ref.registry}: ${fetchFailure(error, this.#o.timeoutMs)}`,
         { cause: error },
       );
     }
@@ -169,7 +168,8 @@ export class RegistryClient {
       return new VolantError("not_found", `${what} not found in ${this.#ref.registry}${detail}`);
     }
     if (res.status === 401 || res.status === 403) {
-      return this.#denied(`HTTP ${res.status}${detail}`);
+      const hint = this.#o.credentials ? "" : "; credentials: --registry-auth USER:PASSWORD";
+      return this.#denied(`HTTP ${res.status}${detail}${hint}`);
     }
     return new VolantError("upstream", `${what}: registry answered HTTP ${res.status}${detail}`);
   }
@@ -232,11 +232,4 @@ export class RegistryClient {
       onProgress,
     );
   }
-}
-
-function hintHttp(error: unknown): string {
-  const msg = error instanceof Error ? error.message : String(error);
-  return /InvalidContentType|wrong version number|http request/i.test(msg)
-    ? " (plain-HTTP registry? pass --insecure-registry)"
-    : "";
 }
