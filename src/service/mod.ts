@@ -45,6 +45,7 @@ export function createServices(deps: ServiceDeps): Services {
     hypervisor: deps.hypervisor,
     network: deps.network,
     guest: deps.guest,
+    images: deps.images,
     fetch: deps.fetch ?? globalThis.fetch,
     log: deps.log ?? silentLogger,
     now,

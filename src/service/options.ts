@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { GuestAgent, HostNetwork, Hypervisor } from "./ports.ts";
+import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 import type { Logger } from "../log/mod.ts";
 
@@ -64,6 +64,8 @@ export interface ServiceDeps {
   network?: HostNetwork;
   /** Absent = health stays `unknown`. */
   guest?: GuestAgent;
+  /** Absent = `plugins install --image` answers 503. */
+  images?: ImageConverter;
   /** For artifact downloads (tests inject; default globalThis.fetch). */
   fetch?: typeof fetch;
   log?: Logger;
