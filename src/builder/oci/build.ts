@@ -118,10 +118,29 @@ export async function unpackImage(
     const what = `layer ${layer.index + 1} ${layer.digest ?? layer.diffId}`;
     const tar = decompress(layer.open(), layer.compression)
       .pipeThrough(verifyingStream(layer.diffId, `${what} (uncompressed, diff_id)`));
-    await unpacker.applyLayer(tar, what);
+    try {
+      await unpacker.applyLayer(tar, what);
+    } catch (error) {
+      // Corrupt bytes usually break the decompressor before the digest check at
+      // the end of the stream: when the blob itself is wrong, say that instead.
+      await drain(layer.open());
+      if (error instanceof VolantError) throw error;
+      throw new VolantError(
+        "invalid_input",
+        `${what}: cannot unpack: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
   }
   unpacker.finish(0);
   return unpacker.stats;
+}
+
+/** Reads a stream to its end (its digest check throws at the end when the bytes are wrong). */
+async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+  for await (const _ of stream) { /* hashing happens in the stream */ }
 }
 
 function assertRoot(): void {
