@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 
 /** Runs a command; throws with its stderr on failure (and the install hint when missing). */
@@ -132,4 +133,66 @@ export async function makeFeatureImage(dir: string): Promise<string> {
     "org.example.kind=fixture",
   ]);
   return image;
+}
+
+/** A one-layer image with unique content (to corrupt without touching shared blobs). */
+export async function makeUniqueImage(dir: string, tag: string): Promise<string> {
+  const layout = join(dir, "layout");
+  try {
+    Deno.statSync(join(layout, "index.json"));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await sh("umoci", ["init", "--layout", layout]);
+  }
+  const image = `${layout}:${tag}`;
+  await sh("umoci", ["new", "--image", image]);
+  const stage = join(dir, `stage-${tag}`);
+  write(join(stage, "srv/unique"), `${crypto.randomUUID()}\n`.repeat(2000));
+  await layer(image, stage, join(dir, `${tag}.tar`), "unique");
+  await sh("umoci", [
+    "config",
+    "--image",
+    image,
+    "--config.cmd",
+    "/srv/unique",
+    "--config.exposedports",
+    "80/tcp",
+  ]);
+  return image;
+}
+
+/** Adds to the layout an index tagged `tag` whose only entry is `image`'s manifest as linux/arm64. */
+export function addArmOnlyIndex(image: string, tag: string): void {
+  const [layout, from] = image.split(/:(?=[^:]*$)/);
+  const indexPath = join(layout, "index.json");
+  const index = JSON.parse(Deno.readTextFileSync(indexPath));
+  const desc = index.manifests.find((m: { annotations?: Record<string, string> }) =>
+    m.annotations?.["org.opencontainers.image.ref.name"] === from
+  );
+  const inner = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [{
+      mediaType: desc.mediaType,
+      digest: desc.digest,
+      size: desc.size,
+      platform: { os: "linux", architecture: "arm64" },
+    }],
+  };
+  const bytes = new TextEncoder().encode(JSON.stringify(inner));
+  const hex = Array.from(
+    new Uint8Array(
+      // node:crypto keeps this synchronous.
+      createHash("sha256").update(bytes).digest(),
+    ),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  Deno.writeFileSync(join(layout, "blobs", "sha256", hex), bytes);
+  index.manifests.push({
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    digest: `sha256:${hex}`,
+    size: bytes.length,
+    annotations: { "org.opencontainers.image.ref.name": tag },
+  });
+  Deno.writeTextFileSync(indexPath, JSON.stringify(index));
 }

@@ -31,7 +31,7 @@ import { defaultRegistryTimeout } from "./http.ts";
 import { Unpacker, type UnpackStats } from "./unpack.ts";
 
 /** Bumped when the unpacker or the filesystem writer changes what it produces. */
-export const CONVERTER_VERSION = "1";
+export const CONVERTER_VERSION = "2";
 
 /** Options for {@linkcode buildOciRootfs}. */
 export interface OciBuildOptions {

@@ -140,9 +140,16 @@ export async function makeFilesystem(o: FsOptions): Promise<{ size: number; usag
     o.output,
     String(blocks),
   ], env);
-  // mke2fs 1.47.0 stamps ctime/crtime and the root / bad-blocks inodes with the clock.
-  const cmds = ["<1>", "<7>", "<8>", "/", "/lost+found", ...usage.paths].flatMap((p) =>
-    ["ctime", "crtime"].map((f) => `sif ${p.startsWith("<") ? p : `"${p}"`} ${f} ${epoch}`)
+  // mke2fs 1.47.0 stamps ctime/crtime (and the root, lost+found and reserved inodes)
+  // with the clock, and reading the tree moves atimes (relatime): pin them all.
+  // mtimes stay the layers' own.
+  const fixed = ["<1>", "<7>", "<8>", "/", "/lost+found"].flatMap((p) =>
+    ["atime", "ctime", "mtime", "crtime"].map((f) =>
+      `sif ${p.startsWith("<") ? p : `"${p}"`} ${f} ${epoch}`
+    )
+  );
+  const cmds = fixed.concat(
+    usage.paths.flatMap((p) => ["atime", "ctime", "crtime"].map((f) => `sif "${p}" ${f} ${epoch}`)),
   );
   const script = `${o.output}.debugfs`;
   Deno.writeTextFileSync(script, cmds.join("\n") + "\n");
