@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "node:path";
-import { createNetns, type Netns, requireCommands, run } from "./netns.ts";
+import { createNetns, type Netns, requireCommands, run, type RunOptions } from "./netns.ts";
 
 export interface TestRegistries {
   ns: Netns;
@@ -102,11 +102,36 @@ async function certs(dir: string) {
   ]);
 }
 
-/** Starts the registries; always call `stop()` in a finally. */
-export async function startRegistries(): Promise<TestRegistries> {
+/** A namespace made by someone else (a journey Sandbox): used, never deleted here. */
+function borrowedNetns(name: string): Netns {
+  const inNs = (cmd: string[], opts: RunOptions = {}) =>
+    run(["ip", "netns", "exec", name, ...cmd], opts);
+  return {
+    name,
+    run: inNs,
+    async check(cmd, opts) {
+      const r = await inNs(cmd, opts);
+      if (r.code !== 0) throw new Error(`${cmd.join(" ")} in ${name}: exit ${r.code}: ${r.stderr}`);
+      return r.stdout;
+    },
+    async json<T>(cmd: string[]) {
+      return JSON.parse((await inNs(cmd)).stdout) as T;
+    },
+    deno() {
+      throw new Error("not available on a borrowed namespace");
+    },
+    async delete() {},
+  };
+}
+
+/**
+ * Starts the registries in a new namespace (or in `opts.netns`, which must
+ * exist and have lo up); always call `stop()` in a finally.
+ */
+export async function startRegistries(opts: { netns?: string } = {}): Promise<TestRegistries> {
   await requireCommands("docker-registry", "skopeo", "umoci", "openssl", "socat", "curl");
   const dir = Deno.makeTempDirSync({ prefix: "oci-registry-" });
-  const ns = await createNetns("oci");
+  const ns = opts.netns === undefined ? await createNetns("oci") : borrowedNetns(opts.netns);
   const children: Deno.ChildProcess[] = [];
   const stop = async () => {
     for (const c of children) {

@@ -196,3 +196,124 @@ export function addArmOnlyIndex(image: string, tag: string): void {
   });
   Deno.writeTextFileSync(indexPath, JSON.stringify(index));
 }
+
+/** Where downloaded .debs for test images are kept between runs. */
+function debCache(): string {
+  const dir = join(Deno.env.get("VOLANT_CACHE_DIR") || "/var/cache/volant", "oci-test-debs");
+  Deno.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Downloads (once) and unpacks Debian packages into `stage`, without running their scripts. */
+async function extractDebs(packages: string[], stage: string): Promise<void> {
+  const cache = debCache();
+  for (const pkg of packages) {
+    let deb = [...Deno.readDirSync(cache)].find((e) => e.name.startsWith(`${pkg}_`))?.name;
+    if (deb === undefined) {
+      await sh("apt-get", ["download", "-q", pkg], { cwd: cache });
+      deb = [...Deno.readDirSync(cache)].find((e) => e.name.startsWith(`${pkg}_`))!.name;
+    }
+    await sh("dpkg-deb", ["-x", join(cache, deb), stage]);
+  }
+}
+
+/** Copies `binary`'s shared libraries (ldd) and the loader into `stage`, at their host paths. */
+async function copyLibs(binary: string, stage: string): Promise<void> {
+  const out = await sh("ldd", [binary]);
+  for (const m of out.matchAll(/(\/\S+\.so[.\d]*)/g)) {
+    const real = Deno.realPathSync(m[1]);
+    const dest = join(stage, m[1]);
+    Deno.mkdirSync(join(dest, ".."), { recursive: true });
+    Deno.copyFileSync(real, dest);
+  }
+}
+
+/** The page the nginx test image serves. */
+export const NGINX_MARKER = "volant-oci-nginx-ok";
+
+/**
+ * An image holding Debian's nginx with its shared libraries, as a container
+ * image would: layer 1 libraries + users, layer 2 the nginx and nginx-common
+ * packages (unpacked with dpkg-deb), layer 3 a config and a page; Entrypoint
+ * `/usr/sbin/nginx`, Cmd `-g "daemon off;"`, port 80. `extra` adds big host
+ * directories as more layers (the benchmark's 50-100 MB image).
+ */
+export async function makeNginxImage(dir: string, extra: string[] = []): Promise<string> {
+  const layout = join(dir, "layout");
+  const image = `${layout}:nginx`;
+  await sh("umoci", ["init", "--layout", layout]);
+  await sh("umoci", ["new", "--image", image]);
+
+  const s1 = join(dir, "base");
+  write(
+    join(s1, "etc/passwd"),
+    "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n" +
+      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+  );
+  write(join(s1, "etc/group"), "root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n");
+  write(join(s1, "etc/nsswitch.conf"), "passwd: files\ngroup: files\nhosts: files dns\n");
+  for (const d of ["tmp", "run", "var/log/nginx", "var/lib/nginx", "proc", "sys", "dev"]) {
+    Deno.mkdirSync(join(s1, d), { recursive: true });
+  }
+  Deno.chmodSync(join(s1, "tmp"), 0o1777);
+  const s2 = join(dir, "pkgs");
+  await extractDebs(["nginx", "nginx-common"], s2);
+  await copyLibs(join(s2, "usr/sbin/nginx"), s1);
+  for (const lib of ["libnss_files.so.2", "libnss_dns.so.2"]) {
+    for (const d of ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"]) {
+      try {
+        Deno.copyFileSync(join(d, lib), join(s1, "lib/x86_64-linux-gnu", lib));
+        break;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+  }
+  await layer(image, s1, join(dir, "l1.tar"), "base: libraries and users");
+  await layer(image, s2, join(dir, "l2.tar"), "nginx from Debian");
+
+  for (const [i, src] of extra.entries()) {
+    const s = join(dir, `extra${i}`);
+    Deno.mkdirSync(join(s, src, ".."), { recursive: true });
+    await sh("cp", ["-a", src, join(s, src)]);
+    await layer(image, s, join(dir, `x${i}.tar`), `extra ${src}`);
+  }
+
+  const s3 = join(dir, "site");
+  write(
+    join(s3, "etc/nginx/nginx.conf"),
+    `user www-data;
+worker_processes 1;
+pid /run/nginx.pid;
+error_log stderr;
+events { worker_connections 64; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  server {
+    listen 80 default_server;
+    root /var/www/html;
+    index index.html;
+  }
+}
+`,
+  );
+  write(join(s3, "var/www/html/index.html"), `<h1>${NGINX_MARKER}</h1>\n`);
+  await layer(image, s3, join(dir, "l3.tar"), "site");
+  await sh("umoci", [
+    "config",
+    "--image",
+    image,
+    "--config.entrypoint",
+    "/usr/sbin/nginx",
+    "--config.cmd",
+    "-g",
+    "--config.cmd",
+    "daemon off;",
+    "--config.exposedports",
+    "80/tcp",
+    "--config.env",
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  ]);
+  return image;
+}

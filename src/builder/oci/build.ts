@@ -31,7 +31,7 @@ import { defaultRegistryTimeout } from "./http.ts";
 import { Unpacker, type UnpackStats } from "./unpack.ts";
 
 /** Bumped when the unpacker or the filesystem writer changes what it produces. */
-export const CONVERTER_VERSION = "2";
+export const CONVERTER_VERSION = "3";
 
 /** Options for {@linkcode buildOciRootfs}. */
 export interface OciBuildOptions {
@@ -53,6 +53,13 @@ export interface OciBuildOptions {
   cacheDir?: string;
   /** Header / idle timeout for registry requests (default FLEDGE_REGISTRY_TIMEOUT_MS or 30 s). */
   timeoutMs?: number;
+  /**
+   * Where the unpacked tree lives until the filesystem is written: default a
+   * fresh directory on tmpfs (/dev/shm) when it has room for 4x the layers'
+   * size, else inside `outDir`. Creating thousands of files on a disk
+   * filesystem costs far more than in RAM; the tree is scratch either way.
+   */
+  scratchDir?: string;
   /** Timestamp for ctime and the superblock (SOURCE_DATE_EPOCH; default 0). */
   epoch?: number;
   /** URL prefix for `rootfs.url` (default: the relative file name). */
@@ -81,6 +88,8 @@ export interface OciBuildResult {
   manifest: { file: string; path: string; sha256: string; value: PluginManifest };
   pulled_bytes: number;
   unpack?: UnpackStats;
+  /** unpack (with the downloads it waited for), fs (mkfs + pinning), hash (sha256 of the image). */
+  timings_ms: Record<string, number>;
   duration_ms: number;
 }
 
@@ -116,6 +125,7 @@ export async function unpackImage(
   for (const layer of image.layers) {
     signal?.throwIfAborted();
     const what = `layer ${layer.index + 1} ${layer.digest ?? layer.diffId}`;
+    await layer.ready?.();
     const tar = decompress(layer.open(), layer.compression)
       .pipeThrough(verifyingStream(layer.diffId, `${what} (uncompressed, diff_id)`));
     try {
@@ -141,6 +151,29 @@ export async function unpackImage(
 /** Reads a stream to its end (its digest check throws at the end when the bytes are wrong). */
 async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
   for await (const _ of stream) { /* hashing happens in the stream */ }
+}
+
+/** tmpfs with room for the unpacked tree, else `fallback`. */
+async function scratchFor(image: PulledImage, explicit: string | undefined, fallback: string) {
+  if (explicit !== undefined) {
+    Deno.mkdirSync(explicit, { recursive: true });
+    return Deno.makeTempDirSync({ dir: explicit, prefix: "fledge-oci-" });
+  }
+  const need = image.layers.reduce((n, l) => n + (l.size ?? 0), 0) * 4 + (256 << 20);
+  const out = await new Deno.Command("df", {
+    args: ["--output=avail,fstype", "-B1", "/dev/shm"],
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  });
+  const row = out?.success ? new TextDecoder().decode(out.stdout).trim().split("\n")[1] : "";
+  const [avail, fstype] = (row ?? "").trim().split(/\s+/);
+  if (fstype === "tmpfs" && Number(avail) > need) {
+    return Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "fledge-oci-" });
+  }
+  return fallback;
 }
 
 function assertRoot(): void {
@@ -184,11 +217,29 @@ export async function buildOciRootfs(options: OciBuildOptions): Promise<OciBuild
   Deno.mkdirSync(options.outDir, { recursive: true });
   say(`image ${formatReference(ref)}`);
   const image = await resolveImage(ref, options, cache);
-  say(
-    `image digest ${image.digest} (${image.layers.length} layers, ${
-      mib(image.fetchedBytes)
-    } pulled)`,
-  );
+  try {
+    return await convert(image, options, { ref, fsType, headroom, epoch, cacheDir, started });
+  } finally {
+    await image.release?.();
+  }
+}
+
+/** Everything after resolving: rootfs (cached or converted), manifest, outputs. */
+async function convert(
+  image: PulledImage,
+  options: OciBuildOptions,
+  o: {
+    ref: ImageReference;
+    fsType: FsType;
+    headroom: number;
+    epoch: number;
+    cacheDir: string;
+    started: number;
+  },
+): Promise<OciBuildResult> {
+  const { ref, fsType, headroom, epoch, cacheDir, started } = o;
+  const say = options.progress ?? (() => {});
+  say(`image digest ${image.digest} (${image.layers.length} layers)`);
 
   const rootfsKey = digestOf(new TextEncoder().encode(
     [
@@ -205,6 +256,9 @@ export async function buildOciRootfs(options: OciBuildOptions): Promise<OciBuild
   const scratch = Deno.makeTempDirSync({ dir: options.outDir, prefix: ".fledge-oci-" });
   let stats: UnpackStats | undefined;
   let cached = true;
+  let removing: Promise<void> | undefined;
+  const treeDirs: string[] = [];
+  const timings: Record<string, number> = {};
   try {
     const tmpImage = join(scratch, `rootfs.${fsType}`);
     if (exists(cachedRootfs)) {
@@ -212,14 +266,18 @@ export async function buildOciRootfs(options: OciBuildOptions): Promise<OciBuild
       say(`rootfs: cache hit ${cachedRootfs}`);
     } else {
       cached = false;
-      const tree = join(scratch, "tree");
+      const treeParent = await scratchFor(image, options.scratchDir, scratch);
+      const tree = join(treeParent, "tree");
       Deno.mkdirSync(tree);
+      if (treeParent !== scratch) treeDirs.push(treeParent);
+      say(`unpacking into ${tree}`);
       const t0 = performance.now();
       stats = await unpackImage(image, tree, options.signal);
       say(
         `unpacked ${stats.entries} entries (${stats.files} files, ${mib(stats.bytes)}, ` +
           `${stats.whiteouts} whiteouts) in ${Math.round(performance.now() - t0)} ms`,
       );
+      timings.unpack_ms = Math.round(performance.now() - t0);
       const t1 = performance.now();
       const fs = await makeFilesystem({
         tree,
@@ -230,14 +288,19 @@ export async function buildOciRootfs(options: OciBuildOptions): Promise<OciBuild
         epoch,
         preallocate: options.filesystem?.preallocate,
       });
-      say(`${fsType}: ${mib(fs.size)} in ${Math.round(performance.now() - t1)} ms`);
-      Deno.removeSync(tree, { recursive: true });
+      timings.fs_ms = Math.round(performance.now() - t1);
+      say(`${fsType}: ${mib(fs.size)} in ${timings.fs_ms} ms`);
+      // The tree goes away on another thread while the image is hashed here.
+      removing = Deno.remove(tree, { recursive: true });
       Deno.mkdirSync(join(cacheDir, "rootfs"), { recursive: true });
       const tmpCache = `${cachedRootfs}.${crypto.randomUUID()}.tmp`;
       copyOrLink(tmpImage, tmpCache);
       Deno.renameSync(tmpCache, cachedRootfs);
     }
+    const t2 = performance.now();
     const sha256 = await sha256File(tmpImage);
+    timings.hash_ms = Math.round(performance.now() - t2);
+    await removing;
     const repository = ref.kind === "registry"
       ? ref.repository
       : ref.kind === "oci"
@@ -297,9 +360,13 @@ export async function buildOciRootfs(options: OciBuildOptions): Promise<OciBuild
       },
       pulled_bytes: image.fetchedBytes,
       unpack: stats,
+      timings_ms: timings,
       duration_ms: Math.round(performance.now() - started),
     };
   } finally {
+    // A failed background removal is retried by the removal of the whole scratch dir below.
+    await removing?.catch(() => undefined);
+    for (const d of treeDirs) Deno.removeSync(d, { recursive: true });
     Deno.removeSync(scratch, { recursive: true });
   }
 }

@@ -23,6 +23,11 @@ export interface LayerBlob {
   size?: number;
   /** Opens the stored bytes, verified against `digest` when there is one. */
   open(): ReadableStream<Uint8Array>;
+  /**
+   * Resolves once the bytes are there to open (a registry layer downloads in
+   * the background while lower layers unpack); absent = already there.
+   */
+  ready?: () => Promise<void>;
 }
 
 /** A resolved image, ready to unpack. */
@@ -34,8 +39,10 @@ export interface PulledImage {
   configDigest: string;
   config: ImageConfig;
   layers: LayerBlob[];
-  /** Bytes downloaded by this pull (0 when everything came from the cache or disk). */
+  /** Bytes downloaded so far (0 when everything came from the cache or disk). */
   fetchedBytes: number;
+  /** Stops background downloads and frees connections; call once, when done with the image. */
+  release?: () => Promise<void>;
 }
 
 /** A stream of `length` bytes of `path` from `offset` (to the end when length is undefined). */

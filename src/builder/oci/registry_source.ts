@@ -43,7 +43,13 @@ export interface RegistryPullOptions {
   onBytes?: (digest: string, bytes: number, total: number | undefined) => void;
 }
 
-/** Pulls `ref` into `options.cache` and describes it. */
+/**
+ * Resolves `ref` (manifest and config into `options.cache`) and describes it.
+ * The layers download on first demand (`layer.ready()`), one after another in
+ * the background, so lower layers unpack while upper ones are still coming;
+ * an image whose rootfs is already converted never downloads its layers.
+ * Call `release()` when done.
+ */
 export async function pullFromRegistry(
   ref: RegistryReference,
   options: RegistryPullOptions,
@@ -52,28 +58,36 @@ export async function pullFromRegistry(
   const want = options.platform ?? DEFAULT_PLATFORM;
   const name = formatReference(ref);
   const client = registryHttpClient({ caFiles: options.caFiles });
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const registry = new RegistryClient(ref, {
+    client,
+    credentials: findCredentials(ref.registry, options.registryAuth),
+    insecure: options.insecureRegistries?.includes(ref.registry) ?? false,
+    timeoutMs: options.timeoutMs,
+    signal,
+  });
+  const { cache } = options;
+  const image: PulledImage = {
+    reference: name,
+    digest: "",
+    configDigest: "",
+    config: {},
+    fetchedBytes: 0,
+    layers: [],
+  };
   try {
-    const registry = new RegistryClient(ref, {
-      client,
-      credentials: findCredentials(ref.registry, options.registryAuth),
-      insecure: options.insecureRegistries?.includes(ref.registry) ?? false,
-      timeoutMs: options.timeoutMs,
-      signal: options.signal,
-    });
-    const { cache } = options;
     // A manifest named by digest may already be cached: then nothing goes over the wire.
-    const first = ref.digest ?? ref.tag!;
-    let fetched = 0;
     const getManifest = async (reference: string) => {
       if (reference.startsWith("sha256:") && cache.has(reference)) {
         const bytes = await Deno.readFile(cache.path(reference));
         return { bytes, digest: reference, mediaType: "" };
       }
       const m = await registry.manifest(reference);
-      fetched += m.bytes.length;
+      image.fetchedBytes += m.bytes.length;
       return m;
     };
-    let m = await getManifest(first);
+    let m = await getManifest(ref.digest ?? ref.tag!);
     let doc = decodeJson(m.bytes, name);
     let type = mediaTypeOf(doc, m.mediaType);
     if (INDEX_TYPES.includes(type)) {
@@ -91,7 +105,7 @@ export async function pullFromRegistry(
     }
     cache.putBytes(m.digest, m.bytes, name);
     const manifest = parseImageManifest(doc, name);
-    fetched += await registry.blob(cache, manifest.config.digest, manifest.config.size);
+    image.fetchedBytes += await registry.blob(cache, manifest.config.digest, manifest.config.size);
     const configBytes = await Deno.readFile(cache.path(manifest.config.digest));
     const config = parseImageConfig(
       decodeJson(configBytes, `${name} config`),
@@ -102,37 +116,56 @@ export async function pullFromRegistry(
       throw new VolantError("invalid_input", `${name}: image is for ${config.os}, not ${want.os}`);
     }
     const total = manifest.layers.reduce((s, l) => s + l.size, 0);
-    let got = 0;
-    for (const [i, layer] of manifest.layers.entries()) {
-      const cached = cache.has(layer.digest);
-      const n = await registry.blob(cache, layer.digest, layer.size, (bytes, size) => {
-        options.onBytes?.(layer.digest, bytes, size);
-      });
-      fetched += n;
-      got += layer.size;
-      say(
-        `layer ${i + 1}/${manifest.layers.length} ${layer.digest.slice(7, 19)} ` +
-          `${mib(layer.size)} ${cached ? "cached" : "pulled"} (${mib(got)} of ${mib(total)})`,
-      );
-    }
+    const waiting = manifest.layers.map(() => Promise.withResolvers<void>());
+    // Consumers await these; an unobserved rejection must not crash the process.
+    for (const w of waiting) w.promise.catch(() => {});
+    let downloads: Promise<void> | undefined;
+    const download = () =>
+      downloads ??= (async () => {
+        let got = 0;
+        for (const [i, layer] of manifest.layers.entries()) {
+          try {
+            const cached = cache.has(layer.digest);
+            image.fetchedBytes += await registry.blob(cache, layer.digest, layer.size, (b, t) => {
+              options.onBytes?.(layer.digest, b, t);
+            });
+            got += layer.size;
+            say(
+              `layer ${i + 1}/${manifest.layers.length} ${layer.digest.slice(7, 19)} ` +
+                `${mib(layer.size)} ${cached ? "cached" : "pulled"} (${mib(got)} of ${mib(total)})`,
+            );
+            waiting[i].resolve();
+          } catch (error) {
+            for (const w of waiting.slice(i)) w.reject(error);
+            return;
+          }
+        }
+      })();
     const ids = config.rootfs!.diff_ids!;
-    return {
-      reference: name,
-      digest: m.digest,
-      configDigest: manifest.config.digest,
-      config,
-      fetchedBytes: fetched,
-      layers: manifest.layers.map((l, i) => ({
-        index: i,
-        digest: l.digest,
-        diffId: ids[i],
-        compression: layerCompression(l.mediaType)!,
-        size: l.size,
-        open: () => verifiedFile(cache.path(l.digest), l.digest, `layer ${i + 1} ${l.digest}`),
-      })),
+    image.digest = m.digest;
+    image.configDigest = manifest.config.digest;
+    image.config = config;
+    image.layers = manifest.layers.map((l, i) => ({
+      index: i,
+      digest: l.digest,
+      diffId: ids[i],
+      compression: layerCompression(l.mediaType)!,
+      size: l.size,
+      ready: () => {
+        download();
+        return waiting[i].promise;
+      },
+      open: () => verifiedFile(cache.path(l.digest), l.digest, `layer ${i + 1} ${l.digest}`),
+    }));
+    image.release = async () => {
+      stop.abort();
+      await downloads;
+      client.close();
     };
-  } finally {
+    return image;
+  } catch (error) {
     client.close();
+    throw error;
   }
 }
 
