@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { VolantError } from "../../errors.ts";
 import { digestOf } from "./digest_stream.ts";
-import { pinSuperblock } from "./ext4_pin.ts";
+import { pinInodeTimes, pinSuperblock } from "./ext4_pin.ts";
 
 /** The filesystem types fledge writes. */
 export type FsType = "ext4" | "erofs";
@@ -144,23 +144,9 @@ export async function makeFilesystem(o: FsOptions): Promise<{ size: number; usag
     String(blocks),
   ], env);
   // mke2fs 1.47.0 stamps ctime/crtime (and the root, lost+found and reserved inodes)
-  // with the clock, and reading the tree moves atimes (relatime): pin them all.
-  // mtimes stay the layers' own.
-  const fixed = ["<1>", "<7>", "<8>", "/", "/lost+found"].flatMap((p) =>
-    ["atime", "ctime", "mtime", "crtime"].map((f) =>
-      `sif ${p.startsWith("<") ? p : `"${p}"`} ${f} ${epoch}`
-    )
-  );
-  const cmds = fixed.concat(
-    usage.paths.flatMap((p) => ["atime", "ctime", "crtime"].map((f) => `sif "${p}" ${f} ${epoch}`)),
-  );
-  const script = `${o.output}.debugfs`;
-  Deno.writeTextFileSync(script, cmds.join("\n") + "\n");
-  try {
-    await run("debugfs", ["-w", "-f", script, o.output], env);
-  } finally {
-    Deno.removeSync(script);
-  }
+  // with the clock, and reading the tree moves atimes (relatime): pin them all in
+  // the inode tables (mtimes stay the layers' own), then the superblock.
+  pinInodeTimes(o.output, epoch);
   pinSuperblock(o.output, epoch);
   return { size: Deno.statSync(o.output).size, usage };
 }
