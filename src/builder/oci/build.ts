@@ -120,8 +120,9 @@ export async function unpackImage(
   image: PulledImage,
   tree: string,
   signal?: AbortSignal,
-): Promise<UnpackStats> {
-  const unpacker = new Unpacker(tree);
+  opts: { rootless?: boolean } = {},
+): Promise<Unpacker> {
+  const unpacker = new Unpacker(tree, opts);
   for (const layer of image.layers) {
     signal?.throwIfAborted();
     const what = `layer ${layer.index + 1} ${layer.digest ?? layer.diffId}`;
@@ -145,7 +146,7 @@ export async function unpackImage(
     }
   }
   unpacker.finish(0);
-  return unpacker.stats;
+  return unpacker;
 }
 
 /** Reads a stream to its end (its digest check throws at the end when the bytes are wrong). */
@@ -176,15 +177,6 @@ async function scratchFor(image: PulledImage, explicit: string | undefined, fall
   return fallback;
 }
 
-function assertRoot(): void {
-  if (Deno.uid() !== 0) {
-    throw new VolantError(
-      "forbidden",
-      "unpacking an image needs root (it keeps file owners and creates device nodes): run as root",
-    );
-  }
-}
-
 async function sha256File(path: string): Promise<string> {
   const h = new Sha256();
   using f = await Deno.open(path, { read: true });
@@ -213,7 +205,6 @@ export async function buildOciRootfs(options: OciBuildOptions): Promise<OciBuild
   const epoch = options.epoch ?? 0;
   const cacheDir = options.cacheDir ?? defaultOciCache();
   const cache = new BlobCache(join(cacheDir, "blobs"));
-  assertRoot();
   Deno.mkdirSync(options.outDir, { recursive: true });
   say(`image ${formatReference(ref)}`);
   const image = await resolveImage(ref, options, cache);
@@ -272,7 +263,9 @@ async function convert(
       if (treeParent !== scratch) treeDirs.push(treeParent);
       say(`unpacking into ${tree}`);
       const t0 = performance.now();
-      stats = await unpackImage(image, tree, options.signal);
+      const rootless = Deno.uid() !== 0;
+      const unpacker = await unpackImage(image, tree, options.signal, { rootless });
+      stats = unpacker.stats;
       say(
         `unpacked ${stats.entries} entries (${stats.files} files, ${mib(stats.bytes)}, ` +
           `${stats.whiteouts} whiteouts) in ${Math.round(performance.now() - t0)} ms`,
@@ -287,6 +280,9 @@ async function convert(
         headroomMb: headroom,
         epoch,
         preallocate: options.filesystem?.preallocate,
+        fixups: unpacker.fixups
+          ? { fixups: unpacker.fixups, dirTime: (rel) => unpacker.dirTime(rel) }
+          : undefined,
       });
       timings.fs_ms = Math.round(performance.now() - t1);
       say(`${fsType}: ${mib(fs.size)} in ${timings.fs_ms} ms`);

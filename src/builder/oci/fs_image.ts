@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { VolantError } from "../../errors.ts";
 import { digestOf } from "./digest_stream.ts";
 import { pinInodeTimes, pinSuperblock } from "./ext4_pin.ts";
+import type { Fixups } from "./fixups.ts";
 
 /** The filesystem types fledge writes. */
 export type FsType = "ext4" | "erofs";
@@ -31,6 +32,8 @@ export interface FsOptions {
   epoch?: number;
   /** Allocate every block of the image file up front instead of a sparse file. */
   preallocate?: boolean;
+  /** Rootless unpack: owners, devices and xattrs to write into the image (ext4 only). */
+  fixups?: { fixups: Fixups; dirTime: (rel: string) => number };
 }
 
 /** What the tree holds: bytes (rounded to 4 KiB blocks) and inodes. */
@@ -103,6 +106,12 @@ export async function makeFilesystem(o: FsOptions): Promise<{ size: number; usag
   const headroom = (o.headroomMb ?? 64) * 256; // 4 KiB blocks
   const env = { E2FSPROGS_FAKE_TIME: String(epoch), SOURCE_DATE_EPOCH: String(epoch) };
   if (o.type === "erofs") {
+    if (o.fixups) {
+      throw new VolantError(
+        "forbidden",
+        "filesystem.type erofs needs root (file owners come from the tree); use ext4 or run as root",
+      );
+    }
     await run("mkfs.erofs", ["-zlz4hc", "-T", String(epoch), "-U", uuid, o.output, o.tree], env);
     return { size: Deno.statSync(o.output).size, usage };
   }
@@ -137,7 +146,7 @@ export async function makeFilesystem(o: FsOptions): Promise<{ size: number; usag
     "-U",
     uuid,
     "-E",
-    `hash_seed=${uuid},nodiscard,lazy_itable_init=0,num_backup_sb=0`,
+    `hash_seed=${uuid},nodiscard,lazy_itable_init=0,num_backup_sb=0${rootOwner(o.fixups?.fixups)}`,
     "-d",
     o.tree,
     o.output,
@@ -146,7 +155,32 @@ export async function makeFilesystem(o: FsOptions): Promise<{ size: number; usag
   // mke2fs 1.47.0 stamps ctime/crtime (and the root, lost+found and reserved inodes)
   // with the clock, and reading the tree moves atimes (relatime): pin them all in
   // the inode tables (mtimes stay the layers' own), then the superblock.
+  if (o.fixups) await applyFixups(o.output, o.fixups.fixups, o.fixups.dirTime, env);
   pinInodeTimes(o.output, epoch);
   pinSuperblock(o.output, epoch);
   return { size: Deno.statSync(o.output).size, usage };
+}
+
+/** `,root_owner=U:G` for a rootless build (mke2fs would take the caller's ids). */
+function rootOwner(f: Fixups | undefined): string {
+  if (f === undefined) return "";
+  const o = f.owners.get("") ?? { uid: 0, gid: 0 };
+  return `,root_owner=${o.uid}:${o.gid}`;
+}
+
+/** Writes the rootless record into the image with one debugfs script. */
+async function applyFixups(
+  image: string,
+  fixups: Fixups,
+  dirTime: (rel: string) => number,
+  env: Record<string, string>,
+): Promise<void> {
+  const tmp = Deno.makeTempDirSync({ prefix: "fledge-fixups-" });
+  try {
+    const script = join(tmp, "script");
+    Deno.writeTextFileSync(script, fixups.script(tmp, dirTime));
+    await run("debugfs", ["-w", "-f", script, image], env);
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
 }

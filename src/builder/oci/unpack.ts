@@ -13,12 +13,15 @@
  * existing non-directory inside the root. Files are created with O_EXCL after
  * the old entry is removed, so nothing is ever written through a link.
  *
- * Ownership and device nodes need root (the builder checks before starting).
+ * As root, owners, device nodes and all xattrs go into the tree. Rootless
+ * (`rootless: true`), what a user cannot create is recorded in `fixups`
+ * and written into the ext4 image by fs_image.ts.
  *
  * @module
  */
 import { lchownSync, lutimesSync } from "node:fs";
 import { VolantError } from "../../errors.ts";
+import { Fixups } from "./fixups.ts";
 import { makeNode, setXattr } from "./node_ops.ts";
 import { type EntrySink, type TarHeader, TarReader } from "./tar_reader.ts";
 
@@ -77,9 +80,17 @@ export class Unpacker {
   /** Paths this layer created (opaque dirs keep them). */
   #layerPaths = new Set<string>();
   #what = "";
+  /** Set when rootless: what the tree cannot hold. */
+  readonly fixups: Fixups | null;
 
-  constructor(root: string) {
+  constructor(root: string, opts: { rootless?: boolean } = {}) {
     this.root = root;
+    this.fixups = opts.rootless ? new Fixups() : null;
+  }
+
+  /** A directory's final mtime (for the rootless fix-ups). */
+  dirTime(rel: string, fallback = 0): number {
+    return this.#dirTimes.get(rel) ?? fallback;
   }
 
   #abs(rel: string): string {
@@ -97,6 +108,7 @@ export class Unpacker {
         if (!create) return false;
         Deno.mkdirSync(this.#abs(rel), { mode: 0o755 });
         Deno.chmodSync(this.#abs(rel), 0o755);
+        this.fixups?.owners.set(rel, { uid: 0, gid: 0 });
       } else if (st.isSymlink) {
         throw new VolantError(
           "invalid_input",
@@ -114,6 +126,7 @@ export class Unpacker {
   }
 
   #remove(rel: string): void {
+    this.fixups?.drop(rel);
     const abs = this.#abs(rel);
     const st = lstatOrNull(abs);
     if (st === null) return;
@@ -129,6 +142,9 @@ export class Unpacker {
 
   /** Removes the lower-layer content of `rel`, keeping what this layer put there. */
   #prune(rel: string): void {
+    for (const d of this.fixups?.devicesUnder(rel, (k) => this.#layerPaths.has(k)) ?? []) {
+      this.fixups!.drop(d);
+    }
     for (const e of Deno.readDirSync(this.#abs(rel))) {
       const child = rel === "" ? e.name : `${rel}/${e.name}`;
       if (!this.#layerPaths.has(child)) this.#remove(child);
@@ -138,10 +154,15 @@ export class Unpacker {
 
   #meta(rel: string, h: TarHeader, symlink: boolean): void {
     const abs = this.#abs(rel);
-    lchownSync(abs, h.uid, h.gid);
+    const f = this.fixups;
+    if (f === null) lchownSync(abs, h.uid, h.gid);
+    else f.owners.set(rel, { uid: h.uid, gid: h.gid });
     // chown clears setuid/setgid: the mode goes on afterwards.
     if (!symlink) Deno.chmodSync(abs, h.mode);
-    for (const [name, value] of h.xattrs) setXattr(abs, name, value);
+    for (const [name, value] of h.xattrs) {
+      if (f === null || name.startsWith("user.")) setXattr(abs, name, value);
+      else f.xattrs.set(rel, (f.xattrs.get(rel) ?? new Map()).set(name, value));
+    }
     if (h.type === "dir") this.#dirTimes.set(rel, h.mtime);
     else lutimesSync(abs, h.mtime, h.mtime);
   }
@@ -176,13 +197,15 @@ export class Unpacker {
     const existing = lstatOrNull(abs);
     if (h.type === "dir") {
       this.stats.dirs++;
-      if (existing !== null && !existing.isDirectory) this.#remove(rel);
+      if ((existing !== null && !existing.isDirectory) || this.fixups?.devices.has(rel)) {
+        this.#remove(rel);
+      }
       if (existing === null || !existing.isDirectory) Deno.mkdirSync(abs);
       this.#dirs.add(rel);
       this.#meta(rel, h, false);
       return null;
     }
-    if (existing !== null) this.#remove(rel);
+    if (existing !== null || this.fixups?.devices.has(rel)) this.#remove(rel);
     switch (h.type) {
       case "file": {
         this.stats.files++;
@@ -227,10 +250,23 @@ export class Unpacker {
           );
         }
         Deno.linkSync(this.#abs(target.join("/")), abs);
+        const owner = this.fixups?.owners.get(target.join("/"));
+        if (owner) this.fixups!.owners.set(rel, owner);
         return null;
       }
       default:
         this.stats.devices++;
+        if (this.fixups !== null && h.type !== "fifo") {
+          this.fixups.devices.set(rel, {
+            type: h.type,
+            major: h.devmajor,
+            minor: h.devminor,
+            mode: h.mode,
+            mtime: h.mtime,
+          });
+          this.fixups.owners.set(rel, { uid: h.uid, gid: h.gid });
+          return null;
+        }
         makeNode(abs, h.type, h.mode, h.devmajor, h.devminor);
         this.#meta(rel, h, false);
         return null;

@@ -26,7 +26,7 @@ function layout(image: string) {
 async function ours(dir: string, name: string, image: ReturnType<typeof layout>) {
   const tree = join(dir, `tree-${name}`);
   Deno.mkdirSync(tree);
-  const stats = await unpackImage(image, tree);
+  const { stats } = await unpackImage(image, tree);
   return { tree, stats };
 }
 
