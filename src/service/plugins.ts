@@ -149,7 +149,8 @@ export class PluginService implements PluginServiceApi {
           artifacts.push({
             kind: ref.kind,
             name: ref.name,
-            url: ref.display,
+            // An image install's files are scratch: record where the bytes came from.
+            url: source ?? ref.display,
             sha256: blob.sha256,
             verified: ref.expected !== undefined,
             size: blob.size,
