@@ -22,7 +22,7 @@ import {
   RestartPolicySchema,
   WorkloadSchema,
 } from "./plugin.ts";
-import { AgentTableSchema, PluginVersionSchema } from "./fledge.ts";
+import { AgentTableSchema, MappingTargetSchema, PluginVersionSchema } from "./fledge.ts";
 import { problemsFromZod } from "./validate.ts";
 
 export const OciPluginTableSchema = z.strictObject({
@@ -80,6 +80,9 @@ export const FledgeOciConfigSchema = z.strictObject({
   agent: z.union([AgentTableSchema, z.record(z.string(), z.unknown())]).optional(),
   source: OciSourceTableSchema,
   filesystem: OciFilesystemTableSchema.optional(),
+  /** Host files put over the image (same rules as for initramfs). */
+  mappings: z.record(z.string().min(1, "a mapping source must not be empty"), MappingTargetSchema)
+    .optional(),
 });
 
 export type FledgeOciConfig = z.infer<typeof FledgeOciConfigSchema>;

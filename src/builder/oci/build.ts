@@ -29,6 +29,8 @@ import { formatReference, type ImageReference, parseReference } from "./referenc
 import { mib, pullFromRegistry } from "./registry_source.ts";
 import { defaultRegistryTimeout } from "./http.ts";
 import { Unpacker, type UnpackStats } from "./unpack.ts";
+import { overlayMappings } from "./mappings_overlay.ts";
+import type { MappingTarget } from "../../manifest/fledge.ts";
 
 /** Bumped when the unpacker or the filesystem writer changes what it produces. */
 export const CONVERTER_VERSION = "3";
@@ -39,6 +41,8 @@ export interface OciBuildOptions {
   image: string;
   /** Where `<name>-<version>.img` and `<name>.manifest.json` go (created if missing). */
   outDir: string;
+  /** fledge.toml `[mappings]`, put over the image (sources relative to `configDir`). */
+  mappings?: { mappings: Record<string, MappingTarget>; configDir: string };
   /** Field name for the image in errors (default `source.image`). */
   imageField?: string;
   /** Manifest values that win over the image's. */
@@ -120,7 +124,7 @@ export async function unpackImage(
   image: PulledImage,
   tree: string,
   signal?: AbortSignal,
-  opts: { rootless?: boolean } = {},
+  opts: { rootless?: boolean; beforeFinish?: (u: Unpacker) => void } = {},
 ): Promise<Unpacker> {
   const unpacker = new Unpacker(tree, opts);
   for (const layer of image.layers) {
@@ -145,6 +149,7 @@ export async function unpackImage(
       );
     }
   }
+  opts.beforeFinish?.(unpacker);
   unpacker.finish(0);
   return unpacker;
 }
@@ -252,7 +257,7 @@ async function convert(
   const timings: Record<string, number> = {};
   try {
     const tmpImage = join(scratch, `rootfs.${fsType}`);
-    if (exists(cachedRootfs)) {
+    if (options.mappings === undefined && exists(cachedRootfs)) {
       copyOrLink(cachedRootfs, tmpImage);
       say(`rootfs: cache hit ${cachedRootfs}`);
     } else {
@@ -264,7 +269,16 @@ async function convert(
       say(`unpacking into ${tree}`);
       const t0 = performance.now();
       const rootless = Deno.uid() !== 0;
-      const unpacker = await unpackImage(image, tree, options.signal, { rootless });
+      const m = options.mappings;
+      const unpacker = await unpackImage(image, tree, options.signal, {
+        rootless,
+        beforeFinish: m === undefined ? undefined : (u) => {
+          const n = overlayMappings(tree, m.mappings, m.configDir, u.fixups, epoch, [
+            Deno.realPathSync(options.outDir),
+          ]);
+          say(`mappings: ${n} entries over the image`);
+        },
+      });
       stats = unpacker.stats;
       say(
         `unpacked ${stats.entries} entries (${stats.files} files, ${mib(stats.bytes)}, ` +

@@ -108,6 +108,7 @@ export async function buildOciFromConfig(
     image: resolveImagePath(oci.source.image, dir),
     outDir,
     overrides: overridesOf(oci),
+    mappings: oci.mappings === undefined ? undefined : { mappings: oci.mappings, configDir: dir },
     filesystem: {
       type: oci.filesystem?.type as FsType | undefined,
       size_buffer_mb: oci.filesystem?.size_buffer_mb,
