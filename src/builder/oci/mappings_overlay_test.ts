@@ -15,6 +15,7 @@ Deno.test("oci mappings: host files over the image, owned by root; symlinked par
   const dir = Deno.makeTempDirSync({ prefix: "oci-map-" });
   try {
     const image = await makeFeatureImage(join(dir, "img"));
+    assert.equal(image, join(dir, "img", "layout:v1"));
     Deno.mkdirSync(join(dir, "proj", "site"), { recursive: true });
     Deno.writeTextFileSync(join(dir, "proj", "app.conf"), "listen 80;\n");
     Deno.writeTextFileSync(join(dir, "proj", "site", "index.html"), "<h1>mapped</h1>\n");
