@@ -12,6 +12,7 @@ import { VERSION } from "../version.ts";
 import { findCommandWords, outputFormat, parseCommandArgs, stringFlag } from "./args.ts";
 import { events } from "./cmd_events.ts";
 import { pluginsInstall } from "./cmd_install.ts";
+import { keysAdd, keysList, keysRemove, keysShow } from "./cmd_keys.ts";
 import { vmsLogs } from "./cmd_logs.ts";
 import { vmsConsole } from "./cmd_console.ts";
 import {
@@ -60,6 +61,10 @@ export const COMMANDS: Command[] = [
   vmsConsole,
   events,
   systemInfo,
+  keysList,
+  keysShow,
+  keysAdd,
+  keysRemove,
 ];
 
 function isPrefix(words: string[]): boolean {

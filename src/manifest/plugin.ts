@@ -16,11 +16,15 @@ const nonEmpty = (what = "must not be empty") => z.string().trim().min(1, what);
 export const ArtifactSchema = z.strictObject({
   url: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
+  /** Size in bytes, when known: a download that differs is refused. */
+  size: z.int().min(0, "must be a byte count").optional(),
 });
 
 export const RootfsSchema = z.strictObject({
   url: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
+  /** Size in bytes, when known: a download that differs is refused. */
+  size: z.int().min(0, "must be a byte count").optional(),
   format: z.enum(["raw", "qcow2"]).optional(),
 });
 
@@ -28,6 +32,8 @@ export const DiskSchema = z.strictObject({
   name: NameSchema,
   source: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
+  /** Size in bytes, when known: a download that differs is refused. */
+  size: z.int().min(0, "must be a byte count").optional(),
   format: z.enum(["raw", "qcow2"]).optional(),
   readonly: z.boolean().optional(),
   target: z.string().regex(/^vd[a-z]$/, "must be a virtio disk name such as vdb").optional(),

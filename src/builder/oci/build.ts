@@ -90,6 +90,8 @@ export interface OciBuildResult {
     cached: boolean;
   };
   manifest: { file: string; path: string; sha256: string; value: PluginManifest };
+  /** Path of the SHA256SUMS file (for signing). */
+  sha256sums: string;
   pulled_bytes: number;
   unpack?: UnpackStats;
   /** unpack (with the downloads it waited for), fs (mkfs + pinning), hash (sha256 of the image). */
@@ -368,6 +370,7 @@ async function convert(
         sha256: digestOf(manifestBytes).slice(7),
         value: manifest,
       },
+      sha256sums: join(options.outDir, SUMS_FILE),
       pulled_bytes: image.fetchedBytes,
       unpack: stats,
       timings_ms: timings,
