@@ -9,6 +9,8 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { exitCodeFor, VolantError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { buildAppliance } from "./build.ts";
+import { buildOciFromConfig, loadOciConfig, strategyOf } from "./oci/fledge_config.ts";
+import { parsePlatform } from "./oci/image_manifest.ts";
 import { validateConfig } from "./validate_cmd.ts";
 import { writeStarter } from "./starter.ts";
 import { fledgeJsonSchema } from "./schema_cmd.ts";
@@ -19,6 +21,7 @@ const USAGE = `fledge ${VERSION}: builds Volant plugin appliances from fledge.to
 
 Usage:
   fledge build    [-c FILE] [-o DIR] [--shim PATH] [--base-url URL] [--sign KEY] [--json] [-q]
+                  [--registry-auth USER:PASS] [--insecure-registry HOST] [--platform OS/ARCH]
   fledge validate [-c FILE] [--json]
   fledge init     [DIR] [--name NAME] [--force]
   fledge schema   (JSON Schema of fledge.toml, for editors)
@@ -31,8 +34,10 @@ Docs: docs/fledge.md`;
 const HELP: Record<string, string> = {
   build: `Usage: fledge build [-c FILE] [-o DIR] [options]
 
-Builds the initramfs appliance described by FILE and writes, into DIR:
-  <name>-<version>.cpio.gz   the image (reproducible: same inputs, same bytes)
+Builds the plugin described by FILE and writes, into DIR:
+  <name>-<version>.cpio.gz   strategy "initramfs": the image (same inputs, same bytes)
+  <name>-<version>.img       strategy "oci_rootfs": the root filesystem (ext4 or erofs)
+                             converted from [source] image (same image digest, same bytes)
   <name>.manifest.json       the Volant plugin manifest (volar plugins install <it>)
   SHA256SUMS                 sha256sum -c compatible
 
@@ -49,8 +54,17 @@ Options:
       --json          print a machine-readable summary on stdout
   -q, --quiet         no progress lines on stderr
 
+oci_rootfs only (docs/oci.md):
+      --registry-auth USER:PASS   registry credentials (else $FLEDGE_REGISTRY_AUTH,
+                                  else ~/.docker/config.json, else anonymous)
+      --insecure-registry HOST    speak plain HTTP to HOST[:PORT] (repeatable)
+      --registry-ca FILE          also trust this PEM CA (repeatable; the system store always)
+      --platform OS/ARCH[/VAR]    pick this platform from an index (default linux/amd64)
+      --cache-dir DIR             blob + rootfs cache (default \${VOLANT_CACHE_DIR:-/var/cache/volant}/oci)
+
 Environment: SOURCE_DATE_EPOCH (mtime of every entry, default 0),
-FLEDGE_DOWNLOAD_TIMEOUT_MS (default 120000).`,
+FLEDGE_DOWNLOAD_TIMEOUT_MS (default 120000), FLEDGE_REGISTRY_TIMEOUT_MS (registry
+header and stall timeout, default 30000).`,
   validate: `Usage: fledge validate [-c FILE] [--json]
 
 Checks FILE (default fledge.toml) against the schema (unknown keys are errors) and
@@ -110,9 +124,50 @@ export async function main(args: string[]): Promise<number> {
           "password-file": { type: "string" },
           json: { type: "boolean" },
           quiet: { type: "boolean", short: "q" },
+          "registry-auth": { type: "string" },
+          "insecure-registry": { type: "string", multiple: true },
+          "registry-ca": { type: "string", multiple: true },
+          platform: { type: "string" },
+          "cache-dir": { type: "string" },
         });
         if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`);
         configFile = (values.config as string | undefined) ?? configFile;
+        if (strategyOf(configFile) === "oci_rootfs") {
+          const quietOci = values.quiet === true;
+          const platform = values.platform as string | undefined;
+          const baseUrlOci = values["base-url"] as string | undefined;
+          if (baseUrlOci !== undefined && !/^https?:\/\/\S+$/.test(baseUrlOci)) {
+            throw usageError("--base-url must be an http(s) URL");
+          }
+          const ociSign = values.sign as string | undefined;
+          const ociKey = ociSign === undefined
+            ? undefined
+            : await loadSecretKey(ociSign, values["password-file"] as string | undefined);
+          const r = await buildOciFromConfig(
+            configFile,
+            (values.output as string | undefined) ?? "dist",
+            {
+              registryAuth: values["registry-auth"] as string | undefined,
+              insecureRegistries: values["insecure-registry"] as string[] | undefined,
+              caFiles: values["registry-ca"] as string[] | undefined,
+              platform: platform === undefined ? undefined : parsePlatform(platform),
+              cacheDir: values["cache-dir"] as string | undefined,
+              baseUrl: baseUrlOci,
+              epoch: sourceDateEpoch(),
+              progress: quietOci ? undefined : (line) => console.error(`fledge: ${line}`),
+            },
+          );
+          const ociSignatures = ociKey ? await signBuild(r, ociKey) : undefined;
+          if (json) {
+            const { value: _value, ...manifest } = r.manifest;
+            console.log(JSON.stringify({ ok: true, ...r, manifest, signatures: ociSignatures }));
+          } else {
+            console.log(r.rootfs.path);
+            console.log(r.manifest.path);
+            if (ociSignatures) console.log(ociSignatures.manifest);
+          }
+          return 0;
+        }
         const baseUrl = values["base-url"] as string | undefined;
         if (baseUrl !== undefined && !/^https?:\/\/\S+$/.test(baseUrl)) {
           throw usageError("--base-url must be an http(s) URL");
@@ -146,6 +201,13 @@ export async function main(args: string[]): Promise<number> {
         });
         if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`);
         configFile = (values.config as string | undefined) ?? configFile;
+        if (strategyOf(configFile) === "oci_rootfs") {
+          const { oci } = loadOciConfig(configFile);
+          const summary = { config: configFile, strategy: "oci_rootfs", image: oci.source.image };
+          if (json) console.log(JSON.stringify({ ok: true, ...summary }));
+          else console.log(`${configFile}: ok (oci_rootfs, image ${oci.source.image})`);
+          return 0;
+        }
         const summary = validateConfig(configFile);
         if (json) console.log(JSON.stringify({ ok: true, ...summary }));
         else {console.log(

@@ -112,7 +112,7 @@ export interface BuildSignatures {
 
 /** Signs a build's manifest and SHA256SUMS (key loaded before the build, so a bad one fails first). */
 export async function signBuild(
-  result: BuildResult,
+  result: Pick<BuildResult, "name" | "version" | "manifest" | "sha256sums">,
   key: MinisignSecretKey,
 ): Promise<BuildSignatures> {
   const plugin = { name: result.name, version: result.version };

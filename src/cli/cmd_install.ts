@@ -91,19 +91,65 @@ export async function installWithProgress(
   }
 }
 
+/** The install body for a manifest FILE or URL. */
+async function manifestBody(
+  arg: string,
+  ctx: Parameters<Command["run"]>[0],
+  allow: boolean,
+): Promise<{ body: InstallPluginBody; name: string | undefined }> {
+  const src = classifySource(arg, ctx.io.cwd());
+  const remote = typeof ctx.values.api === "string" || !!ctx.io.env("VOLANT_API");
+  const sig = await signatureFields(
+    ctx.values.signature as string | undefined,
+    src,
+    remote,
+    ctx.io.cwd(),
+  );
+  if (src.kind === "url") {
+    return { body: { url: src.url, allow_unverified: allow, ...sig }, name: undefined };
+  }
+  const text = await readSource(src);
+  const data = parseJsonText(text, src.path);
+  const v = validateManifest(data);
+  if (!v.ok) {
+    throw new VolantError("invalid_input", `${src.path}: invalid manifest`, {
+      problems: v.problems,
+    });
+  }
+  // A signature covers exact bytes: send the text, not the re-serialised object.
+  const manifest = sig.signature !== undefined ? text : data as Record<string, unknown>;
+  const body = remote
+    ? { manifest, allow_unverified: allow, ...sig }
+    : { path: src.path, allow_unverified: allow, ...sig };
+  return { body, name: v.manifest.name };
+}
+
 export const pluginsInstall: Command = {
   path: ["plugins", "install"],
-  summary: "install a plugin from a manifest file or URL (downloads and verifies artifacts)",
-  args: "FILE|URL",
+  summary: "install a plugin from a manifest file or URL, or from an OCI image (--image)",
+  args: "FILE|URL | --image REF",
   description: "A local FILE is validated first, then volantd reads it by absolute path and\n" +
     "resolves relative artifact URLs against its directory (with --api the manifest\n" +
     "body is sent instead, so its artifacts must be URLs). Artifacts without a\n" +
     "checksum are refused unless --allow-unverified. Installing the same version again\n" +
     "changes nothing; a new version replaces the old one atomically.\n" +
     "volantd first verifies the manifest's minisign signature (<manifest>.minisig beside\n" +
-    "it, or --signature) against its trusted keys (volar keys) and refuses a bad one.",
-  example: "volar plugins install ./dist/caddy.manifest.json",
+    "it, or --signature) against its trusted keys (volar keys) and refuses a bad one.\n" +
+    "With --image REF (registry reference, oci:DIR[:tag] or docker-archive:FILE on the\n" +
+    "daemon's host) volantd pulls the image, converts it to an ext4 rootfs (cached by\n" +
+    "image digest: plugins of one image share it) and installs a rootfs plugin whose\n" +
+    "workload is the image's Entrypoint + Cmd (docs/oci.md).",
+  example: "volar plugins install ./dist/caddy.manifest.json\n" +
+    "  volar plugins install --image 127.0.0.1:5000/web/nginx:1 --insecure-registry --port 80",
   options: {
+    image: { type: "string", help: "convert and install this OCI image (docs/oci.md)" },
+    name: { type: "string", help: "with --image: the plugin name (default: from the repository)" },
+    port: { type: "string", help: "with --image: the workload's port (default: lowest exposed)" },
+    platform: { type: "string", help: "with --image: os/arch[/variant] (default linux/amd64)" },
+    "insecure-registry": {
+      type: "boolean",
+      help: "with --image: plain HTTP to the image's registry",
+    },
     "allow-unverified": {
       type: "boolean",
       help: "accept artifacts that declare no sha256 checksum (recorded and shown)",
@@ -114,37 +160,32 @@ export const pluginsInstall: Command = {
       help: "the manifest's .minisig (default: <manifest>.minisig beside it)",
     },
   },
-  arity: [1, 1],
+  arity: [0, 1],
   interruptible: true,
   async run(ctx) {
     const allow = ctx.values["allow-unverified"] === true;
-    const src = classifySource(ctx.positionals[0], ctx.io.cwd());
+    const image = ctx.values.image as string | undefined;
+    if ((image === undefined) === (ctx.positionals.length === 0)) {
+      throw new VolantError("usage", "give a manifest FILE|URL or --image REF (one of them)");
+    }
     let body: InstallPluginBody;
     let name: string | undefined;
-    const remote = typeof ctx.values.api === "string" || !!ctx.io.env("VOLANT_API");
-    const sig = await signatureFields(
-      ctx.values.signature as string | undefined,
-      src,
-      remote,
-      ctx.io.cwd(),
-    );
-    if (src.kind === "url") {
-      body = { url: src.url, allow_unverified: allow, ...sig };
-    } else {
-      const text = await readSource(src);
-      const data = parseJsonText(text, src.path);
-      const v = validateManifest(data);
-      if (!v.ok) {
-        throw new VolantError("invalid_input", `${src.path}: invalid manifest`, {
-          problems: v.problems,
-        });
+    if (image !== undefined) {
+      const port = ctx.values.port as string | undefined;
+      if (port !== undefined && !/^[0-9]{1,5}$/.test(port)) {
+        throw new VolantError("usage", "--port must be a TCP port number");
       }
-      name = v.manifest.name;
-      // A signature covers exact bytes: send the text, not the re-serialised object.
-      const manifest = sig.signature !== undefined ? text : data as Record<string, unknown>;
-      body = remote
-        ? { manifest, allow_unverified: allow, ...sig }
-        : { path: src.path, allow_unverified: allow, ...sig };
+      name = ctx.values.name as string | undefined;
+      body = {
+        image,
+        name,
+        port: port === undefined ? undefined : Number(port),
+        platform: ctx.values.platform as string | undefined,
+        insecure_registry: ctx.values["insecure-registry"] === true ? true : undefined,
+        allow_unverified: false,
+      };
+    } else {
+      ({ body, name } = await manifestBody(ctx.positionals[0], ctx, allow));
     }
     const progress = new DownloadProgress(ctx.io);
     const result = await installWithProgress(ctx.client(), body, name, progress, ctx.signal);

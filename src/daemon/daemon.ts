@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { OciImageConverter } from "./image_converter.ts";
 import { createApp } from "../api/mod.ts";
 import { VolantError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
@@ -97,6 +98,7 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
       hypervisor: hv.hypervisor,
       network: net.network,
       guest: new GuestClient(),
+      images: new OciImageConverter(config.stateDir, log.child({ component: "oci" })),
       log: log.child({ component: "service" }),
       // The resolved config passes through whole (stateDir, machine, kernel, ...): options
       // named like config keys take their values, so none is dropped by a hand-made copy.

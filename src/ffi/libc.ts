@@ -2,7 +2,7 @@
  * The one `Deno.dlopen` of libc on the host side (docs/development.md rule 5),
  * shared by the adapters that need system calls Deno has no API for:
  * src/net (netlink sockets, TUN ioctls) and src/vmm (pidfd_open + poll,
- * posix_spawn in a new session, waitid).
+ * posix_spawn in a new session, waitid) and src/builder/oci (mknod, lsetxattr).
  * Each adapter wraps these raw symbols with its own typed errors.
  *
  * Needs `--allow-ffi` (not `--allow-ffi=libc.so.6`: that resolves the name
@@ -58,6 +58,9 @@ const SYMBOLS = {
   posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
   waitid: { parameters: ["i32", "u32", "buffer", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  // src/builder/oci (image unpacking): device nodes and extended attributes.
+  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The raw libc symbols. */

@@ -119,6 +119,18 @@ export const InstallPluginBodySchema = z.strictObject({
     .refine((v) => URL.canParse(v), "is not a valid URL (check the host, the port and escapes)")
     .optional(),
   path: z.string().regex(/^\/\S*$/, "must be an absolute path").optional(),
+  /** An OCI image to convert into a rootfs plugin (docs/oci.md). */
+  image: z.string().regex(/^\S{1,512}$/, "must be an image reference such as nginx:1.25")
+    .optional(),
+  /** With `image`: the plugin name (default: from the repository). */
+  name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label").optional(),
+  /** With `image`: the workload's port (default: the image's lowest exposed TCP port). */
+  port: z.int().min(1).max(65535).optional(),
+  /** With `image`: `os/arch[/variant]` to pick from an index (default linux/amd64). */
+  platform: z.string().regex(/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/, "must be os/arch")
+    .optional(),
+  /** With `image`: speak plain HTTP to its registry. */
+  insecure_registry: z.boolean().optional(),
   allow_unverified: z.boolean().default(false),
   /** The manifest's minisign signature (`.minisig` text); default `<url or path>.minisig`. */
   signature: z.string().max(16384, "must be at most 16384 characters").optional(),
@@ -126,15 +138,22 @@ export const InstallPluginBodySchema = z.strictObject({
   signature_url: z.string().regex(/^(https?|file):\/\/\S+$/, "must be an http(s):// or file:// URL")
     .optional(),
 }).superRefine((b, ctx) => {
-  const given = (["manifest", "url", "path"] as const).filter((k) => b[k] !== undefined);
+  const given = (["manifest", "url", "path", "image"] as const).filter((k) => b[k] !== undefined);
   if (given.length !== 1) {
     ctx.addIssue({
       code: "custom",
       path: [given[1] ?? "manifest"],
       message: given.length === 0
-        ? "give exactly one of manifest, url or path"
-        : `give exactly one of manifest, url or path (got ${given.join(", ")})`,
+        ? "give exactly one of manifest, url, path or image"
+        : `give exactly one of manifest, url, path or image (got ${given.join(", ")})`,
     });
+  }
+  if (b.image === undefined) {
+    for (const k of ["name", "port", "platform", "insecure_registry"] as const) {
+      if (b[k] !== undefined) {
+        ctx.addIssue({ code: "custom", path: [k], message: "only with image" });
+      }
+    }
   }
 });
 export type InstallPluginBody = z.infer<typeof InstallPluginBodySchema>;

@@ -124,7 +124,7 @@ export const FledgeConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   version: z.literal("1", { error: 'must be "1" (a string)' }),
   strategy: z.enum(["initramfs", "oci_rootfs"], {
-    error: 'must be "initramfs" (or "oci_rootfs", not implemented yet)',
+    error: 'must be "initramfs" or "oci_rootfs"',
   }),
   plugin: PluginTableSchema,
   resources: ResourcesSchema.optional(),

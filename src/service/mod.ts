@@ -50,6 +50,7 @@ export function createServices(deps: ServiceDeps): Services {
     hypervisor: deps.hypervisor,
     network: deps.network,
     guest: deps.guest,
+    images: deps.images,
     fetch: deps.fetch ?? globalThis.fetch,
     resolve: deps.resolve ?? systemResolve,
     log: deps.log ?? silentLogger,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { GuestAgent, HostNetwork, Hypervisor, MachineKind } from "./ports.ts";
+import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter, MachineKind } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DownloadLimits, Resolver } from "./guarded_fetch.ts";
@@ -86,6 +86,8 @@ export interface ServiceDeps {
   network?: HostNetwork;
   /** Absent = health stays `unknown`. */
   guest?: GuestAgent;
+  /** Absent = `plugins install --image` answers 503. */
+  images?: ImageConverter;
   /** For artifact downloads (tests inject; default globalThis.fetch). */
   fetch?: typeof fetch;
   /** Host name -> addresses, for the download policy (default: the system resolver). */

@@ -155,6 +155,37 @@ export interface HostNetwork {
   sweepTaps(owned: ReadonlySet<string>): Promise<string[]>;
 }
 
+/** One `volar plugins install --image` request, for the {@linkcode ImageConverter}. */
+export interface ImageConvertInput {
+  /** `[registry/]repo[:tag][@digest]`, `oci:DIR[:tag]` or `docker-archive:FILE`. */
+  image: string;
+  /** Plugin name (default: from the repository). */
+  name?: string;
+  /** The workload's port (default: the image's lowest exposed TCP port). */
+  port?: number;
+  /** `os/arch[/variant]` (default linux/amd64). */
+  platform?: string;
+  /** Plain HTTP to the image's registry. */
+  insecureRegistry?: boolean;
+  signal?: AbortSignal;
+  /** Blob download progress. */
+  onProgress?: (blob: string, bytes: number, total: number | undefined) => void;
+}
+
+/** A converted image: a manifest file beside its rootfs, until `dispose()`. */
+export interface ImageConvertResult {
+  manifestPath: string;
+  /** The image's manifest digest (the rootfs is content-addressed by it). */
+  digest: string;
+  /** Removes the manifest directory (the shared rootfs cache stays). */
+  dispose(): Promise<void>;
+}
+
+/** Turns an OCI image into a rootfs plugin (src/builder/oci behind it). */
+export interface ImageConverter {
+  convert(input: ImageConvertInput): Promise<ImageConvertResult>;
+}
+
 /** What the in-guest agent (kestrel) answered on a health probe. */
 export interface GuestHealth {
   ok: boolean;

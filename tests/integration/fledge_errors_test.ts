@@ -123,13 +123,10 @@ Deno.test("fledge build: a missing shim says how to build it (exit 3)", async ()
   );
 });
 
-Deno.test("fledge build: oci_rootfs and agent release are refused clearly", async () => {
+Deno.test("fledge build: oci_rootfs without [source] image and agent release are refused clearly", async () => {
   const oci = await buildWith(BASE.replace(`"initramfs"`, `"oci_rootfs"`));
-  assert.equal(oci.code, 9);
-  assert.equal(
-    oci.stderr.trim(),
-    'fledge: fledge.toml: strategy: "oci_rootfs" is not implemented yet',
-  );
+  assert.equal(oci.code, 2);
+  assert.equal(oci.stderr.trim(), "fledge: fledge.toml: source: is required");
   const rel = await buildWith(BASE + `[agent]\nsource_strategy = "release"\nversion = "latest"\n`);
   assert.equal(rel.code, 2);
   assert.match(rel.stderr, /agent\.source_strategy: "release" is not supported/);
