@@ -13,6 +13,11 @@ import { ArtifactUrlSchema, ChecksumSchema, DNS_LABEL, NameSchema } from "./name
 
 const nonEmpty = (what = "must not be empty") => z.string().trim().min(1, what);
 
+/** Disk image container format; Volant's docs also wrote the filesystem type here. */
+const ImageFormatSchema = z.enum(["raw", "qcow2"], {
+  error: 'must be "raw" or "qcow2" (an ext4/erofs/squashfs image file is "raw")',
+});
+
 export const ArtifactSchema = z.strictObject({
   url: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
@@ -21,14 +26,14 @@ export const ArtifactSchema = z.strictObject({
 export const RootfsSchema = z.strictObject({
   url: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
-  format: z.enum(["raw", "qcow2"]).optional(),
+  format: ImageFormatSchema.optional(),
 });
 
 export const DiskSchema = z.strictObject({
   name: NameSchema,
   source: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
-  format: z.enum(["raw", "qcow2"]).optional(),
+  format: ImageFormatSchema.optional(),
   readonly: z.boolean().optional(),
   target: z.string().regex(/^vd[a-z]$/, "must be a virtio disk name such as vdb").optional(),
 });
