@@ -90,27 +90,47 @@ export async function installWithProgress(
   }
 }
 
+/** The manifest from `--manifest X` or the one argument, never both. */
+function manifestArgument(flag: unknown, positionals: string[]): string {
+  if (typeof flag === "string" && positionals.length > 0) {
+    throw new VolantError("usage", "give the manifest as an argument or with --manifest, not both");
+  }
+  const arg = typeof flag === "string" ? flag : positionals[0];
+  if (arg === undefined) {
+    throw new VolantError(
+      "usage",
+      "volar plugins install needs a manifest: FILE|URL or --manifest FILE|URL",
+    );
+  }
+  return arg;
+}
+
 export const pluginsInstall: Command = {
   path: ["plugins", "install"],
   summary: "install a plugin from a manifest file or URL (downloads and verifies artifacts)",
-  args: "FILE|URL",
-  description: "A local FILE is validated first, then volantd reads it by absolute path and\n" +
+  args: "FILE|URL | --manifest FILE|URL",
+  description:
+    "The manifest is the argument or --manifest (Volant's spelling). A local FILE is validated first, then volantd reads it by absolute path and\n" +
     "resolves relative artifact URLs against its directory (with --api the manifest\n" +
     "body is sent instead, so its artifacts must be URLs). Artifacts without a\n" +
     "checksum are refused unless --allow-unverified. Installing the same version again\n" +
     "changes nothing; a new version replaces the old one atomically.",
   example: "volar plugins install ./dist/caddy.manifest.json",
   options: {
+    manifest: { type: "string", value: "FILE|URL", help: "the manifest (instead of the argument)" },
     "allow-unverified": {
       type: "boolean",
       help: "accept artifacts that declare no sha256 checksum (recorded and shown)",
     },
   },
-  arity: [1, 1],
+  arity: [0, 1],
   interruptible: true,
   async run(ctx) {
     const allow = ctx.values["allow-unverified"] === true;
-    const src = classifySource(ctx.positionals[0], ctx.io.cwd());
+    const src = classifySource(
+      manifestArgument(ctx.values.manifest, ctx.positionals),
+      ctx.io.cwd(),
+    );
     let body: InstallPluginBody;
     let name: string | undefined;
     if (src.kind === "url") {

@@ -10,6 +10,7 @@ import { createClient, type VolantClient } from "../client/mod.ts";
 import { exitCodeFor, renderCliError, VolantError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { findCommandWords, outputFormat, parseCommandArgs, stringFlag } from "./args.ts";
+import { version, vmsGet } from "./cmd_aliases.ts";
 import { events } from "./cmd_events.ts";
 import { pluginsInstall } from "./cmd_install.ts";
 import { vmsLogs } from "./cmd_logs.ts";
@@ -48,6 +49,7 @@ export const COMMANDS: Command[] = [
   pluginsRemove,
   vmsList,
   vmsShow,
+  vmsGet,
   vmsCreate,
   vmsStart,
   vmsStop,
@@ -60,6 +62,7 @@ export const COMMANDS: Command[] = [
   vmsConsole,
   events,
   systemInfo,
+  version,
 ];
 
 function isPrefix(words: string[]): boolean {
