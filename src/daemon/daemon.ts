@@ -103,9 +103,7 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
         runtimeDir: config.runtimeDir,
         bridge: config.bridge,
         subnet: config.subnet,
-        pool: config.poolStart && config.poolEnd
-          ? { start: config.poolStart, end: config.poolEnd }
-          : undefined,
+        pool: { start: config.poolStart || undefined, end: config.poolEnd || undefined },
         dns: config.dns.length > 0 ? config.dns : undefined,
         mtu: config.mtu,
         kernel: config.kernel,
