@@ -21,6 +21,7 @@ export const DEFAULTS = {
   /** First and last address VMs may get; empty = network+100 (Volant's `.100`) .. broadcast-1. */
   pool_start: "",
   pool_end: "",
+  /** Guests' DNS servers; empty = the host's upstream resolvers (src/daemon/host_dns.ts), "none" = none. */
   dns: "",
   mtu: 1500,
   hypervisor: "qemu",

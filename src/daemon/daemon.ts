@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { guestDns } from "./host_dns.ts";
 import { createApp } from "../api/mod.ts";
 import { VolantError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
@@ -104,7 +105,7 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
         bridge: config.bridge,
         subnet: config.subnet,
         pool: { start: config.poolStart || undefined, end: config.poolEnd || undefined },
-        dns: config.dns.length > 0 ? config.dns : undefined,
+        dns: guestDns(config.dns, (m) => log.warn(m)),
         mtu: config.mtu,
         kernel: config.kernel,
         agentImage: config.agentImage,
