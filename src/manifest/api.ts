@@ -150,6 +150,8 @@ export const VmRecordSchema = z.object({
   mac: z.string(),
   cpu_cores: z.int(),
   memory_mb: z.int(),
+  /** The same two numbers grouped, as Volant's documents show the answer to POST /api/v1/vms. */
+  resources: z.object({ cpu_cores: z.int(), memory_mb: z.int() }),
   /** VMM pid while starting/running/stopping. */
   pid: z.int().optional(),
   tap: z.string(),
@@ -296,6 +298,7 @@ export const EVENT_TYPES = [
   "plugin.download",
   "vm.created",
   "vm.starting",
+  "vm.started",
   "vm.running",
   "vm.healthy",
   "vm.unhealthy",

@@ -21,6 +21,7 @@ Deno.test("create boots the VM: lease, MAC, TAP, spec (disks, cmdline), events",
     assert.equal(vm.tap, `vtap${vm.id}`);
     assert.equal(vm.cpu_cores, 2, "defaults from the manifest resources");
     assert.equal(vm.memory_mb, 256);
+    assert.deepEqual(vm.resources, { cpu_cores: 2, memory_mb: 256 }, "Volant's answer shape");
     assert.ok(vm.pid && vm.pid > 1000);
     assert.ok(f.net.taps.has(vm.tap));
     const spec = f.hv.specs[0];
@@ -42,7 +43,7 @@ Deno.test("create boots the VM: lease, MAC, TAP, spec (disks, cmdline), events",
     assert.equal(args.get("volant.rootfs_device"), "vdb");
     assert.equal(args.get("volant.agent_device"), "vda");
     assert.equal(args.get("volant.boot"), "rootfs");
-    assert.deepEqual(types(f), ["vm.created", "vm.starting", "vm.running"]);
+    assert.deepEqual(types(f), ["vm.created", "vm.starting", "vm.started", "vm.running"]);
     const second = await f.services.vms.create({
       name: "web-2",
       plugin: "web",
