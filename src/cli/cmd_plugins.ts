@@ -57,6 +57,10 @@ export const pluginsShow: Command = {
       ["Runtime", p.runtime],
       ["Enabled", p.enabled],
       ["Unverified", p.allow_unverified ? "yes (installed with --allow-unverified)" : "no"],
+      [
+        "Boot contract",
+        p.boot_contract ? `${p.boot_contract.contract} (${p.boot_contract.reason})` : "volant-ts",
+      ],
       ["Source", p.source],
       ["Installed", p.installed_at],
       ["Updated", p.updated_at],

@@ -72,6 +72,15 @@ export const PluginRecordSchema = z.object({
   source: z.string(),
   manifest: PluginManifestSchema,
   artifacts: z.array(ArtifactRecordSchema),
+  /**
+   * How its VMs boot, found by looking inside the initramfs: `volant-ts` (ours:
+   * shim + agent image, volant.ip) or `volant` (Volant's fledge: own /init and
+   * /bin/kestrel, kernel ip=, rootfs at vda, no agent disk). docs/manifest.md.
+   */
+  boot_contract: z.object({
+    contract: z.enum(["volant-ts", "volant"]),
+    reason: z.string(),
+  }).optional(),
   installed_at: Timestamp,
   updated_at: Timestamp,
 });
