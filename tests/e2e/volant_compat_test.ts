@@ -111,6 +111,25 @@ function spawnIn(ns: Netns, cmd: string[], env: Record<string, string> = {}) {
   }).spawn();
 }
 
+/** SIGTERM a child we spawned and wait for it (it may have exited already). */
+async function stopChild(p: Deno.ChildProcess): Promise<void> {
+  try {
+    p.kill("SIGTERM");
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e; // already exited
+  }
+  await p.status;
+}
+
+/** SIGKILL a VMM this test started, if the daemon left it running. */
+function killIfAlive(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
 Deno.test("Volant's Quick Start word for word; a Volant-fledge plugin boots Volant's way and answers at its IP", async () => {
   if (Deno.uid() !== 0) throw new Error("needs root (creates a network namespace and TAPs)");
   await requireCommands("ip", "qemu-system-x86_64");
@@ -229,22 +248,8 @@ Deno.test("Volant's Quick Start word for word; a Volant-fledge plugin boots Vola
     const ev2 = await volar(dir, ["events", "-o", "json", "--type", "vm.stopped"]);
     assert.match(ev2.stdout, /vm\.stopped/);
   } finally {
-    for (const p of [daemon, files]) {
-      if (!p) continue;
-      try {
-        p.kill("SIGTERM");
-      } catch (e) {
-        if (!(e instanceof TypeError)) throw e; // already exited
-      }
-      await p.status;
-    }
-    for (const pid of vmPids) {
-      try {
-        Deno.kill(pid, "SIGKILL"); // only the VMM this test started, if the daemon left it
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-    }
+    for (const p of [daemon, files]) if (p) await stopChild(p);
+    for (const pid of vmPids) killIfAlive(pid); // only the VMM this test started
     await ns.delete();
     await Deno.remove(dir, { recursive: true });
   }
