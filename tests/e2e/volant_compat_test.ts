@@ -245,6 +245,7 @@ Deno.test("Volant's Quick Start word for word; a Volant-fledge plugin boots Vola
 
     const del = await volar(dir, ["vms", "delete", "web"]);
     assert.equal(del.code, 0, del.stderr);
+    vmPids.length = 0; // the daemon ended it; its pid may be reused from here on
     const ev2 = await volar(dir, ["events", "-o", "json", "--type", "vm.stopped"]);
     assert.match(ev2.stdout, /vm\.stopped/);
   } finally {
