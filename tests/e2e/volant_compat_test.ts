@@ -200,7 +200,7 @@ Deno.test("Volant's Quick Start word for word; a Volant-fledge plugin boots Vola
 
     const show = await volar(dir, ["plugins", "show", "caddy"]);
     assert.equal(show.code, 0, show.stderr);
-    assert.match(show.stdout, /Boot contract +volant \(own \/init and \/bin\/kestrel/);
+    assert.match(show.stdout, /Boot contract: +volant \(own \/init and \/bin\/kestrel/);
 
     const create = await volar(dir, [
       ...["vms", "create", "web", "--plugin", "caddy", "--cpu", "2", "--memory", "512"],
