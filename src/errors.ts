@@ -19,6 +19,7 @@ export type ErrorCode =
   | "unavailable"
   | "not_implemented"
   | "exhausted"
+  | "too_large"
   | "internal";
 
 /** One problem with one field of an input; `field` is a dotted path such as `initramfs.checksum`. */
@@ -65,6 +66,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   upstream: 7,
   unavailable: 8,
   not_implemented: 9,
+  too_large: 2,
   internal: 1,
 };
 
@@ -81,6 +83,7 @@ export const HTTP_STATUSES: Readonly<Record<ErrorCode, number>> = {
   upstream: 502,
   unavailable: 503,
   not_implemented: 501,
+  too_large: 413,
   internal: 500,
 };
 

@@ -27,6 +27,7 @@ import { agentProxyRoutes } from "./routes/agent_proxy.ts";
 import { consoleRoutes } from "./routes/console.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { keyRoutes } from "./routes/keys.ts";
 import { pluginRoutes } from "./routes/plugins.ts";
 import { healthRoutes, systemRoutes } from "./routes/system.ts";
 import { vmLogRoutes } from "./routes/vm_logs.ts";
@@ -49,7 +50,7 @@ const openapiRoute = createRoute({
 /** Builds the API app. */
 export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const logger = deps.logger ?? SILENT_LOGGER;
-  const { plugins, vms, events, system } = deps.services;
+  const { plugins, vms, events, system, keys } = deps.services;
   const app = newRouter();
   app.use("*", requestId());
   app.use("*", accessLog({ logger }));
@@ -75,6 +76,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     eventRoutes(events, { heartbeatMs: deps.heartbeatMs ?? 15_000, logger, shutdown }),
   );
   app.route("/api/v1/system", systemRoutes(system));
+  app.route("/api/v1/keys", keyRoutes(keys));
   app.route("/ws/v1/vms", consoleRoutes(vms, logger));
 
   registerSecurity(app);

@@ -24,6 +24,7 @@ const TITLES: Readonly<Record<ErrorCode, string>> = {
   upstream: "Upstream failure",
   unavailable: "Service unavailable",
   not_implemented: "Not implemented",
+  too_large: "Payload too large",
   internal: "Internal error",
 };
 

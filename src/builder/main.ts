@@ -15,15 +15,20 @@ import { formatOf } from "./volant_v1.ts";
 import { validateConfig } from "./validate_cmd.ts";
 import { writeStarter } from "./starter.ts";
 import { fledgeJsonSchema } from "./schema_cmd.ts";
+import { keygen, KEYGEN_HELP, sign, SIGN_HELP, signBuild } from "./sign_cmd.ts";
+import { loadSecretKey } from "./signing.ts";
 
 const USAGE = `fledge ${VERSION}: builds Volant plugin appliances from fledge.toml
 
 Usage:
   fledge build    [-c FILE] [-o DIR|FILE] [-m manifest.toml] [--agent PATH|URL|none]
-                  [--init PATH | --no-init] [--no-kernel] [--busybox PATH] [--shim PATH] [--base-url URL] [--json] [-q]
+                  [--init PATH | --no-init] [--no-kernel] [--busybox PATH] [--shim PATH]
+                  [--base-url URL] [--sign KEY] [--json] [-q]
   fledge validate [-c FILE] [-m manifest.toml] [--schema-only] [--json]
   fledge init     [DIR] [--name NAME] [--force]
   fledge schema   (JSON Schema of fledge.toml, for editors)
+  fledge keygen   [-p PUB] [-s KEY] [-W]   (minisign-compatible signing key pair)
+  fledge sign     FILE... [-s KEY]         (FILE.minisig, as minisign -S writes it)
   fledge --version | --help   (every command takes --help)
 
 Docs: docs/fledge.md`;
@@ -61,6 +66,10 @@ Options:
       --shim PATH     static shim for /init (default: $FLEDGE_SHIM, then
                       \${VOLANT_CACHE_DIR:-/var/cache/volant}/agent/current/shim from \`deno task agent\`)
       --base-url URL  manifest initramfs.url = URL/<file> (default: the relative file name)
+      --sign KEY      also write <name>.manifest.json.minisig and SHA256SUMS.minisig
+                      with the minisign secret key KEY (see fledge keygen); an
+                      encrypted key's password: --password-file F, FLEDGE_KEY_PASSWORD
+                      or a prompt
       --json          print a machine-readable summary on stdout
   -q, --quiet         no progress lines on stderr
 
@@ -80,6 +89,8 @@ a busybox httpd appliance that validates and builds as it is.`,
 
 Prints a JSON Schema of fledge.toml generated from the validator, for editors
 (Taplo: \`#:schema ./fledge.schema.json\`). fledge validate remains the authority.`,
+  keygen: KEYGEN_HELP,
+  sign: SIGN_HELP,
 };
 
 function usageError(message: string): VolantError {
@@ -128,6 +139,8 @@ export async function main(args: string[]): Promise<number> {
           busybox: { type: "string" },
           shim: { type: "string" },
           "base-url": { type: "string" },
+          sign: { type: "string" },
+          "password-file": { type: "string" },
           json: { type: "boolean" },
           quiet: { type: "boolean", short: "q" },
         });
@@ -144,6 +157,10 @@ export async function main(args: string[]): Promise<number> {
             "fledge: --no-kernel: nothing to leave out (no kernel or host modules go in)",
           );
         }
+        const signWith = values.sign as string | undefined;
+        const key = signWith === undefined
+          ? undefined
+          : await loadSecretKey(signWith, values["password-file"] as string | undefined);
         const result = await buildAppliance({
           configFile,
           outDir: out.dir,
@@ -154,10 +171,12 @@ export async function main(args: string[]): Promise<number> {
           mtime: sourceDateEpoch(),
           progress: quiet ? undefined : (line) => console.error(`fledge: ${line}`),
         });
-        if (json) console.log(JSON.stringify({ ok: true, ...result }));
+        const signatures = key ? await signBuild(result, key) : undefined;
+        if (json) console.log(JSON.stringify({ ok: true, ...result, signatures }));
         else {
           console.log(result.artifact.path);
           console.log(result.manifest.path);
+          if (signatures) console.log(signatures.manifest);
         }
         return 0;
       }
@@ -183,6 +202,28 @@ export async function main(args: string[]): Promise<number> {
           if (summary.not_buildable) console.log(`note: ${summary.not_buildable}`);
         }
         return 0;
+      }
+      case "keygen": {
+        const { values, positionals } = parse(rest, {
+          "public-key": { type: "string", short: "p" },
+          "secret-key": { type: "string", short: "s" },
+          unencrypted: { type: "boolean", short: "W" },
+          "password-file": { type: "string" },
+          force: { type: "boolean", short: "f" },
+          json: { type: "boolean" },
+        });
+        if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`);
+        return await keygen(values, json);
+      }
+      case "sign": {
+        const { values, positionals } = parse(rest, {
+          "secret-key": { type: "string", short: "s" },
+          "trusted-comment": { type: "string", short: "t" },
+          legacy: { type: "boolean" },
+          "password-file": { type: "string" },
+          json: { type: "boolean" },
+        });
+        return await sign(values, positionals, json);
       }
       case "schema": {
         const { positionals } = parse(rest, {});

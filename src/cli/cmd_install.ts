@@ -14,6 +14,7 @@ import { validateManifest } from "../manifest/mod.ts";
 import type { VolantClient } from "../client/mod.ts";
 import type { Command } from "./command.ts";
 import { bytes, json } from "./format.ts";
+import { signatureFields } from "./install_signature.ts";
 import { classifySource, parseJsonText, readSource } from "./manifest_source.ts";
 import { DownloadProgress, progressFromData } from "./progress.ts";
 
@@ -114,13 +115,20 @@ export const pluginsInstall: Command = {
     "resolves relative artifact URLs against its directory (with --api the manifest\n" +
     "body is sent instead, so its artifacts must be URLs). Artifacts without a\n" +
     "checksum are refused unless --allow-unverified. Installing the same version again\n" +
-    "changes nothing; a new version replaces the old one atomically.",
+    "changes nothing; a new version replaces the old one atomically.\n" +
+    "volantd first verifies the manifest's minisign signature (<manifest>.minisig beside\n" +
+    "it, or --signature) against its trusted keys (volar keys) and refuses a bad one.",
   example: "volar plugins install ./dist/caddy.manifest.json",
   options: {
     manifest: { type: "string", value: "FILE|URL", help: "the manifest (instead of the argument)" },
     "allow-unverified": {
       type: "boolean",
       help: "accept artifacts that declare no sha256 checksum (recorded and shown)",
+    },
+    signature: {
+      type: "string",
+      value: "URL|FILE",
+      help: "the manifest's .minisig (default: <manifest>.minisig beside it)",
     },
   },
   arity: [0, 1],
@@ -133,10 +141,18 @@ export const pluginsInstall: Command = {
     );
     let body: InstallPluginBody;
     let name: string | undefined;
+    const remote = typeof ctx.values.api === "string" || !!ctx.io.env("VOLANT_API");
+    const sig = await signatureFields(
+      ctx.values.signature as string | undefined,
+      src,
+      remote,
+      ctx.io.cwd(),
+    );
     if (src.kind === "url") {
-      body = { url: src.url, allow_unverified: allow };
+      body = { url: src.url, allow_unverified: allow, ...sig };
     } else {
-      const data = parseJsonText(await readSource(src), src.path);
+      const text = await readSource(src);
+      const data = parseJsonText(text, src.path);
       const v = validateManifest(data);
       if (!v.ok) {
         throw new VolantError("invalid_input", `${src.path}: invalid manifest`, {
@@ -144,9 +160,11 @@ export const pluginsInstall: Command = {
         });
       }
       name = v.manifest.name;
-      body = typeof ctx.values.api === "string" || ctx.io.env("VOLANT_API")
-        ? { manifest: data as Record<string, unknown>, allow_unverified: allow }
-        : { path: src.path, allow_unverified: allow };
+      // A signature covers exact bytes: send the text, not the re-serialised object.
+      const manifest = sig.signature !== undefined ? text : data as Record<string, unknown>;
+      body = remote
+        ? { manifest, allow_unverified: allow, ...sig }
+        : { path: src.path, allow_unverified: allow, ...sig };
     }
     const progress = new DownloadProgress(ctx.io);
     const result = await installWithProgress(ctx.client(), body, name, progress, ctx.signal);
@@ -161,6 +179,9 @@ export const pluginsInstall: Command = {
       ctx.io.out(`plugin ${p.name} ${p.version} is already installed (unchanged)`);
     } else {
       ctx.io.out(`plugin ${p.name} ${p.version} ${result.outcome} (${count}, ${bytes(size)})`);
+    }
+    if (p.signature) {
+      ctx.io.out(`signed by ${p.signature.key_name} (key ${p.signature.key_id})`);
     }
     const unverified = p.artifacts.filter((a) => !a.verified).map((a) => a.name);
     if (unverified.length > 0) {

@@ -7,6 +7,7 @@
 import type { PluginRecord } from "../manifest/api.ts";
 import type { Command } from "./command.ts";
 import { bytes, json, keyValues, table } from "./format.ts";
+import { signerLine } from "./signer.ts";
 
 function pluginRows(items: PluginRecord[]) {
   return table(
@@ -57,6 +58,7 @@ export const pluginsShow: Command = {
       ["Runtime", p.runtime],
       ["Enabled", p.enabled],
       ["Unverified", p.allow_unverified ? "yes (installed with --allow-unverified)" : "no"],
+      ["Signed by", signerLine(p)],
       [
         "Boot contract",
         p.boot_contract ? `${p.boot_contract.contract} (${p.boot_contract.reason})` : "volant-ts",

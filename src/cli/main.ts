@@ -13,6 +13,7 @@ import { findCommandWords, outputFormat, parseCommandArgs, stringFlag } from "./
 import { version, vmsGet } from "./cmd_aliases.ts";
 import { events } from "./cmd_events.ts";
 import { pluginsInstall } from "./cmd_install.ts";
+import { keysAdd, keysList, keysRemove, keysShow } from "./cmd_keys.ts";
 import { vmsLogs } from "./cmd_logs.ts";
 import { vmsConsole } from "./cmd_console.ts";
 import {
@@ -62,6 +63,10 @@ export const COMMANDS: Command[] = [
   vmsConsole,
   events,
   systemInfo,
+  keysList,
+  keysShow,
+  keysAdd,
+  keysRemove,
   version,
 ];
 

@@ -21,6 +21,7 @@ import {
   VmListSchema,
   VmRecordSchema,
 } from "../manifest/api.ts";
+import { type AddKeyBody, TrustedKeyListSchema, TrustedKeySchema } from "../manifest/signing.ts";
 import { checkResponse } from "./check.ts";
 import { type ConsoleSession, openConsole } from "./console.ts";
 import {
@@ -132,6 +133,28 @@ export class VolantClient {
       method: "DELETE",
       path: `/api/v1/plugins/${path(name)}`,
       query: { force: opts.force ? "true" : undefined },
+    });
+    await res.body?.cancel();
+  }
+
+  // ------------------------------------------------------------ trusted keys
+
+  async listKeys() {
+    return (await this.#get("/api/v1/keys", TrustedKeyListSchema, "key list")).items;
+  }
+
+  getKey(name: string) {
+    return this.#get(`/api/v1/keys/${path(name)}`, TrustedKeySchema, "key");
+  }
+
+  addKey(body: AddKeyBody) {
+    return this.#send("POST", "/api/v1/keys", body, TrustedKeySchema, "key");
+  }
+
+  async removeKey(name: string): Promise<void> {
+    const res = await this.transport.request({
+      method: "DELETE",
+      path: `/api/v1/keys/${path(name)}`,
     });
     await res.body?.cancel();
   }

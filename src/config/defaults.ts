@@ -41,6 +41,14 @@ export const DEFAULTS = {
   /** Seconds a VM gets to power off before it is killed. */
   stop_grace_seconds: 20,
   log_level: "info",
+  /** Body manifests may download from loopback and private addresses (link-local never). */
+  allow_private_sources: false,
+  /** Largest artifact download, in bytes. */
+  download_max_bytes: 8 * 1024 * 1024 * 1024,
+  /** Seconds a download may wait for response headers, and for each chunk after them (x2). */
+  download_timeout_seconds: 15,
+  /** Refuse plugins whose manifest carries no minisign signature by a trusted key. */
+  require_signatures: false,
 } as const;
 
 export type ConfigKey = keyof typeof DEFAULTS;

@@ -32,6 +32,10 @@ export interface ResolvedConfig {
   serialLogMaxBytes: number;
   stopGraceSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  allowPrivateSources: boolean;
+  downloadMaxBytes: number;
+  downloadTimeoutSeconds: number;
+  requireSignatures: boolean;
   /** Where each key's value came from, e.g. `env VOLANT_SUBNET`. */
   sources: Record<ConfigKey, string>;
   /** The config file read, if any. */
@@ -136,6 +140,10 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     serialLogMaxBytes: values.serial_log_max_bytes as number,
     stopGraceSeconds: values.stop_grace_seconds as number,
     logLevel: values.log_level as ResolvedConfig["logLevel"],
+    allowPrivateSources: values.allow_private_sources as boolean,
+    downloadMaxBytes: values.download_max_bytes as number,
+    downloadTimeoutSeconds: values.download_timeout_seconds as number,
+    requireSignatures: values.require_signatures as boolean,
     sources,
     configFile: inputs.file?.path ?? null,
   };
@@ -167,9 +175,14 @@ export async function loadConfig(
 }
 
 /** parseArgs `options` for every config key (all strings), plus `--config`. */
-export function configFlagOptions(): Record<string, { type: "string" }> {
-  const out: Record<string, { type: "string" }> = { config: { type: "string" } };
-  for (const key of KEYS) out[key.replace(/_/g, "-")] = { type: "string" };
+export function configFlagOptions(): Record<string, { type: "string" | "boolean" }> {
+  const out: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" } };
+  for (const key of KEYS) {
+    // A boolean key is a bare switch on the command line (`--allow-private-sources`).
+    out[key.replace(/_/g, "-")] = {
+      type: typeof DEFAULTS[key] === "boolean" ? "boolean" : "string",
+    };
+  }
   return out;
 }
 
@@ -181,6 +194,7 @@ export function flagsFromParsed(
   for (const key of KEYS) {
     const v = values[key.replace(/_/g, "-")];
     if (typeof v === "string") flags[key] = v;
+    else if (typeof v === "boolean") flags[key] = String(v);
   }
   return flags;
 }

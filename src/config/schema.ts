@@ -32,6 +32,12 @@ const subnet = z.string().regex(
   return ipv4.test(addr) && Number(prefix) >= 8 && Number(prefix) <= 30;
 }, "must be an IPv4 CIDR with a prefix from /8 to /30");
 
+/** A boolean: typed in TOML; `true|false|1|0` from flags and env (a bare flag is `true`). */
+const bool = z.union([
+  z.boolean(),
+  z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1"),
+], { error: "must be true or false" });
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** The schema of each key. */
@@ -65,4 +71,8 @@ export const KEY_SCHEMAS: Record<ConfigKey, z.ZodType> = {
   serial_log_max_bytes: int(64 * 1024, 1024 * 1024 * 1024),
   stop_grace_seconds: int(0, 3600),
   log_level: z.enum(["debug", "info", "warn", "error"]),
+  allow_private_sources: bool,
+  download_max_bytes: int(1024 * 1024, 1024 ** 4),
+  download_timeout_seconds: int(1, 3600),
+  require_signatures: bool,
 };

@@ -113,6 +113,13 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
         serialLogMaxBytes: config.serialLogMaxBytes,
         stopGraceMs: config.stopGraceSeconds * 1000,
         version: VERSION,
+        downloads: {
+          allowPrivateSources: config.allowPrivateSources,
+          maxBytes: config.downloadMaxBytes,
+          connectTimeoutMs: config.downloadTimeoutSeconds * 1000,
+          idleTimeoutMs: config.downloadTimeoutSeconds * 2000,
+        },
+        requireSignatures: config.requireSignatures,
       },
     });
     cleanups.push(() => services.close());

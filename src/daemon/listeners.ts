@@ -111,11 +111,32 @@ export async function serveUnix(
   onError: (e: unknown) => void,
 ): Promise<Listener> {
   await prepareSocketPath(path);
-  const server = Deno.serve(
-    { path, onListen: () => {}, onError: (e) => (onError(e), new Response(null, { status: 500 })) },
-    (req) => fetch(req, { transport: "unix" }),
-  );
-  await Deno.chmod(path, 0o660);
+  // Bind inside a fresh 0700 directory, set the mode, then rename into place:
+  // under a permissive umask a socket bound at `path` directly would accept
+  // anyone's connection in the moment before chmod, and keep it.
+  const hidden = await Deno.makeTempDir({ dir: dirname(path), prefix: ".volantd-bind-" });
+  await Deno.chmod(hidden, 0o700);
+  const staged = `${hidden}/sock`;
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve(
+      {
+        path: staged,
+        onListen: () => {},
+        onError: (e) => (onError(e), new Response(null, { status: 500 })),
+      },
+      (req) => fetch(req, { transport: "unix" }),
+    );
+    try {
+      await Deno.chmod(staged, 0o660);
+      await Deno.rename(staged, path);
+    } catch (error) {
+      await server.shutdown();
+      throw error;
+    }
+  } finally {
+    await Deno.remove(hidden, { recursive: true });
+  }
   return wrap(server, "unix", path, async () => {
     try {
       await Deno.remove(path);

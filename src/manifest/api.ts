@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { NameSchema } from "./names.ts";
+import { PluginSignatureSchema } from "./signing.ts";
 import {
   CloudInitSchema,
   NetworkSchema,
@@ -17,6 +18,30 @@ import {
   ResourcesSchema,
   RestartPolicySchema,
 } from "./plugin.ts";
+
+/** How deep a free-form JSON value may nest: far beyond any real use, far below a stack overflow. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Nesting depth of a JSON value, walked without recursion (a hostile value can be very deep). */
+export function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d > max) max = d;
+    if (max > MAX_JSON_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+/** A free-form JSON object (metadata, a manifest before its own validation), depth-bounded. */
+const JsonObject = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+  if (jsonDepth(v) > MAX_JSON_DEPTH) {
+    ctx.addIssue({ code: "custom", message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` });
+  }
+});
 
 const Timestamp = z.string().describe("RFC 3339 timestamp, UTC");
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hex digits");
@@ -72,6 +97,8 @@ export const PluginRecordSchema = z.object({
   source: z.string(),
   manifest: PluginManifestSchema,
   artifacts: z.array(ArtifactRecordSchema),
+  /** The verified minisign signature of the manifest; null when installed unsigned. */
+  signature: PluginSignatureSchema.nullable().optional(),
   /**
    * How its VMs boot, found by looking inside the initramfs: `volant-ts` (ours:
    * shim + agent image, volant.ip) or `volant` (Volant's fledge: own /init and
@@ -95,11 +122,18 @@ export type PluginList = z.infer<typeof PluginListSchema>;
  * manifest file) or `path` (absolute host path of a manifest file).
  */
 export const InstallPluginBodySchema = z.strictObject({
-  manifest: z.record(z.string(), z.unknown()).optional(),
+  /** The manifest object, or its exact text (needed to verify a `signature` sent along). */
+  manifest: z.union([JsonObject, z.string().max(1 << 20)]).optional(),
   url: z.string().regex(/^(https?|file):\/\/\S+$/, "must be an http(s):// or file:// URL")
+    .refine((v) => URL.canParse(v), "is not a valid URL (check the host, the port and escapes)")
     .optional(),
   path: z.string().regex(/^\/\S*$/, "must be an absolute path").optional(),
   allow_unverified: z.boolean().default(false),
+  /** The manifest's minisign signature (`.minisig` text); default `<url or path>.minisig`. */
+  signature: z.string().max(16384, "must be at most 16384 characters").optional(),
+  /** Where to fetch the signature instead (http(s):// or file:// URL). */
+  signature_url: z.string().regex(/^(https?|file):\/\/\S+$/, "must be an http(s):// or file:// URL")
+    .optional(),
 }).superRefine((b, ctx) => {
   const given = (["manifest", "url", "path"] as const).filter((k) => b[k] !== undefined);
   if (given.length !== 1) {
@@ -250,7 +284,7 @@ export const VmConfigSchema = z.strictObject({
   network: NetworkSchema.optional(),
   cloud_init: CloudInitSchema.optional(),
   expose: z.array(ExposeSchema).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: JsonObject.optional(),
 });
 export type VmConfig = z.infer<typeof VmConfigSchema>;
 
@@ -265,11 +299,11 @@ export const VmConfigPatchSchema = z.strictObject({
   resources: ResourcesSchema.partial().optional(),
   machine: MachineSchema.optional(),
   restart_policy: RestartPolicySchema.optional(),
-  manifest: z.record(z.string(), z.unknown()).optional(),
+  manifest: JsonObject.optional(),
   network: NetworkSchema.nullable().optional(),
   cloud_init: CloudInitSchema.nullable().optional(),
   expose: z.array(ExposeSchema).optional(),
-  metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+  metadata: JsonObject.nullable().optional(),
 });
 export type VmConfigPatch = z.infer<typeof VmConfigPatchSchema>;
 
@@ -305,6 +339,8 @@ export const EVENT_TYPES = [
   "plugin.disabled",
   "plugin.removed",
   "plugin.download",
+  "key.added",
+  "key.removed",
   "vm.created",
   "vm.starting",
   "vm.started",
@@ -326,7 +362,7 @@ export const EVENT_TYPES = [
 export const EventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
-export const ResourceTypeSchema = z.enum(["plugin", "vm", "deployment", "system"]);
+export const ResourceTypeSchema = z.enum(["plugin", "vm", "deployment", "system", "key"]);
 export type ResourceType = z.infer<typeof ResourceTypeSchema>;
 
 /** One persisted event; ids increase strictly and are the SSE `id:`. */

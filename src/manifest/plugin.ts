@@ -21,11 +21,15 @@ const ImageFormatSchema = z.enum(["raw", "qcow2"], {
 export const ArtifactSchema = z.strictObject({
   url: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
+  /** Size in bytes, when known: a download that differs is refused. */
+  size: z.int().min(0, "must be a byte count").optional(),
 });
 
 export const RootfsSchema = z.strictObject({
   url: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
+  /** Size in bytes, when known: a download that differs is refused. */
+  size: z.int().min(0, "must be a byte count").optional(),
   format: ImageFormatSchema.optional(),
 });
 
@@ -33,6 +37,8 @@ export const DiskSchema = z.strictObject({
   name: NameSchema,
   source: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
+  /** Size in bytes, when known: a download that differs is refused. */
+  size: z.int().min(0, "must be a byte count").optional(),
   format: ImageFormatSchema.optional(),
   readonly: z.boolean().optional(),
   target: z.string().regex(/^vd[a-z]$/, "must be a virtio disk name such as vdb").optional(),

@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { VolantError } from "../errors.ts";
+import { fileProblem } from "./fs_problem.ts";
 
 /** Where an artifact's bytes come from (already vetted by plugin_source.ts). */
 export type ArtifactSource = { kind: "http"; url: string } | { kind: "file"; path: string };
@@ -20,13 +21,19 @@ export interface StoredBlob {
   created: boolean;
 }
 
+/** Opens an http(s) source: the guarded download of guarded_fetch.ts, bound to a policy. */
+export type HttpOpener = (
+  url: string,
+  field: string,
+) => Promise<{ body: AsyncIterable<Uint8Array>; total: number | null }>;
+
 export interface FetchOptions {
   /** Lower-case hex digest to verify, or undefined (unverified). */
   expected?: string;
   /** Field the artifact came from, for error messages (`rootfs`, `disks.0`). */
   field: string;
-  fetch: typeof fetch;
-  signal?: AbortSignal;
+  /** Opens http(s) sources. */
+  openHttp: HttpOpener;
   onProgress?: (bytes: number, total: number | null) => void;
 }
 
@@ -50,14 +57,13 @@ export class ArtifactStore {
     }
   }
 
-  /** Stores the source's bytes; with `expected` set and the blob present, downloads nothing. */
+  /**
+   * Stores the source's bytes. The source is always read, even when a blob
+   * with the expected digest is present: knowing another plugin's hash must
+   * not be enough to borrow its artifact.
+   */
   async put(source: ArtifactSource, opts: FetchOptions): Promise<StoredBlob> {
     await Deno.mkdir(this.root, { recursive: true, mode: 0o755 });
-    if (opts.expected && await this.#exists(this.pathFor(opts.expected))) {
-      const size = (await Deno.stat(this.pathFor(opts.expected))).size;
-      opts.onProgress?.(size, size);
-      return { sha256: opts.expected, size, path: this.pathFor(opts.expected), created: false };
-    }
     const { stream, total } = await this.#open(source, opts);
     const tmp = `${this.root}/.tmp-${crypto.randomUUID()}`;
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
@@ -84,15 +90,20 @@ export class ArtifactStore {
         );
       }
       if (opts.expected && actual !== opts.expected) {
+        // A host file's real digest is not echoed: it would tell the caller
+        // something about a file it may not be able to read itself.
+        const got = source.kind === "http" ? `, got ${actual}` : "";
         throw new VolantError(
           "checksum_mismatch",
-          `${opts.field}: sha256 mismatch for ${where}: expected ${opts.expected}, got ${actual}`,
+          `${opts.field}: sha256 mismatch for ${where}: expected ${opts.expected}${got}`,
           {
             problems: [{
               field: `${opts.field}.checksum`,
-              message: `expected ${opts.expected}, got ${actual}`,
+              message: `expected ${opts.expected}${got}`,
             }],
-            details: { expected: opts.expected, actual, url: where },
+            details: source.kind === "http"
+              ? { expected: opts.expected, actual, url: where }
+              : { expected: opts.expected, path: where },
           },
         );
       }
@@ -113,41 +124,17 @@ export class ArtifactStore {
     source: ArtifactSource,
     opts: FetchOptions,
   ): Promise<{ stream: AsyncIterable<Uint8Array>; total: number | null }> {
-    if (source.kind === "file") {
-      try {
-        const file = await Deno.open(source.path, { read: true });
-        const total = (await file.stat()).size;
-        return { stream: file.readable, total };
-      } catch (cause) {
-        if (cause instanceof Deno.errors.NotFound) {
-          throw new VolantError("invalid_input", `${opts.field}: ${source.path} does not exist`, {
-            problems: [{ field: opts.field, message: `${source.path} does not exist` }],
-            cause,
-          });
-        }
-        throw cause;
-      }
+    if (source.kind === "http") {
+      const { body, total } = await opts.openHttp(source.url, opts.field);
+      return { stream: body, total };
     }
-    let res: Response;
+    let file: Deno.FsFile;
     try {
-      res = await opts.fetch(source.url, { signal: opts.signal, redirect: "follow" });
+      file = await Deno.open(source.path, { read: true });
     } catch (cause) {
-      throw new VolantError(
-        "upstream",
-        `${opts.field}: cannot download ${source.url}: ${(cause as Error).message ?? cause}`,
-        { cause },
-      );
+      throw fileProblem(opts.field, source.path, cause);
     }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw new VolantError(
-        "upstream",
-        `${opts.field}: downloading ${source.url} answered HTTP ${res.status}`,
-        { details: { status: res.status, url: source.url } },
-      );
-    }
-    const len = res.headers.get("content-length");
-    return { stream: res.body, total: len !== null && /^\d+$/.test(len) ? Number(len) : null };
+    return { stream: readFile(file, opts.field, source.path), total: (await file.stat()).size };
   }
 
   /** Removes temp files a crash left mid-download; returns how many. */
@@ -182,5 +169,14 @@ export class ArtifactStore {
       throw error;
     }
     return removed;
+  }
+}
+
+/** A file's bytes; a read error (EIO and the like) becomes a clear 4xx naming the field. */
+async function* readFile(file: Deno.FsFile, field: string, path: string) {
+  try {
+    for await (const chunk of file.readable) yield chunk;
+  } catch (cause) {
+    throw fileProblem(field, path, cause);
   }
 }

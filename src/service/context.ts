@@ -4,6 +4,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import type { Resolver } from "./guarded_fetch.ts";
 import type { EventBus } from "./events.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import type { GuestAgent, HostNetwork, Hypervisor } from "./ports.ts";
@@ -17,6 +18,7 @@ export interface ServiceContext {
   network?: HostNetwork;
   guest?: GuestAgent;
   fetch: typeof fetch;
+  resolve: Resolver;
   log: Logger;
   now: () => Date;
 }

@@ -24,6 +24,7 @@ import type {
   VmRecord,
   VolantEvent,
 } from "../manifest/api.ts";
+import type { AddKeyBody, TrustedKey } from "../manifest/signing.ts";
 
 /** Plugin registry: install, enable/disable, remove, list, get. */
 export interface PluginServiceApi {
@@ -38,6 +39,17 @@ export interface PluginServiceApi {
   setEnabled(name: string, enabled: boolean): PluginRecord;
   /** Refuses (conflict) while VMs use the plugin unless `force`. */
   remove(name: string, opts?: { force?: boolean }): Promise<void>;
+}
+
+/** Trusted minisign keys (files under `<state_dir>/trusted_keys`). */
+export interface KeyServiceApi {
+  list(): Promise<TrustedKey[]>;
+  /** Throws not_found. */
+  get(name: string): Promise<TrustedKey>;
+  /** Throws conflict for a taken name or an already trusted key id; invalid_input for a bad key. */
+  add(body: AddKeyBody): Promise<TrustedKey>;
+  /** Throws not_found. */
+  remove(name: string): Promise<void>;
 }
 
 /** Where a VM's serial console lives (for logs / console routes). */
@@ -108,6 +120,7 @@ export interface Services {
   vms: VmServiceApi;
   events: EventBusApi;
   system: SystemServiceApi;
+  keys: KeyServiceApi;
   /** Reconcile/adopt VMs recorded as active; call once at daemon start. */
   start(): Promise<void>;
   /** Stops watchers and health pollers (VMs keep running: they are detached). */

@@ -19,8 +19,10 @@ import { silentLogger } from "../log/mod.ts";
 import type { Services } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import { EventBus } from "./events.ts";
+import { systemResolve } from "./guarded_fetch.ts";
 import { Ipam, planPool } from "./ipam.ts";
 import { resolveOptions, type ServiceDeps } from "./options.ts";
+import { KeyService } from "./keys.ts";
 import { PluginService } from "./plugins.ts";
 import { SystemService } from "./system.ts";
 import { VmService } from "./vms.ts";
@@ -29,6 +31,7 @@ export type * from "./contracts.ts";
 export type { ServiceDeps, ServiceOptions } from "./options.ts";
 export type { StateStore } from "./store_port.ts";
 export { EventBus } from "./events.ts";
+export { KeyService } from "./keys.ts";
 export { PluginService } from "./plugins.ts";
 export { SystemService } from "./system.ts";
 export { VmService } from "./vms.ts";
@@ -46,11 +49,13 @@ export function createServices(deps: ServiceDeps): Services {
     network: deps.network,
     guest: deps.guest,
     fetch: deps.fetch ?? globalThis.fetch,
+    resolve: deps.resolve ?? systemResolve,
     log: deps.log ?? silentLogger,
     now,
   };
   const ipam = new Ipam(deps.store.leases, planPool(options.subnet, options.pool));
-  const plugins = new PluginService(ctx);
+  const keys = new KeyService(ctx);
+  const plugins = new PluginService(ctx, keys.store);
   const vms = new VmService(ctx, ipam, () => plugins.collectGarbage());
   const system = new SystemService(ctx, ipam);
   return {
@@ -58,6 +63,7 @@ export function createServices(deps: ServiceDeps): Services {
     vms,
     events,
     system,
+    keys,
     async start() {
       // Leftovers of a crash: partial downloads, blobs of an unfinished install, old events.
       const temps = await plugins.artifacts.cleanTemp();

@@ -7,6 +7,7 @@
 import type { GuestAgent, HostNetwork, Hypervisor } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 import type { Logger } from "../log/mod.ts";
+import type { DownloadLimits, Resolver } from "./guarded_fetch.ts";
 
 export interface RestartLimits {
   /** At most this many automatic restarts ... (default 5) */
@@ -53,7 +54,24 @@ export interface ServiceOptions {
   version?: string;
   /** Events kept in the table (default 100,000; older ones are pruned). */
   eventRetention?: number;
+  /** Limits and destination policy of manifest and artifact downloads. */
+  downloads?: Partial<DownloadOptions>;
+  /** Refuse plugins whose manifest has no minisign signature by a trusted key (default false). */
+  requireSignatures?: boolean;
 }
+
+export interface DownloadOptions extends DownloadLimits {
+  /** Body manifests may reference loopback and private addresses (default false). */
+  allowPrivateSources: boolean;
+}
+
+/** Download defaults: 8 GiB per artifact, 15 s to the headers, 30 s without data. */
+export const DOWNLOAD_DEFAULTS: DownloadOptions = {
+  maxBytes: 8 * 1024 ** 3,
+  connectTimeoutMs: 15_000,
+  idleTimeoutMs: 30_000,
+  allowPrivateSources: false,
+};
 
 export interface ServiceDeps {
   store: StateStore;
@@ -66,6 +84,8 @@ export interface ServiceDeps {
   guest?: GuestAgent;
   /** For artifact downloads (tests inject; default globalThis.fetch). */
   fetch?: typeof fetch;
+  /** Host name -> addresses, for the download policy (default: the system resolver). */
+  resolve?: Resolver;
   log?: Logger;
   now?: () => Date;
 }
@@ -84,8 +104,10 @@ export interface ResolvedServiceOptions extends
       | "tscKhz"
       | "restart"
       | "health"
+      | "downloads"
     >
   > {
+  downloads: DownloadOptions;
   pool?: { start?: string; end?: string };
   dns?: string[];
   mtu?: number;
@@ -108,6 +130,7 @@ export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {
     stopGraceMs: o.stopGraceMs ?? 10_000,
     version: o.version ?? "0.0.0",
     eventRetention: o.eventRetention ?? 100_000,
+    requireSignatures: o.requireSignatures ?? false,
     restart: {
       maxRestarts: o.restart?.maxRestarts ?? 5,
       windowMs: o.restart?.windowMs ?? 10 * 60_000,
@@ -118,5 +141,6 @@ export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {
       timeoutMs: o.health?.timeoutMs ?? 120_000,
       intervalMs: o.health?.intervalMs ?? 1000,
     },
+    downloads: { ...DOWNLOAD_DEFAULTS, ...o.downloads },
   };
 }

@@ -15,6 +15,8 @@ import { VolantError } from "../errors.ts";
 import type { InstallPluginBody } from "../manifest/api.ts";
 import { checksumHex, type PluginManifest } from "../manifest/mod.ts";
 import type { ArtifactSource } from "./artifact_store.ts";
+import { fileProblem } from "./fs_problem.ts";
+import type { GuardedResponse } from "./guarded_fetch.ts";
 
 /** 1 MiB is far more than any manifest that fits a kernel command line. */
 const MAX_MANIFEST_BYTES = 1 << 20;
@@ -29,6 +31,8 @@ export interface LoadedManifest {
   origin: ManifestOrigin;
   /** Shown in the plugin record. */
   source: string;
+  /** The manifest's exact bytes (what a signature covers); absent for a body object. */
+  bytes?: Uint8Array;
 }
 
 function bad(
@@ -48,47 +52,82 @@ function parseJson(text: string, field: string): unknown {
   }
 }
 
-async function readLimited(body: ReadableStream<Uint8Array>, field: string): Promise<string> {
+async function readLimited(body: AsyncIterable<Uint8Array>, field: string): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.byteLength;
+    // Leaving the loop closes the download (the guarded body cancels on return).
     if (size > MAX_MANIFEST_BYTES) {
-      await body.cancel().catch(() => undefined);
       throw bad(field, `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
     }
     chunks.push(chunk);
   }
-  return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
+  return new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer());
+}
+
+/**
+ * The daemon reads host files as root on behalf of a caller it cannot
+ * identify, so it reads only files every user could read themselves: a
+ * manifest or artifact without the world-read bit (an SSH key, a shadow
+ * file) is refused before a byte of it is read or hashed.
+ */
+async function statReadable(path: string, field: string): Promise<{ real: string; size: number }> {
+  let real: string;
+  let info: Deno.FileInfo;
+  try {
+    real = await Deno.realPath(path);
+    info = await Deno.stat(real);
+  } catch (cause) {
+    throw fileProblem(field, path, cause);
+  }
+  if (!info.isFile) throw bad(field, `${path} is not a regular file`);
+  if (info.mode !== null && (info.mode & 0o004) === 0) {
+    throw bad(
+      field,
+      `${path} is not world-readable; volantd reads only host files every user may read (chmod o+r)`,
+      "forbidden",
+    );
+  }
+  return { real, size: info.size };
 }
 
 async function loadFile(path: string, field: string): Promise<LoadedManifest> {
-  let real: string;
-  try {
-    real = await Deno.realPath(path);
-    const info = await Deno.stat(real);
-    if (!info.isFile) throw bad(field, `${path} is not a regular file`);
-    if (info.size > MAX_MANIFEST_BYTES) {
-      throw bad(field, `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
-    }
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotFound) throw bad(field, `${path} does not exist`);
-    throw cause;
+  const { real, size } = await statReadable(path, field);
+  if (size > MAX_MANIFEST_BYTES) {
+    throw bad(field, `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
   }
-  const text = await Deno.readTextFile(real);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(real);
+  } catch (cause) {
+    throw fileProblem(field, path, cause);
+  }
   return {
-    raw: parseJson(text, field),
+    raw: parseJson(new TextDecoder().decode(bytes), field),
     origin: { kind: "file", dir: dirname(real), path: real },
     source: path,
+    bytes,
   };
 }
+
+/** How the install's downloads are made: the guarded fetch bound to a policy by the caller. */
+export type ManifestFetch = (url: string, field: string) => Promise<GuardedResponse>;
 
 /** Loads the manifest JSON named by an install body (not yet validated). */
 export async function loadManifest(
   body: InstallPluginBody,
-  fetchFn: typeof fetch,
-  signal?: AbortSignal,
+  download: ManifestFetch,
 ): Promise<LoadedManifest> {
+  if (typeof body.manifest === "string") {
+    // The manifest's exact text, so a signature over its bytes can be checked.
+    return {
+      raw: parseJson(body.manifest, "manifest"),
+      origin: { kind: "body" },
+      source: "body",
+      bytes: new TextEncoder().encode(body.manifest),
+    };
+  }
   if (body.manifest !== undefined) {
     return { raw: body.manifest, origin: { kind: "body" }, source: "body" };
   }
@@ -96,28 +135,23 @@ export async function loadManifest(
     if (!isAbsolute(body.path)) throw bad("path", "must be an absolute path");
     return await loadFile(body.path, "path");
   }
-  const url = new URL(body.url!);
+  let url: URL;
+  try {
+    url = new URL(body.url!);
+  } catch {
+    throw bad("url", `${JSON.stringify(body.url)} is not a valid URL`);
+  }
   if (url.protocol === "file:") {
     return { ...(await loadFile(fileURLToPath(url), "url")), source: url.href };
   }
-  let res: Response;
-  try {
-    res = await fetchFn(url, { signal, redirect: "follow" });
-  } catch (cause) {
-    throw new VolantError(
-      "upstream",
-      `url: cannot fetch ${url.href}: ${(cause as Error).message}`,
-      {
-        cause,
-      },
-    );
-  }
-  if (!res.ok || !res.body) {
-    await res.body?.cancel();
-    throw new VolantError("upstream", `url: fetching ${url.href} answered HTTP ${res.status}`);
-  }
-  const text = await readLimited(res.body, "url");
-  return { raw: parseJson(text, "url"), origin: { kind: "http", url }, source: url.href };
+  const res = await download(url.href, "url");
+  const bytes = await readLimited(res.body, "url");
+  return {
+    raw: parseJson(new TextDecoder().decode(bytes), "url"),
+    origin: { kind: "http", url: new URL(res.url) },
+    source: url.href,
+    bytes,
+  };
 }
 
 /** One artifact the manifest references, resolved and vetted. */
@@ -132,6 +166,8 @@ export interface ArtifactRef {
   /** Display form (resolved URL or path). */
   display: string;
   expected?: string;
+  /** The manifest's declared size in bytes, if any. */
+  declaredSize?: number;
 }
 
 function isInside(dir: string, path: string): boolean {
@@ -146,8 +182,16 @@ export async function resolveReference(
   field: string,
 ): Promise<{ source: ArtifactSource; display: string }> {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(ref)?.[1]?.toLowerCase();
+  const parse = (input: string, base?: URL) => {
+    try {
+      return new URL(input, base);
+    } catch {
+      throw bad(field, `${JSON.stringify(ref)} is not a valid URL`);
+    }
+  };
   if (scheme === "http" || scheme === "https") {
-    return { source: { kind: "http", url: new URL(ref).href }, display: new URL(ref).href };
+    const href = parse(ref).href;
+    return { source: { kind: "http", url: href }, display: href };
   }
   if (origin.kind === "body") {
     throw bad(
@@ -160,7 +204,7 @@ export async function resolveReference(
     if (scheme === "file" || isAbsolute(ref)) {
       throw bad(field, "a manifest fetched over http(s) cannot reference local files", "forbidden");
     }
-    const url = new URL(ref, origin.url);
+    const url = parse(ref, origin.url);
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw bad(field, "must resolve to an http(s) URL", "forbidden");
     }
@@ -168,8 +212,14 @@ export async function resolveReference(
   }
   // A manifest on disk: local references stay inside its own directory.
   let local: string;
-  if (scheme === "file") local = fileURLToPath(new URL(ref));
-  else if (scheme !== undefined) throw bad(field, `unsupported URL scheme ${scheme}:`);
+  if (scheme === "file") {
+    try {
+      local = fileURLToPath(parse(ref));
+    } catch (cause) {
+      if (cause instanceof VolantError) throw cause;
+      throw bad(field, `${JSON.stringify(ref)} is not a valid file URL`);
+    }
+  } else if (scheme !== undefined) throw bad(field, `unsupported URL scheme ${scheme}:`);
   else if (ref.split(/[\\/]/).includes("..")) {
     throw bad(field, "must not contain '..'", "forbidden");
   } else local = resolve(origin.dir, ref);
@@ -177,8 +227,7 @@ export async function resolveReference(
   try {
     real = await Deno.realPath(local);
   } catch (cause) {
-    if (cause instanceof Deno.errors.NotFound) throw bad(field, `${ref} does not exist`);
-    throw cause;
+    throw fileProblem(field, ref, cause);
   }
   if (!isInside(origin.dir, real)) {
     throw bad(
@@ -187,8 +236,7 @@ export async function resolveReference(
       "forbidden",
     );
   }
-  const info = await Deno.stat(real);
-  if (!info.isFile) throw bad(field, `${ref} is not a regular file`);
+  await statReadable(real, field);
   return { source: { kind: "file", path: real }, display: real };
 }
 
@@ -207,6 +255,7 @@ export async function collectArtifacts(
       checksumField: "initramfs.checksum",
       ref: manifest.initramfs.url,
       expected: manifest.initramfs.checksum && checksumHex(manifest.initramfs.checksum),
+      declaredSize: manifest.initramfs.size,
     });
   }
   if (manifest.rootfs) {
@@ -217,6 +266,7 @@ export async function collectArtifacts(
       checksumField: "rootfs.checksum",
       ref: manifest.rootfs.url,
       expected: manifest.rootfs.checksum && checksumHex(manifest.rootfs.checksum),
+      declaredSize: manifest.rootfs.size,
     });
   }
   manifest.disks?.forEach((d, i) =>
@@ -227,6 +277,7 @@ export async function collectArtifacts(
       checksumField: `disks.${i}.checksum`,
       ref: d.source,
       expected: d.checksum && checksumHex(d.checksum),
+      declaredSize: d.size,
     })
   );
   const unverified = wanted.filter((w) => !w.expected && !allowUnverified);

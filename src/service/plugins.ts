@@ -12,13 +12,27 @@ import type {
   PluginInstallResult,
   PluginRecord,
 } from "../manifest/api.ts";
-import { parseManifest } from "../manifest/mod.ts";
+import { parseManifest, type PluginManifest } from "../manifest/mod.ts";
 import { ArtifactStore } from "./artifact_store.ts";
 import { withBootContract } from "./boot_contract.ts";
 import type { PluginServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import { KeyedMutex } from "./locks.ts";
-import { collectArtifacts, loadManifest } from "./plugin_source.ts";
+import { guardedFetch } from "./guarded_fetch.ts";
+import { collectArtifacts, type LoadedManifest, loadManifest } from "./plugin_source.ts";
+import { checkSignature } from "./signatures.ts";
+import type { TrustedKeyStore } from "./trusted_keys.ts";
+import type { PluginSignature } from "../manifest/signing.ts";
+
+/** A document that is at least trying to be a manifest (its problems are worth naming). */
+function looksLikeManifest(raw: unknown): boolean {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return false;
+  const doc = raw as Record<string, unknown>;
+  return typeof doc.name === "string" &&
+    ["schema_version", "version", "runtime", "initramfs", "rootfs", "workload"].some((k) =>
+      k in doc
+    );
+}
 
 /** Minimum gap between two plugin.download events for one artifact. */
 const PROGRESS_INTERVAL_MS = 250;
@@ -28,10 +42,14 @@ export class PluginService implements PluginServiceApi {
   readonly #locks = new KeyedMutex();
   /** Blobs installs in progress rely on (count per path): never garbage. */
   readonly #inflight = new Map<string, number>();
+  /** Installs in progress, by plugin name, so a remove can cancel them. */
+  readonly #installing = new Map<string, AbortController>();
   readonly artifacts: ArtifactStore;
+  readonly #keys: TrustedKeyStore;
 
-  constructor(ctx: ServiceContext) {
+  constructor(ctx: ServiceContext, keys: TrustedKeyStore) {
     this.#ctx = ctx;
+    this.#keys = keys;
     this.artifacts = new ArtifactStore(ctx.options.stateDir);
   }
 
@@ -49,94 +67,159 @@ export class PluginService implements PluginServiceApi {
     body: InstallPluginBody,
     opts: { signal?: AbortSignal } = {},
   ): Promise<PluginInstallResult> {
-    const { store, events, now } = this.#ctx;
+    const { store } = this.#ctx;
     const allowUnverified = body.allow_unverified ?? false;
-    const loaded = await loadManifest(body, this.#ctx.fetch, opts.signal);
+    // A body manifest names its downloads sight unseen: it gets the strict
+    // policy. A manifest the caller pointed at (URL or file) may reach the
+    // private networks it came from.
+    const download = this.#downloader(body.manifest === undefined, opts.signal);
+    const loaded = await loadManifest(body, download);
     const prefix = body.manifest !== undefined ? "manifest." : "";
     let manifest;
     try {
       manifest = parseManifest(loaded.raw);
     } catch (error) {
+      if (loaded.origin.kind === "http" && !looksLikeManifest(loaded.raw)) {
+        // Echoing the keys of an arbitrary fetched document would make the
+        // daemon a reader of internal services: say only what it is not.
+        throw new VolantError(
+          "invalid_input",
+          `url: ${loaded.source} is not a Volant plugin manifest`,
+          {
+            problems: [{ field: "url", message: "the document is not a Volant plugin manifest" }],
+          },
+        );
+      }
       if (error instanceof VolantError && prefix) {
         const problems = error.problems.map((p) => ({ ...p, field: prefix + p.field }));
         throw new VolantError(error.code, error.message, { problems, cause: error });
       }
       throw error;
     }
+    // Before anything else is fetched: a refused signature installs and downloads nothing.
+    const signature = await checkSignature({
+      body,
+      loaded,
+      manifest,
+      keys: await this.#keys.list(),
+      requireSignatures: this.#ctx.options.requireSignatures,
+      download,
+      now: this.#ctx.now(),
+      signal: opts.signal,
+    });
     return await this.#locks.run(manifest.name, async () => {
       const existing = store.plugins.get(manifest.name);
       if (existing && existing.version === manifest.version) {
         return { outcome: "unchanged", plugin: withBootContract(existing) };
       }
-      const refs = await collectArtifacts(manifest, loaded.origin, allowUnverified);
-      const created: string[] = [];
-      const artifacts: ArtifactRecord[] = [];
-      const held: string[] = [];
+      // A remove of this plugin cancels the install instead of waiting on a slow server.
+      const cancel = new AbortController();
+      this.#installing.set(manifest.name, cancel);
       try {
-        for (const ref of refs) {
-          let lastEmit = 0;
-          const blob = await this.artifacts.put(ref.source, {
-            expected: ref.expected,
-            field: ref.field.replace(/\.(url|source)$/, ""),
-            fetch: this.#ctx.fetch,
-            signal: opts.signal,
-            onProgress: (bytes, total) => {
-              const t = Date.now();
-              if (t - lastEmit < PROGRESS_INTERVAL_MS && bytes !== total) return;
-              lastEmit = t;
-              events.publish("plugin.download", "plugin", manifest.name, {
-                version: manifest.version,
-                artifact: ref.name,
-                bytes,
-                total,
-              });
-            },
-          });
-          this.#inflight.set(blob.path, (this.#inflight.get(blob.path) ?? 0) + 1);
-          held.push(blob.path);
-          if (blob.created) created.push(blob.path);
-          artifacts.push({
-            kind: ref.kind,
-            name: ref.name,
-            url: ref.display,
-            sha256: blob.sha256,
-            verified: ref.expected !== undefined,
-            size: blob.size,
-            path: blob.path,
-          });
-        }
-      } catch (error) {
-        this.#release(held);
-        await this.#dropUnreferenced(created);
-        throw error;
-      }
-      const time = now().toISOString();
-      const record: PluginRecord = {
-        name: manifest.name,
-        version: manifest.version,
-        runtime: manifest.runtime ?? manifest.name,
-        enabled: manifest.enabled ?? existing?.enabled ?? true,
-        allow_unverified: artifacts.some((a) => !a.verified),
-        source: loaded.source,
-        manifest,
-        artifacts,
-        installed_at: existing?.installed_at ?? time,
-        updated_at: time,
-      };
-      try {
-        store.tx(() => store.plugins.put(record));
+        return await this.#installLocked(manifest, loaded, allowUnverified, existing, signature, {
+          signal: opts.signal ? AbortSignal.any([opts.signal, cancel.signal]) : cancel.signal,
+        });
       } finally {
-        this.#release(held);
+        this.#installing.delete(manifest.name);
       }
-      const outcome = existing ? "updated" : "installed";
-      events.publish(existing ? "plugin.updated" : "plugin.installed", "plugin", record.name, {
-        version: record.version,
-        previous_version: existing?.version,
-        allow_unverified: record.allow_unverified,
-      });
-      if (existing) await this.collectGarbage();
-      return { outcome, plugin: withBootContract(record) };
     });
+  }
+
+  async #installLocked(
+    manifest: PluginManifest,
+    loaded: LoadedManifest,
+    allowUnverified: boolean,
+    existing: PluginRecord | undefined,
+    signature: PluginSignature | null,
+    opts: { signal: AbortSignal },
+  ): Promise<PluginInstallResult> {
+    const { store, events, now } = this.#ctx;
+    const download = this.#downloader(loaded.origin.kind !== "body", opts.signal);
+    const refs = await collectArtifacts(manifest, loaded.origin, allowUnverified);
+    const created: string[] = [];
+    const artifacts: ArtifactRecord[] = [];
+    const held: string[] = [];
+    try {
+      for (const ref of refs) {
+        let lastEmit = 0;
+        const blob = await this.artifacts.put(ref.source, {
+          expected: ref.expected,
+          field: ref.field.replace(/\.(url|source)$/, ""),
+          openHttp: (url, field) => download(url, field, ref.declaredSize),
+          onProgress: (bytes, total) => {
+            const t = Date.now();
+            if (t - lastEmit < PROGRESS_INTERVAL_MS && bytes !== total) return;
+            lastEmit = t;
+            events.publish("plugin.download", "plugin", manifest.name, {
+              version: manifest.version,
+              artifact: ref.name,
+              bytes,
+              total,
+            });
+          },
+        });
+        this.#inflight.set(blob.path, (this.#inflight.get(blob.path) ?? 0) + 1);
+        held.push(blob.path);
+        if (blob.created) created.push(blob.path);
+        if (ref.declaredSize !== undefined && blob.size !== ref.declaredSize) {
+          throw new VolantError(
+            "invalid_input",
+            `${ref.field}: ${ref.display} is ${blob.size} bytes but the manifest declares ${ref.declaredSize}`,
+            { problems: [{ field: ref.field, message: "size differs from the declared size" }] },
+          );
+        }
+        artifacts.push({
+          kind: ref.kind,
+          name: ref.name,
+          url: ref.display,
+          sha256: blob.sha256,
+          verified: ref.expected !== undefined,
+          size: blob.size,
+          path: blob.path,
+        });
+      }
+    } catch (error) {
+      this.#release(held);
+      await this.#dropUnreferenced(created);
+      throw error;
+    }
+    const time = now().toISOString();
+    const record: PluginRecord = {
+      name: manifest.name,
+      version: manifest.version,
+      runtime: manifest.runtime ?? manifest.name,
+      enabled: manifest.enabled ?? existing?.enabled ?? true,
+      allow_unverified: artifacts.some((a) => !a.verified),
+      source: loaded.source,
+      manifest,
+      artifacts,
+      signature,
+      installed_at: existing?.installed_at ?? time,
+      updated_at: time,
+    };
+    try {
+      store.tx(() => store.plugins.put(record));
+    } finally {
+      this.#release(held);
+    }
+    const outcome = existing ? "updated" : "installed";
+    events.publish(existing ? "plugin.updated" : "plugin.installed", "plugin", record.name, {
+      version: record.version,
+      previous_version: existing?.version,
+      allow_unverified: record.allow_unverified,
+      signed_by: signature?.key_id ?? null,
+    });
+    if (existing) await this.collectGarbage();
+    return { outcome, plugin: withBootContract(record) };
+  }
+
+  /** Guarded downloads under the install's policy and the configured limits. */
+  #downloader(callerNamedSource: boolean, signal?: AbortSignal) {
+    const { fetch, resolve, options } = this.#ctx;
+    const { allowPrivateSources, ...limits } = options.downloads;
+    const policy = { allowPrivate: callerNamedSource || allowPrivateSources };
+    return (url: string, field: string, declaredSize?: number) =>
+      guardedFetch(url, { fetch, resolve, policy, limits, field, signal, declaredSize });
   }
 
   setEnabled(name: string, enabled: boolean): PluginRecord {
@@ -152,6 +235,9 @@ export class PluginService implements PluginServiceApi {
 
   async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
     const { store, events } = this.#ctx;
+    this.#installing.get(name)?.abort(
+      new VolantError("conflict", `install of ${name} cancelled: the plugin is being removed`),
+    );
     await this.#locks.run(name, async () => {
       const current = this.get(name);
       const users = store.vms.countByPlugin(name);

@@ -43,7 +43,11 @@ async function fixture(): Promise<Fixture> {
       : new Response("missing", { status: 404 });
   });
   const store = openStore({ stateDir: state });
-  const services = createServices({ store, options: { stateDir: state } });
+  // The test's artifact server is on loopback: allowed as an operator would (--allow-private-sources).
+  const services = createServices({
+    store,
+    options: { stateDir: state, downloads: { allowPrivateSources: true } },
+  });
   return {
     dir,
     state,
@@ -106,7 +110,7 @@ Deno.test("install from an http URL: relative artifacts, content-addressed, even
       allow_unverified: false,
     });
     assert.equal(again.outcome, "unchanged");
-    assert.equal(f.hits.length, before + 1); // the manifest only, no artifact download
+    assert.equal(f.hits.length, before + 2); // the manifest and its .minisig, no artifact download
     assert.deepEqual(f.services.plugins.list().map((p) => p.name), ["web"]);
   } finally {
     await f.close();

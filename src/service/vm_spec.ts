@@ -60,11 +60,16 @@ export interface SpecInput {
   driverArgs?: string[];
 }
 
-/** The spec, with every host file it names checked to exist first. */
-export async function buildVmSpec(
-  { vm, config, options, pool, driverArgs }: SpecInput,
-): Promise<VmSpec> {
-  const manifest = config.manifest;
+/**
+ * The host files every boot of `manifest` needs (kernel, boot initramfs for
+ * rootfs-only plugins, agent image): 503 naming the first one missing. Also
+ * run before a create takes its lease, so a create that cannot boot holds nothing.
+ */
+export async function assertBootFiles(
+  manifest: VmConfig["manifest"],
+  plugin: string,
+  options: ResolvedServiceOptions,
+): Promise<{ kernel: string; bootInitramfs?: string }> {
   if (!options.kernel) {
     throw unavailable("no guest kernel is configured", "set --kernel or VOLANT_KERNEL");
   }
@@ -74,13 +79,10 @@ export async function buildVmSpec(
       "build it with `deno task kernel` or set --kernel",
     );
   }
-  let initramfs: string | undefined;
-  if (manifest.initramfs) {
-    initramfs = pinned(vm, "initramfs", "initramfs").path;
-  } else {
+  if (!manifest.initramfs) {
     if (!options.bootInitramfs) {
       throw unavailable(
-        `plugin ${vm.plugin} has only a rootfs and no boot initramfs is configured`,
+        `plugin ${plugin} has only a rootfs and no boot initramfs is configured`,
         "build it with `deno task agent` or set boot_initramfs",
       );
     }
@@ -90,17 +92,26 @@ export async function buildVmSpec(
         "deno task agent",
       );
     }
-    initramfs = options.bootInitramfs;
   }
+  if (options.agentImage && !await isFile(options.agentImage)) {
+    throw unavailable(`the agent image ${options.agentImage} does not exist`, "deno task agent");
+  }
+  return { kernel: options.kernel, bootInitramfs: options.bootInitramfs };
+}
+
+/** The spec, with every host file it names checked to exist first. */
+export async function buildVmSpec(
+  { vm, config, options, pool, driverArgs }: SpecInput,
+): Promise<VmSpec> {
+  const manifest = config.manifest;
+  const { kernel, bootInitramfs } = await assertBootFiles(manifest, vm.plugin, options);
+  const initramfs = manifest.initramfs ? pinned(vm, "initramfs", "initramfs").path : bootInitramfs;
   const stateDir = vmStateDir(options, vm.name);
   const disks: DiskSpec[] = [];
   let agentDevice: string | undefined;
   // A guest with its own init and agent boots Volant's way: no agent disk, kernel ip=.
   const volantWay = manifest.initramfs !== undefined && bootsVolantWay(vm.artifacts);
   if (options.agentImage && !volantWay) {
-    if (!await isFile(options.agentImage)) {
-      throw unavailable(`the agent image ${options.agentImage} does not exist`, "deno task agent");
-    }
     agentDevice = letter(disks.length);
     disks.push({ id: "agent", path: options.agentImage, format: "raw", readonly: true });
   }
@@ -156,7 +167,7 @@ export async function buildVmSpec(
     name: vm.name,
     runtimeDir: vmRuntimeDir(options, vm.name),
     stateDir,
-    kernel: options.kernel,
+    kernel,
     initramfs,
     disks,
     cpus: config.resources.cpu_cores,

@@ -13,6 +13,7 @@ import {
   type CreateVmBody,
   CreateVmBodySchema,
   type VersionedVmConfig,
+  type VmConfig,
   type VmConfigHistoryEntry,
   type VmConfigPatch,
   VmConfigPatchSchema,
@@ -32,7 +33,7 @@ import { assertAllowed, assertTransition } from "./state_machine.ts";
 import type { VmPatch, VmRow } from "./store_port.ts";
 import { Supervisor } from "./supervisor.ts";
 import { initialConfig, mergeConfigPatch } from "./vm_config.ts";
-import { buildVmSpec, vmRuntimeDir, vmStateDir } from "./vm_spec.ts";
+import { assertBootFiles, buildVmSpec, vmRuntimeDir, vmStateDir } from "./vm_spec.ts";
 
 /** The API view of a row: internal bookkeeping fields dropped. */
 export function toRecord(row: VmRow): VmRecord {
@@ -146,6 +147,13 @@ export class VmService implements VmServiceApi, VmLifecycle {
 
   // ------------------------------------------------------------ create
 
+  /** Driver, host network and boot files usable: the checks a start makes before acting. */
+  async #preflight(config: VmConfig): Promise<void> {
+    const { hypervisor } = this.#ports();
+    await assertBootFiles(config.manifest, config.plugin, this.ctx.options);
+    await assertUsable(hypervisor);
+  }
+
   async create(input: CreateVmBody): Promise<VmRecord> {
     const body = parseOrThrow(CreateVmBodySchema, input, "VM");
     const { store, events, now } = this.ctx;
@@ -161,6 +169,9 @@ export class VmService implements VmServiceApi, VmLifecycle {
       });
     }
     const config = initialConfig(body, plugin);
+    // What the boot will need is checked before the lease is taken: a create
+    // that cannot boot must not hold an address while it fails.
+    if (body.start !== false) await this.#preflight(config);
     const row = store.tx(() => {
       if (store.vms.get(body.name)) {
         throw new VolantError("conflict", `vm ${body.name} already exists`, {
@@ -235,14 +246,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
       pool: this.#ipam.pool,
       driverArgs,
     });
-    const available = await hypervisor.available();
-    if (!available.ok) {
-      throw new VolantError(
-        "unavailable",
-        `cannot start VMs: the ${hypervisor.kind} driver is not usable: ${available.reason}`,
-        { details: { missing: hypervisor.kind } },
-      );
-    }
+    await assertUsable(hypervisor);
 
     row = this.setState(name, "starting", {
       desired: "running",
@@ -482,5 +486,17 @@ export class VmService implements VmServiceApi, VmLifecycle {
   configHistory(name: string, limit?: number): VmConfigHistoryEntry[] {
     const row = this.#row(name);
     return this.ctx.store.configs.history(row.id, limit);
+  }
+}
+
+/** 503 naming the driver when it cannot start VMs on this host. */
+async function assertUsable(hypervisor: Hypervisor): Promise<void> {
+  const available = await hypervisor.available();
+  if (!available.ok) {
+    throw new VolantError(
+      "unavailable",
+      `cannot start VMs: the ${hypervisor.kind} driver is not usable: ${available.reason}`,
+      { details: { missing: hypervisor.kind } },
+    );
   }
 }

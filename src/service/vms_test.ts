@@ -434,3 +434,23 @@ Deno.test("random concurrent start/stop/restart/delete/crash: only clean errors,
     await f.close();
   }
 });
+
+Deno.test("doomed creates take no lease: 40 at once on a 13-address pool all answer unavailable", async () => {
+  const f = await serviceFixture({ options: { subnet: "10.30.0.0/28" } }); // .2 .. .14
+  try {
+    // A driver that takes its time to say no: before the fix each create held
+    // its lease through that wait, and the pool ran dry for the others.
+    f.hv.available = () =>
+      new Promise((resolve) =>
+        setTimeout(() => resolve({ ok: false, reason: "no accelerator" }), 100)
+      );
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) => f.services.vms.create({ name: `x${i}`, plugin: "web" })),
+    );
+    const codes = new Set(results.map((r) => r.status === "rejected" && r.reason.code));
+    assert.deepEqual([...codes], ["unavailable"]);
+    assert.equal(f.services.vms.list({ limit: 100, offset: 0, sort: "id", order: "asc" }).total, 0);
+  } finally {
+    await f.close();
+  }
+});

@@ -35,6 +35,9 @@ function isConstraint(error: unknown): boolean {
   return error instanceof Error && /constraint/i.test(error.message);
 }
 
+/** More distinct SQL texts than the store ever builds. */
+const MAX_CACHED_STATEMENTS = 256;
+
 class Statements {
   readonly #db: DatabaseSync;
   readonly #cache = new Map<string, StatementSync>();
@@ -53,6 +56,8 @@ class Statements {
     let s = this.#cache.get(sql);
     if (!s) {
       s = this.#db.prepare(sql);
+      // Every SQL text is one of a fixed few; the cap is a backstop against growth.
+      if (this.#cache.size >= MAX_CACHED_STATEMENTS) this.#cache.clear();
       this.#cache.set(sql, s);
     }
     return s;
@@ -142,6 +147,7 @@ class SqlitePlugins implements PluginRepo {
       source: String(r.source),
       manifest: JSON.parse(String(r.manifest_json)),
       artifacts: this.#artifacts(String(r.name)),
+      signature: r.signature_json == null ? null : JSON.parse(String(r.signature_json)),
       installed_at: String(r.installed_at),
       updated_at: String(r.updated_at),
     };
@@ -162,12 +168,12 @@ class SqlitePlugins implements PluginRepo {
     this.#store.tx(() => {
       this.#st.get(
         `INSERT INTO plugins (name, version, runtime, enabled, allow_unverified, source,
-           manifest_json, installed_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           manifest_json, installed_at, updated_at, signature_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(name) DO UPDATE SET version = excluded.version, runtime = excluded.runtime,
            enabled = excluded.enabled, allow_unverified = excluded.allow_unverified,
            source = excluded.source, manifest_json = excluded.manifest_json,
-           updated_at = excluded.updated_at`,
+           updated_at = excluded.updated_at, signature_json = excluded.signature_json`,
       ).run(
         p.name,
         p.version,
@@ -178,6 +184,7 @@ class SqlitePlugins implements PluginRepo {
         JSON.stringify(p.manifest),
         p.installed_at,
         p.updated_at,
+        p.signature ? JSON.stringify(p.signature) : null,
       );
       this.#st.get("DELETE FROM artifacts WHERE plugin = ?").run(p.name);
       const insert = this.#st.get(
@@ -369,9 +376,9 @@ class SqliteVms implements VmRepo {
     const where: string[] = [];
     const args: SQLInputValue[] = [];
     if (q.state) {
-      const states = q.state.split(",");
-      where.push(`state IN (${states.map(() => "?").join(", ")})`);
-      args.push(...states);
+      // One SQL text whatever the list's length: the statement cache stays bounded.
+      where.push("vms.state IN (SELECT value FROM json_each(?))");
+      args.push(JSON.stringify([...new Set(q.state.split(","))]));
     }
     if (q.plugin) {
       where.push("plugin = ?");
@@ -400,8 +407,8 @@ class SqliteVms implements VmRepo {
   inStates(states: readonly string[]): VmRow[] {
     if (states.length === 0) return [];
     const rows = this.#st.get(
-      `SELECT * FROM vms WHERE state IN (${states.map(() => "?").join(", ")}) ORDER BY id`,
-    ).all(...states) as Row[];
+      "SELECT * FROM vms WHERE vms.state IN (SELECT value FROM json_each(?)) ORDER BY id",
+    ).all(JSON.stringify([...new Set(states)])) as Row[];
     return rows.map(vmRow);
   }
 
@@ -532,17 +539,18 @@ function eventWhere(filter: EventFilter | undefined): { sql: string; args: SQLIn
   const parts: string[] = [];
   const args: SQLInputValue[] = [];
   if (filter?.types && filter.types.length > 0) {
-    const ors: string[] = [];
+    // Two JSON-array parameters instead of one placeholder per entry: one SQL
+    // text for any list, so neither the statement cache nor the expression tree grows.
+    const exact = new Set<string>();
+    const prefixes = new Set<string>();
     for (const t of filter.types) {
-      if (t.endsWith(".*")) {
-        ors.push("type LIKE ?");
-        args.push(t.slice(0, -1).replace(/[%_]/g, "") + "%");
-      } else {
-        ors.push("type = ?");
-        args.push(t);
-      }
+      if (t.endsWith(".*")) prefixes.add(t.slice(0, -1));
+      else exact.add(t);
     }
-    parts.push(`(${ors.join(" OR ")})`);
+    parts.push(
+      "(events.type IN (SELECT value FROM json_each(?)) OR EXISTS (SELECT 1 FROM json_each(?) AS p WHERE substr(events.type, 1, length(p.value)) = p.value))",
+    );
+    args.push(JSON.stringify([...exact]), JSON.stringify([...prefixes]));
   }
   if (filter?.resource) {
     parts.push("resource = ?");

@@ -81,6 +81,11 @@ export function agentProxyRoutes(vms: VmServiceApi, options: AgentProxyOptions) 
     const rest = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : "/";
     const target = `http://${vm.ip}:${options.port}${rest || "/"}${url.search}`;
     const headers = stripHopByHop(c.req.raw.headers, ["authorization", "accept-encoding"]);
+    // Ask the agent for the bytes as they are: Deno's fetch would otherwise
+    // decode gzip yet keep the Content-Encoding header, and the client would
+    // try to decode plain bytes (curl --compressed: error 61). Sent as-is, an
+    // encoded answer reaches the client with its header still true.
+    headers.set("accept-encoding", "identity");
     const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
     const signal = AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(options.timeoutMs)]);
     let upstream: Response;

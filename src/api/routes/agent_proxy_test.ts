@@ -87,3 +87,31 @@ Deno.test("agent proxy: forwards method, path, query and body; strips auth and h
   assert.equal(down.status, 502);
   assert.match((await down.json()).detail, /agent of vm web unreachable/);
 });
+
+Deno.test("agent proxy: an encoded answer arrives encoded, its Content-Encoding still true", async () => {
+  const text = "compressible ".repeat(500);
+  const gz = new Uint8Array(
+    await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip")))
+      .arrayBuffer(),
+  );
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      new Response(gz, { headers: { "content-encoding": "gzip", "content-type": "text/plain" } }),
+  );
+  const services = { vms: stubVms([vmRecord({ name: "web" })]) } as unknown as ApiDeps["services"];
+  const app = createApp({ services, auth: { token: "tok" }, agentPort: upstream.addr.port });
+  try {
+    // What `curl --compressed` does: ask for gzip, decode by the answer's header.
+    const res = await app.request("/api/v1/vms/web/agent/v1/logs", {
+      headers: { authorization: "Bearer tok", "accept-encoding": "gzip" },
+    }, { transport: "tcp" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-encoding"), "gzip");
+    const decoded = await new Response(res.body!.pipeThrough(new DecompressionStream("gzip")))
+      .text();
+    assert.equal(decoded, text);
+  } finally {
+    await upstream.shutdown();
+  }
+});

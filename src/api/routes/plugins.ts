@@ -35,13 +35,15 @@ const install = createRoute({
   path: "/",
   tags,
   summary: "Install a plugin from a manifest body, a URL or a host path",
-  description: "Downloads and sha256-verifies every artifact. The same version again is a no-op " +
+  description: "Verifies the manifest's minisign signature first (`signature`, `signature_url`, " +
+    "else `<manifest>.minisig` beside it; 403 naming the key id when refused), then downloads " +
+    "and sha256-verifies every artifact. The same version again is a no-op " +
     "(200, outcome `unchanged`); a new plugin or version answers 201.",
   request: { body: { required: true, content: json(InstallPluginBody) } },
   responses: {
     200: { description: "Same version already installed", content: json(PluginInstallResult) },
     201: { description: "Installed or updated", content: json(PluginInstallResult) },
-    ...problems(400, 404, 409, 422, 502),
+    ...problems(400, 403, 404, 409, 422, 502),
   },
 });
 

@@ -33,7 +33,13 @@ export async function apiFixture(overrides: Partial<ApiDeps> = {}): Promise<ApiF
   const store = openStore({ stateDir });
   const services = createServices({
     store,
-    options: { stateDir, runtimeDir: `${dir}/run`, version: "test" },
+    // Tests serve artifacts on loopback: allowed as an operator would (--allow-private-sources).
+    options: {
+      stateDir,
+      runtimeDir: `${dir}/run`,
+      version: "test",
+      downloads: { allowPrivateSources: true },
+    },
   });
   await services.start();
   const app = createApp({
