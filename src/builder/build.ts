@@ -15,7 +15,7 @@ import { VolantError } from "../errors.ts";
 import { type FledgeConfig, initModeOf } from "../manifest/fledge.ts";
 import { loadBusybox } from "./busybox.ts";
 import { compress, type Compression, SUFFIX } from "./compress.ts";
-import { assertBuildable, loadConfig } from "./config.ts";
+import { assertBuildable, loadConfig, type LoadOptions } from "./config.ts";
 import { encodeCpio } from "./cpio.ts";
 import { sha256Hex } from "./digest.ts";
 import { download } from "./download.ts";
@@ -33,6 +33,13 @@ export interface BuildOptions {
   configFile: string;
   /** Output directory (created if missing). */
   outDir: string;
+  /**
+   * The artifact's file name inside `outDir` (Volant's `-o FILE`); default
+   * `<name>-<version>.cpio.gz`. The manifest stays `<name>.manifest.json`.
+   */
+  artifactFile?: string;
+  /** Volant v1 inputs: `-m manifest.toml`, `--agent`, `--init`, `--no-init`. */
+  load?: LoadOptions;
   /** The static shim for /init; default: FLEDGE_SHIM, then <cache>/agent/current/shim. */
   shimPath?: string;
   /** URL prefix for `initramfs.url` (default: the artifact's relative file name). */
@@ -173,7 +180,10 @@ function makeOutDir(dir: string): void {
 export async function buildAppliance(options: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
   const say = options.progress ?? (() => {});
-  const { config, dir: configDir, path: configPath } = loadConfig(options.configFile);
+  const { config, dir: configDir, path: configPath } = loadConfig(options.configFile, {
+    ...options.load,
+    forBuild: true,
+  });
   assertBuildable(config);
   const init = initModeOf(config);
   const compression: Compression = config.output?.compression ?? "gzip";
@@ -243,7 +253,7 @@ export async function buildAppliance(options: BuildOptions): Promise<BuildResult
     const packed = compress(archive, compression);
     say(`${compression}: ${packed.length} bytes in ${Math.round(performance.now() - t0)} ms`);
 
-    const artifactFile = `${name}-${version}${SUFFIX[compression]}`;
+    const artifactFile = options.artifactFile ?? `${name}-${version}${SUFFIX[compression]}`;
     const sha256 = sha256Hex(packed);
     const manifest = pluginManifest({ config, artifactFile, sha256, baseUrl: options.baseUrl });
     const manifestFile = `${name}.manifest.json`;

@@ -8,9 +8,12 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { exitCodeFor, VolantError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { basename, dirname } from "node:path";
 import { buildAppliance } from "./build.ts";
 import { buildOciFromConfig, loadOciConfig, strategyOf } from "./oci/fledge_config.ts";
 import { parsePlatform } from "./oci/image_manifest.ts";
+import { decodeToml, type LoadOptions } from "./config.ts";
+import { formatOf } from "./volant_v1.ts";
 import { validateConfig } from "./validate_cmd.ts";
 import { writeStarter } from "./starter.ts";
 import { fledgeJsonSchema } from "./schema_cmd.ts";
@@ -20,9 +23,11 @@ import { loadSecretKey } from "./signing.ts";
 const USAGE = `fledge ${VERSION}: builds Volant plugin appliances from fledge.toml
 
 Usage:
-  fledge build    [-c FILE] [-o DIR] [--shim PATH] [--base-url URL] [--sign KEY] [--json] [-q]
+  fledge build    [-c FILE] [-o DIR|FILE] [-m manifest.toml] [--agent PATH|URL|none]
+                  [--init PATH | --no-init] [--no-kernel] [--busybox PATH] [--shim PATH]
+                  [--base-url URL] [--sign KEY] [--json] [-q]
                   [--registry-auth USER:PASS] [--insecure-registry HOST] [--platform OS/ARCH]
-  fledge validate [-c FILE] [--json]
+  fledge validate [-c FILE] [-m manifest.toml] [--schema-only] [--json]
   fledge init     [DIR] [--name NAME] [--force]
   fledge schema   (JSON Schema of fledge.toml, for editors)
   fledge keygen   [-p PUB] [-s KEY] [-W]   (minisign-compatible signing key pair)
@@ -41,9 +46,28 @@ Builds the plugin described by FILE and writes, into DIR:
   <name>.manifest.json       the Volant plugin manifest (volar plugins install <it>)
   SHA256SUMS                 sha256sum -c compatible
 
+FILE may be ours (it has [plugin] and [workload]) or Volant fledge's version 1
+(no [plugin]: the name, resources and workload come from -m manifest.toml, or
+defaults). docs/fledge.md has the compatibility table.
+
 Options:
   -c, --config FILE   fledge.toml to build (default: fledge.toml)
-  -o, --output DIR    output directory (default: dist)
+  -o, --output DIR|FILE
+                      output directory (default: dist), or the artifact's path
+                      when it ends in .cpio.gz/.cpio/.cpio.zst, or is not a
+                      directory and FILE is Volant's format (default there:
+                      ./plugin.cpio.gz, Volant's name)
+  -m, --manifest FILE Volant's manifest.toml (default: manifest.toml beside FILE, if any)
+      --agent PATH|URL|none
+                      stands in for [agent] source_strategy = "release" (nothing
+                      is downloaded): a kestrel binary for /bin/kestrel, a URL
+                      (with --agent-sha256 HEX), or none (VMs use the agent image)
+      --agent-sha256 HEX  checksum of the --agent URL
+      --init PATH     Volant's custom init: PATH (host file) becomes /init
+      --no-init       no shim: the image's own /init (from [mappings]) is PID 1
+      --no-kernel     accepted for Volant's scripts: fledge never puts a kernel or
+                      host kernel modules in the image
+      --busybox PATH  a local static busybox instead of [source] (offline builds)
       --shim PATH     static shim for /init (default: $FLEDGE_SHIM, then
                       \${VOLANT_CACHE_DIR:-/var/cache/volant}/agent/current/shim from \`deno task agent\`)
       --base-url URL  manifest initramfs.url = URL/<file> (default: the relative file name)
@@ -65,10 +89,12 @@ oci_rootfs only (docs/oci.md):
 Environment: SOURCE_DATE_EPOCH (mtime of every entry, default 0),
 FLEDGE_DOWNLOAD_TIMEOUT_MS (default 120000), FLEDGE_REGISTRY_TIMEOUT_MS (registry
 header and stall timeout, default 30000).`,
-  validate: `Usage: fledge validate [-c FILE] [--json]
+  validate: `Usage: fledge validate [-c FILE] [-m manifest.toml] [--schema-only] [--json]
 
 Checks FILE (default fledge.toml) against the schema (unknown keys are errors) and
-that the host files it names exist. Exits 0 when the build can start.`,
+that the host files it names exist, and says which format it read: ours or
+Volant fledge's version 1 (converted as docs/fledge.md describes; -m as for build).
+Exits 0 when the build can start. --schema-only skips the host-file checks.`,
   init: `Usage: fledge init [DIR] [--name NAME] [--force]
 
 Writes a commented starter DIR/fledge.toml (default DIR: .) and DIR/www/index.html:
@@ -118,6 +144,13 @@ export async function main(args: string[]): Promise<number> {
         const { values, positionals } = parse(rest, {
           config: { type: "string", short: "c" },
           output: { type: "string", short: "o" },
+          manifest: { type: "string", short: "m" },
+          agent: { type: "string" },
+          "agent-sha256": { type: "string" },
+          init: { type: "string" },
+          "no-init": { type: "boolean" },
+          "no-kernel": { type: "boolean" },
+          busybox: { type: "string" },
           shim: { type: "string" },
           "base-url": { type: "string" },
           sign: { type: "string" },
@@ -173,13 +206,21 @@ export async function main(args: string[]): Promise<number> {
           throw usageError("--base-url must be an http(s) URL");
         }
         const quiet = values.quiet === true;
+        const out = outputTarget(configFile, values.output as string | undefined);
+        if (values["no-kernel"] === true && !quiet) {
+          console.error(
+            "fledge: --no-kernel: nothing to leave out (no kernel or host modules go in)",
+          );
+        }
         const signWith = values.sign as string | undefined;
         const key = signWith === undefined
           ? undefined
           : await loadSecretKey(signWith, values["password-file"] as string | undefined);
         const result = await buildAppliance({
           configFile,
-          outDir: (values.output as string | undefined) ?? "dist",
+          outDir: out.dir,
+          artifactFile: out.file,
+          load: v1Options(values),
           shimPath: values.shim as string | undefined,
           baseUrl,
           mtime: sourceDateEpoch(),
@@ -197,6 +238,8 @@ export async function main(args: string[]): Promise<number> {
       case "validate": {
         const { values, positionals } = parse(rest, {
           config: { type: "string", short: "c" },
+          manifest: { type: "string", short: "m" },
+          "schema-only": { type: "boolean" },
           json: { type: "boolean" },
         });
         if (positionals.length > 0) throw usageError(`unexpected argument '${positionals[0]}'`);
@@ -208,11 +251,18 @@ export async function main(args: string[]): Promise<number> {
           else console.log(`${configFile}: ok (oci_rootfs, image ${oci.source.image})`);
           return 0;
         }
-        const summary = validateConfig(configFile);
+        const summary = validateConfig(configFile, {
+          manifest: values.manifest as string | undefined,
+          schemaOnly: values["schema-only"] === true,
+        });
         if (json) console.log(JSON.stringify({ ok: true, ...summary }));
-        else {console.log(
-            `${configFile}: ok (${summary.name} ${summary.version}, ${summary.strategy}, init ${summary.init})`,
-          );}
+        else {
+          console.log(
+            `${configFile}: ok, read as ${summary.format_name} ` +
+              `(${summary.name} ${summary.version}, ${summary.strategy}, init ${summary.init})`,
+          );
+          if (summary.not_buildable) console.log(`note: ${summary.not_buildable}`);
+        }
         return 0;
       }
       case "keygen": {
@@ -282,6 +332,56 @@ function report(error: VolantError, configFile: string, json: boolean): void {
   } else {
     console.error(`fledge: ${error.message}`);
   }
+}
+
+/** The Volant v1 inputs given on the command line. */
+function v1Options(values: Record<string, unknown>): LoadOptions {
+  if (values.init !== undefined && values["no-init"] === true) {
+    throw usageError("give --init PATH or --no-init, not both");
+  }
+  return {
+    manifest: values.manifest as string | undefined,
+    agent: values.agent as string | undefined,
+    agentSha256: values["agent-sha256"] as string | undefined,
+    init: values.init as string | undefined,
+    noInit: values["no-init"] === true,
+    busybox: values.busybox as string | undefined,
+  };
+}
+
+const ARTIFACT_SUFFIXES = [".cpio.gz", ".cpio", ".cpio.zst"];
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * `-o`: a directory (ours), or the artifact's path: a name with an artifact
+ * suffix, or any non-directory name for a Volant v1 file (Volant wrote exactly
+ * that name). Volant v1 without -o writes ./plugin.cpio.gz, as Volant did.
+ */
+export function outputTarget(
+  configFile: string,
+  output: string | undefined,
+): { dir: string; file?: string } {
+  let v1 = false;
+  try {
+    v1 = formatOf(decodeToml(Deno.readTextFileSync(configFile))) === "volant-v1";
+  } catch (error) {
+    // The build reads the file again and reports these itself.
+    if (!(error instanceof VolantError) && !(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (output === undefined) return v1 ? { dir: ".", file: "plugin.cpio.gz" } : { dir: "dist" };
+  if (output.endsWith("/") || isDirectory(output)) return { dir: output };
+  if (v1 || ARTIFACT_SUFFIXES.some((s) => output.endsWith(s))) {
+    return { dir: dirname(output) || ".", file: basename(output) };
+  }
+  return { dir: output };
 }
 
 /** SOURCE_DATE_EPOCH as an entry mtime; unset or empty means 0. */

@@ -7,7 +7,8 @@
 import { VolantError } from "../errors.ts";
 import { initModeOf } from "../manifest/fledge.ts";
 import { DEFAULT_BUSYBOX } from "./busybox.ts";
-import { assertBuildable, loadConfig } from "./config.ts";
+import { assertBuildable, loadConfig, type LoadOptions } from "./config.ts";
+import { type FledgeFormat, FORMAT_NAMES } from "./volant_v1.ts";
 import { hostPath } from "./mappings.ts";
 
 /** What a valid config describes (the `--json` summary). */
@@ -18,12 +19,29 @@ export interface ValidateSummary {
   strategy: string;
   init: "shim" | "custom" | "none";
   mappings: number;
+  /** Which dialect the file is in: ours or Volant fledge's v1. */
+  format: FledgeFormat;
+  format_name: string;
+  /** The Volant manifest.toml that supplied name, resources and workload, if any. */
+  template?: string;
+  /** Set when the file is valid but this build of fledge cannot build it (why). */
+  not_buildable?: string;
 }
 
 /** Validates `file`; throws a VolantError listing every missing host file. */
-export function validateConfig(file: string): ValidateSummary {
-  const { config, dir, path } = loadConfig(file);
-  assertBuildable(config);
+export function validateConfig(
+  file: string,
+  opts: LoadOptions & { schemaOnly?: boolean } = {},
+): ValidateSummary {
+  const { config, dir, path, format, template } = loadConfig(file, opts);
+  let notBuildable: string | undefined;
+  try {
+    assertBuildable(config);
+  } catch (error) {
+    // A valid oci_rootfs file is still valid; say that this fledge cannot build it yet.
+    if (!(error instanceof VolantError) || error.code !== "not_implemented") throw error;
+    notBuildable = error.message;
+  }
   const wanted: { field: string; path: string }[] = [];
   for (const src of Object.keys(config.mappings ?? {}).sort()) {
     wanted.push({ field: `mappings.${src}`, path: hostPath(dir, src) });
@@ -38,7 +56,7 @@ export function validateConfig(file: string): ValidateSummary {
       path: p === undefined ? DEFAULT_BUSYBOX : hostPath(dir, p),
     });
   }
-  const problems = wanted.filter((w) => !exists(w.path)).map((w) => ({
+  const problems = wanted.filter((w) => !opts.schemaOnly && !exists(w.path)).map((w) => ({
     field: w.field,
     message: `${w.path} does not exist`,
   }));
@@ -54,6 +72,10 @@ export function validateConfig(file: string): ValidateSummary {
     strategy: config.strategy,
     init: initModeOf(config).kind,
     mappings: Object.keys(config.mappings ?? {}).length,
+    format,
+    format_name: FORMAT_NAMES[format],
+    ...(template !== undefined ? { template } : {}),
+    ...(notBuildable !== undefined ? { not_buildable: notBuildable } : {}),
   };
 }
 

@@ -127,8 +127,9 @@ async function manifestBody(
 export const pluginsInstall: Command = {
   path: ["plugins", "install"],
   summary: "install a plugin from a manifest file or URL, or from an OCI image (--image)",
-  args: "FILE|URL | --image REF",
-  description: "A local FILE is validated first, then volantd reads it by absolute path and\n" +
+  args: "FILE|URL | --manifest FILE|URL | --image REF",
+  description: "The manifest is the argument or --manifest (Volant's spelling).\n" +
+    "A local FILE is validated first, then volantd reads it by absolute path and\n" +
     "resolves relative artifact URLs against its directory (with --api the manifest\n" +
     "body is sent instead, so its artifacts must be URLs). Artifacts without a\n" +
     "checksum are refused unless --allow-unverified. Installing the same version again\n" +
@@ -142,6 +143,7 @@ export const pluginsInstall: Command = {
   example: "volar plugins install ./dist/caddy.manifest.json\n" +
     "  volar plugins install --image 127.0.0.1:5000/web/nginx:1 --insecure-registry --port 80",
   options: {
+    manifest: { type: "string", value: "FILE|URL", help: "the manifest (instead of the argument)" },
     image: { type: "string", help: "convert and install this OCI image (docs/oci.md)" },
     name: { type: "string", help: "with --image: the plugin name (default: from the repository)" },
     port: { type: "string", help: "with --image: the workload's port (default: lowest exposed)" },
@@ -165,8 +167,13 @@ export const pluginsInstall: Command = {
   async run(ctx) {
     const allow = ctx.values["allow-unverified"] === true;
     const image = ctx.values.image as string | undefined;
-    if ((image === undefined) === (ctx.positionals.length === 0)) {
-      throw new VolantError("usage", "give a manifest FILE|URL or --image REF (one of them)");
+    const manifestFlag = ctx.values.manifest as string | undefined;
+    const given = [image, manifestFlag, ctx.positionals[0]].filter((v) => v !== undefined);
+    if (given.length !== 1) {
+      throw new VolantError(
+        "usage",
+        "give one of: a manifest FILE|URL, --manifest FILE|URL, or --image REF",
+      );
     }
     let body: InstallPluginBody;
     let name: string | undefined;
@@ -185,7 +192,7 @@ export const pluginsInstall: Command = {
         allow_unverified: false,
       };
     } else {
-      ({ body, name } = await manifestBody(ctx.positionals[0], ctx, allow));
+      ({ body, name } = await manifestBody(manifestFlag ?? ctx.positionals[0], ctx, allow));
     }
     const progress = new DownloadProgress(ctx.io);
     const result = await installWithProgress(ctx.client(), body, name, progress, ctx.signal);

@@ -59,6 +59,10 @@ export const pluginsShow: Command = {
       ["Enabled", p.enabled],
       ["Unverified", p.allow_unverified ? "yes (installed with --allow-unverified)" : "no"],
       ["Signed by", signerLine(p)],
+      [
+        "Boot contract",
+        p.boot_contract ? `${p.boot_contract.contract} (${p.boot_contract.reason})` : "volant-ts",
+      ],
       ["Source", p.source],
       ["Installed", p.installed_at],
       ["Updated", p.updated_at],

@@ -10,6 +10,7 @@ import { createClient, type VolantClient } from "../client/mod.ts";
 import { exitCodeFor, renderCliError, VolantError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { findCommandWords, outputFormat, parseCommandArgs, stringFlag } from "./args.ts";
+import { version, vmsGet } from "./cmd_aliases.ts";
 import { events } from "./cmd_events.ts";
 import { pluginsInstall } from "./cmd_install.ts";
 import { keysAdd, keysList, keysRemove, keysShow } from "./cmd_keys.ts";
@@ -53,6 +54,7 @@ export const COMMANDS: Command[] = [
   pluginsAction,
   vmsList,
   vmsShow,
+  vmsGet,
   vmsCreate,
   vmsStart,
   vmsStop,
@@ -73,6 +75,7 @@ export const COMMANDS: Command[] = [
   keysRemove,
   doctor,
   mcpServe,
+  version,
 ];
 
 function isPrefix(words: string[]): boolean {

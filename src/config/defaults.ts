@@ -18,9 +18,10 @@ export const DEFAULTS = {
   listen: "",
   bridge: "vbr0",
   subnet: "192.168.127.0/24",
-  /** First and last address VMs may get; empty = gateway+1 .. broadcast-1. */
+  /** First and last address VMs may get; empty = network+100 (Volant's `.100`) .. broadcast-1. */
   pool_start: "",
   pool_end: "",
+  /** Guests' DNS servers; empty = the host's upstream resolvers (src/daemon/host_dns.ts), "none" = none. */
   dns: "",
   mtu: 1500,
   hypervisor: "qemu",

@@ -54,9 +54,10 @@ export const KEY_SCHEMAS: Record<ConfigKey, z.ZodType> = {
   pool_end: optionalIpv4,
   dns: z.union([
     z.literal(""),
+    z.literal("none"),
     z.string().refine(
       (v) => v.split(",").every((s) => ipv4.test(s.trim())),
-      "must be a comma-separated list of IPv4 addresses",
+      'must be a comma-separated list of IPv4 addresses, "none", or empty (the host\'s resolvers)',
     ),
   ]),
   mtu: int(576, 65535),

@@ -7,6 +7,7 @@
  * @module
  */
 import { OciImageConverter } from "./image_converter.ts";
+import { guestDns } from "./host_dns.ts";
 import { createApp } from "../api/mod.ts";
 import { VolantError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
@@ -105,10 +106,8 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
       // Only what has another shape is derived below.
       options: {
         ...config,
-        pool: config.poolStart && config.poolEnd
-          ? { start: config.poolStart, end: config.poolEnd }
-          : undefined,
-        dns: config.dns.length > 0 ? config.dns : undefined,
+        pool: { start: config.poolStart || undefined, end: config.poolEnd || undefined },
+        dns: guestDns(config.dns, (m) => log.warn(m)),
         stopGraceMs: config.stopGraceSeconds * 1000,
         version: VERSION,
         downloads: {

@@ -45,10 +45,10 @@ export class GuestClient implements GuestAgent {
 
   async health(
     ip: string,
-    opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+    opts: { timeoutMs?: number; signal?: AbortSignal; url?: string } = {},
   ): Promise<GuestHealth> {
     try {
-      const res = await this.#fetch(this.url(ip, "/healthz"), {
+      const res = await this.#fetch(opts.url ?? this.url(ip, "/healthz"), {
         signal: signalFor(opts.timeoutMs ?? this.#timeoutMs, opts.signal),
       });
       const text = (await res.text()).slice(0, 200);

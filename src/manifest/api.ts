@@ -99,6 +99,15 @@ export const PluginRecordSchema = z.object({
   artifacts: z.array(ArtifactRecordSchema),
   /** The verified minisign signature of the manifest; null when installed unsigned. */
   signature: PluginSignatureSchema.nullable().optional(),
+  /**
+   * How its VMs boot, found by looking inside the initramfs: `volant-ts` (ours:
+   * shim + agent image, volant.ip) or `volant` (Volant's fledge: own /init and
+   * /bin/kestrel, kernel ip=, rootfs at vda, no agent disk). docs/manifest.md.
+   */
+  boot_contract: z.object({
+    contract: z.enum(["volant-ts", "volant"]),
+    reason: z.string(),
+  }).optional(),
   installed_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -203,6 +212,8 @@ export const VmRecordSchema = z.object({
   mac: z.string(),
   cpu_cores: z.int(),
   memory_mb: z.int(),
+  /** The same two numbers grouped, as Volant's documents show the answer to POST /api/v1/vms. */
+  resources: z.object({ cpu_cores: z.int(), memory_mb: z.int() }),
   /** VMM pid while starting/running/stopping. */
   pid: z.int().optional(),
   tap: z.string(),
@@ -351,6 +362,7 @@ export const EVENT_TYPES = [
   "key.removed",
   "vm.created",
   "vm.starting",
+  "vm.started",
   "vm.running",
   "vm.healthy",
   "vm.unhealthy",

@@ -86,7 +86,7 @@ Deno.test("fledge.toml: unknown keys are errors naming the key, in any table", (
 
 Deno.test("fledge.toml: bad values name the field", () => {
   assert.deepEqual(problems(BASE.replace(`version = "1"`, `version = 1`)), [
-    'version: must be "1" (a string)',
+    'version: must be "1" (a string) (got 1)',
   ]);
   assert.match(problems(BASE.replace(`"web"`, `"Web_1"`))[0], /^plugin\.name: must be a DNS label/);
   assert.match(problems(BASE.replace(`"0.1.0"`, `"1/2"`))[0], /^plugin\.version: /);

@@ -13,6 +13,11 @@ import { ArtifactUrlSchema, ChecksumSchema, DNS_LABEL, NameSchema } from "./name
 
 const nonEmpty = (what = "must not be empty") => z.string().trim().min(1, what);
 
+/** Disk image container format; Volant's docs also wrote the filesystem type here. */
+const ImageFormatSchema = z.enum(["raw", "qcow2"], {
+  error: 'must be "raw" or "qcow2" (an ext4/erofs/squashfs image file is "raw")',
+});
+
 export const ArtifactSchema = z.strictObject({
   url: ArtifactUrlSchema,
   checksum: ChecksumSchema.optional(),
@@ -25,7 +30,7 @@ export const RootfsSchema = z.strictObject({
   checksum: ChecksumSchema.optional(),
   /** Size in bytes, when known: a download that differs is refused. */
   size: z.int().min(0, "must be a byte count").optional(),
-  format: z.enum(["raw", "qcow2"]).optional(),
+  format: ImageFormatSchema.optional(),
 });
 
 export const DiskSchema = z.strictObject({
@@ -34,7 +39,7 @@ export const DiskSchema = z.strictObject({
   checksum: ChecksumSchema.optional(),
   /** Size in bytes, when known: a download that differs is refused. */
   size: z.int().min(0, "must be a byte count").optional(),
-  format: z.enum(["raw", "qcow2"]).optional(),
+  format: ImageFormatSchema.optional(),
   readonly: z.boolean().optional(),
   target: z.string().regex(/^vd[a-z]$/, "must be a virtio disk name such as vdb").optional(),
 });

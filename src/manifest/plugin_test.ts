@@ -139,7 +139,8 @@ const INVALID: Mutation[] = [
   ["version empty", (m) => (m.version = ""), "version"],
   ["runtime not a label", (m) => (m.runtime = "my runtime"), "runtime"],
   ["no boot medium", (m) => delete m.initramfs, "initramfs"],
-  ["initramfs url empty", (m) => (m.initramfs.url = ""), "initramfs.url"],
+  // Volant's rule: an empty url means no initramfs, so no boot medium is left.
+  ["initramfs url empty", (m) => (m.initramfs.url = ""), "initramfs"],
   ["initramfs url with an ftp scheme", (m) => (m.initramfs.url = "ftp://x/y"), "initramfs.url"],
   ["checksum too short", (m) => (m.initramfs.checksum = "sha256:abc"), "initramfs.checksum"],
   [

@@ -7,10 +7,18 @@ import type { z } from "zod";
 import type { FieldProblem } from "../errors.ts";
 import { VolantError } from "../errors.ts";
 import { type PluginManifest, PluginManifestSchema } from "./plugin.ts";
+import { dropVolantEmpties } from "./volant_compat.ts";
 
 /** Dotted path for a zod issue path: `disks.0.name`. */
 function dotted(path: readonly PropertyKey[]): string {
   return path.map((p) => String(p)).join(".");
+}
+
+/** ` (got <value>)` for a refused scalar, so the message shows what was written. */
+export function gotSuffix(input: unknown): string {
+  if (input === undefined || (typeof input === "object" && input !== null)) return "";
+  const text = JSON.stringify(input) ?? String(input);
+  return ` (got ${text.length > 80 ? text.slice(0, 77) + "..." : text})`;
 }
 
 /** Flattens zod issues into one problem per field; unknown keys become one problem each. */
@@ -22,15 +30,18 @@ export function problemsFromZod(error: z.ZodError, prefix = ""): FieldProblem[] 
       for (const key of issue.keys) {
         problems.push({
           field: join(dotted([...issue.path, key])),
-          message: "unknown key (not part of the schema)",
+          message: "unknown key: remove it (docs/manifest.md lists every key)",
         });
       }
     } else if (issue.code === "invalid_type" && issue.input === undefined) {
       problems.push({ field: join(dotted(issue.path)) || "(root)", message: "is required" });
-    } else if (issue.code === "invalid_union") {
+    } else if (issue.code === "invalid_union" || issue.code === "custom") {
       problems.push({ field: join(dotted(issue.path)) || "(root)", message: issue.message });
     } else {
-      problems.push({ field: join(dotted(issue.path)) || "(root)", message: issue.message });
+      problems.push({
+        field: join(dotted(issue.path)) || "(root)",
+        message: issue.message + gotSuffix(issue.input),
+      });
     }
   }
   return problems;
@@ -57,18 +68,21 @@ export type ManifestValidation =
 
 /** Validates and normalises a manifest without throwing. */
 export function validateManifest(input: unknown): ManifestValidation {
-  const result = PluginManifestSchema.safeParse(input, { reportInput: true });
+  const result = PluginManifestSchema.safeParse(dropVolantEmpties(input), { reportInput: true });
   if (!result.success) return { ok: false, problems: problemsFromZod(result.error) };
   return { ok: true, manifest: normalizeManifest(result.data) };
 }
 
 /** Validates and normalises a manifest, throwing `invalid_input` with field problems. */
 export function parseManifest(input: unknown): PluginManifest {
-  return normalizeManifest(parseOrThrow(PluginManifestSchema, input, "plugin manifest"));
+  return normalizeManifest(
+    parseOrThrow(PluginManifestSchema, dropVolantEmpties(input), "plugin manifest"),
+  );
 }
 
 /**
- * Normalisation (documented in docs/manifest.md): `schema_version` defaults to
+ * Normalisation (documented in docs/manifest.md): Volant's empty values mean
+ * absent (src/manifest/volant_compat.ts, applied before validation); `schema_version` defaults to
  * "1.0", `runtime` to `name`, `rootfs.format` to raw, `network.mode` to bridged,
  * and the system labels `volant.plugin` / `volant.runtime` are set.
  */

@@ -49,6 +49,7 @@ function vm(over: Partial<VmRecord>): VmRecord {
     mac: "02:00:00:00:00:01",
     cpu_cores: 1,
     memory_mb: 128,
+    resources: { cpu_cores: 1, memory_mb: 128 },
     tap: "vtap1",
     machine: "microvm",
     restart_policy: "never",

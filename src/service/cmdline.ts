@@ -41,6 +41,8 @@ export interface CmdlineInput {
   extra?: string;
   /** `bridged` (default) carries the static address; `dhcp`/`vsock` leave it to the guest. */
   network?: "bridged" | "dhcp" | "vsock";
+  /** Kernel IP autoconfiguration (`ip=...`) for guests that configure no network themselves. */
+  kernelIp?: string;
 }
 
 /** Keys the user may not set through extra args (they would break the channel). */
@@ -79,6 +81,7 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
     }
     base.push(arg);
   }
+  if (input.kernelIp) base.push(input.kernelIp);
   const pairs: [string, string][] = [];
   if ((input.network ?? "bridged") === "bridged") {
     pairs.push([CMDLINE_KEYS.ip, `${input.ip}/${input.prefix}`], [

@@ -7,6 +7,8 @@
 import type { GuestAgent } from "./ports.ts";
 
 export interface HealthPollOptions {
+  /** Probe this URL instead of kestrel's /healthz (Volant-contract guests). */
+  url?: string;
   timeoutMs: number;
   intervalMs: number;
   signal: AbortSignal;
@@ -26,6 +28,7 @@ export async function pollHealth(
     attempts++;
     const left = deadline - Date.now();
     const h = await guest.health(ip, {
+      url: opts.url,
       timeoutMs: Math.max(100, Math.min(2000, left)),
       signal: opts.signal,
     });

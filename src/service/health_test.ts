@@ -17,7 +17,11 @@ Deno.test("a running VM becomes healthy once its agent answers /healthz, unhealt
         : new Response("booting", { status: 503 }),
   );
   const f = await serviceFixture({
-    options: { subnet: "127.0.0.0/8", health: { timeoutMs: 1500, intervalMs: 30 } },
+    options: {
+      subnet: "127.0.0.0/8",
+      pool: { start: "127.0.0.2" },
+      health: { timeoutMs: 1500, intervalMs: 30 },
+    },
     deps: { guest: new GuestClient({ port: agent.addr.port, timeoutMs: 300 }) },
   });
   try {

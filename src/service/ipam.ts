@@ -64,20 +64,27 @@ export function parseCidr(cidr: string, field = "subnet"): { network: number; pr
   return { network: addr, prefix };
 }
 
+/** Host offset of the first leased address by default: Volant's documented `.100`. */
+export const DEFAULT_POOL_OFFSET = 100;
+
 /**
- * The pool for `subnet`: gateway = network+1; default range gateway+1 ..
- * broadcast-1. A configured range must lie inside the subnet's host addresses
- * and must not contain the gateway.
+ * The pool for `subnet`: gateway = network+1; default range network+100 ..
+ * broadcast-1 (Volant's documented `.100`-`.254` of a /24), or gateway+1 ..
+ * broadcast-1 in a subnet too small for that. A configured start or end (either
+ * may be given alone) must lie inside the subnet's host addresses, and the
+ * range must not contain the gateway.
  */
-export function planPool(subnet: string, range?: { start: string; end: string }): Pool {
+export function planPool(subnet: string, range?: { start?: string; end?: string }): Pool {
   const { network, prefix } = parseCidr(subnet);
   const broadcast = (network + 2 ** (32 - prefix) - 1) >>> 0;
   const gatewayNum = network + 1;
-  let startNum = gatewayNum + 1;
+  let startNum = network + DEFAULT_POOL_OFFSET < broadcast - 1
+    ? network + DEFAULT_POOL_OFFSET
+    : gatewayNum + 1;
   let endNum = broadcast - 1;
-  if (range) {
-    startNum = parseIpv4(range.start, "pool.start");
-    endNum = parseIpv4(range.end, "pool.end");
+  if (range?.start || range?.end) {
+    if (range.start) startNum = parseIpv4(range.start, "pool.start");
+    if (range.end) endNum = parseIpv4(range.end, "pool.end");
     for (const [field, n] of [["pool.start", startNum], ["pool.end", endNum]] as const) {
       if (n <= network || n >= broadcast) {
         throw invalid(field, `${formatIpv4(n)} is not a host address of ${subnet}`);

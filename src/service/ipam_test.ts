@@ -3,12 +3,17 @@ import { isVolantError } from "../errors.ts";
 import { openStore } from "../store/mod.ts";
 import { formatIpv4, Ipam, lowestFree, macFor, parseIpv4, planPool, tapFor } from "./ipam.ts";
 
-Deno.test("pool: gateway is the first host, default range .2 .. broadcast-1", () => {
+Deno.test("pool: gateway is the first host, default range .100 .. broadcast-1 (Volant's)", () => {
   const p = planPool("192.168.127.0/24");
   assert.equal(p.gateway, "192.168.127.1");
-  assert.equal(p.start, "192.168.127.2");
+  assert.equal(p.start, "192.168.127.100");
   assert.equal(p.end, "192.168.127.254");
-  assert.equal(p.capacity, 253);
+  assert.equal(p.capacity, 155);
+  // A subnet too small for .100 starts right after the gateway.
+  assert.equal(planPool("10.0.0.0/26").start, "10.0.0.2");
+  // Either end may be configured alone.
+  assert.equal(planPool("192.168.127.0/24", { start: "192.168.127.2" }).capacity, 253);
+  assert.equal(planPool("192.168.127.0/24", { end: "192.168.127.199" }).capacity, 100);
   const custom = planPool("10.0.0.0/16", { start: "10.0.1.10", end: "10.0.1.20" });
   assert.equal(custom.capacity, 11);
 });
@@ -37,7 +42,7 @@ Deno.test("pool: bad subnets and ranges name the field", () => {
 });
 
 Deno.test("lowest free address in numeric order (.2, .3 ... .10 before .100)", () => {
-  const p = planPool("192.168.127.0/24");
+  const p = planPool("192.168.127.0/24", { start: "192.168.127.2" });
   const n = (last: number) => parseIpv4(`192.168.127.${last}`);
   assert.equal(formatIpv4(lowestFree(p, [])!), "192.168.127.2");
   const leased = Array.from({ length: 8 }, (_, i) => n(i + 2)); // .2 .. .9

@@ -31,8 +31,8 @@ export interface ServiceOptions {
   bridge?: string;
   /** IPv4 subnet (default 192.168.127.0/24). */
   subnet?: string;
-  /** Lease pool, inclusive (default .2 .. broadcast-1). */
-  pool?: { start: string; end: string };
+  /** Lease pool, inclusive (default .100 .. broadcast-1; either end may be given alone). */
+  pool?: { start?: string; end?: string };
   /** DNS servers handed to guests (default: the gateway). */
   dns?: string[];
   /** Guest MTU (unset = kernel default). */
@@ -114,7 +114,7 @@ export interface ResolvedServiceOptions extends
     >
   > {
   downloads: DownloadOptions;
-  pool?: { start: string; end: string };
+  pool?: { start?: string; end?: string };
   dns?: string[];
   mtu?: number;
   kernel?: string;

@@ -280,16 +280,19 @@ export async function collectArtifacts(
       declaredSize: d.size,
     })
   );
-  const problems = wanted.filter((w) => !w.expected && !allowUnverified).map((w) => ({
+  const unverified = wanted.filter((w) => !w.expected && !allowUnverified);
+  const problems = unverified.map((w) => ({
     field: w.checksumField,
-    message: "missing checksum: refused unless allow_unverified is set",
+    message: `${w.kind === "disk" ? `disk ${w.name}` : w.name} (${w.ref}) has no checksum ` +
+      `(an empty "checksum" counts as none): install with --allow-unverified ` +
+      `(API: "allow_unverified": true) to accept it unverified, or set ` +
+      `${w.checksumField} to "sha256:<64 hex digits>"`,
   }));
   if (problems.length > 0) {
     throw new VolantError(
       "invalid_input",
-      `${
-        problems.map((p) => p.field).join(", ")
-      }: missing checksum (install with allow_unverified to accept unverified artifacts)`,
+      `${unverified.map((w) => w.kind === "disk" ? `disk ${w.name}` : w.name).join(", ")}: ` +
+        `no checksum; install with --allow-unverified to accept unverified artifacts`,
       { problems },
     );
   }

@@ -14,6 +14,7 @@ import type {
 } from "../manifest/api.ts";
 import { parseManifest, type PluginManifest } from "../manifest/mod.ts";
 import { ArtifactStore } from "./artifact_store.ts";
+import { withBootContract } from "./boot_contract.ts";
 import type { PluginServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import { KeyedMutex } from "./locks.ts";
@@ -53,13 +54,13 @@ export class PluginService implements PluginServiceApi {
   }
 
   list(): PluginRecord[] {
-    return this.#ctx.store.plugins.list();
+    return this.#ctx.store.plugins.list().map(withBootContract);
   }
 
   get(name: string): PluginRecord {
     const p = this.#ctx.store.plugins.get(name);
     if (!p) throw new VolantError("not_found", `plugin ${name} not found`);
-    return p;
+    return withBootContract(p);
   }
 
   async install(
@@ -161,7 +162,7 @@ export class PluginService implements PluginServiceApi {
     return await this.#locks.run(manifest.name, async () => {
       const existing = store.plugins.get(manifest.name);
       if (existing && existing.version === manifest.version) {
-        return { outcome: "unchanged", plugin: existing };
+        return { outcome: "unchanged", plugin: withBootContract(existing) };
       }
       // A remove of this plugin cancels the install instead of waiting on a slow server.
       const cancel = new AbortController();
@@ -262,7 +263,7 @@ export class PluginService implements PluginServiceApi {
       signed_by: signature?.key_id ?? null,
     });
     if (existing) await this.collectGarbage();
-    return { outcome, plugin: record };
+    return { outcome, plugin: withBootContract(record) };
   }
 
   /** Guarded downloads under the install's policy and the configured limits. */

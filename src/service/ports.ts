@@ -197,8 +197,14 @@ export interface GuestHealth {
 
 /** HTTP client to kestrel on `http://<ip>:8080`, implemented by src/guest. */
 export interface GuestAgent {
-  /** GET /healthz with a short timeout; never throws for an unreachable guest. */
-  health(ip: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<GuestHealth>;
+  /**
+   * GET /healthz (or `url`, a Volant-contract workload's own health URL) with a
+   * short timeout; never throws for an unreachable guest.
+   */
+  health(
+    ip: string,
+    opts?: { timeoutMs?: number; signal?: AbortSignal; url?: string },
+  ): Promise<GuestHealth>;
   /** GET /v1/status; throws VolantError upstream/unavailable when the guest does not answer. */
   status(ip: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<unknown>;
   /**

@@ -21,7 +21,7 @@ import type {
 import type { EventFilter } from "./contracts.ts";
 
 /** A VM row as stored; `pid_start_time` guards adoption against recycled pids. */
-export interface VmRow extends VmRecord {
+export interface VmRow extends Omit<VmRecord, "resources"> {
   pid_start_time?: string;
   /** Last state change requested by a user (stop/delete) rather than by a crash. */
   desired: "running" | "stopped";

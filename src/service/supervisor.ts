@@ -7,6 +7,7 @@
  */
 import type { VmExit, VmProcess } from "./ports.ts";
 import { pollHealth } from "./health.ts";
+import { volantHealthUrl } from "./volant_boot.ts";
 import { RestartBudget, wantsRestart } from "./restart_policy.ts";
 import { ACTIVE_STATES } from "./state_machine.ts";
 import type { VmRow } from "./store_port.ts";
@@ -158,7 +159,8 @@ export class Supervisor {
     this.stopHealth(row.name);
     const ac = new AbortController();
     this.#health.set(row.name, ac);
-    pollHealth(guest, row.ip, { ...options.health, signal: ac.signal }).then((result) => {
+    const url = volantHealthUrl(row, store.configs.get(row.id)?.config.manifest);
+    pollHealth(guest, row.ip, { ...options.health, url, signal: ac.signal }).then((result) => {
       if (ac.signal.aborted) return;
       this.#health.delete(row.name);
       const current = store.vms.get(row.name);

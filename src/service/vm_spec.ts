@@ -13,6 +13,7 @@ import type { Pool } from "./ipam.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import type { DiskSpec, VmSpec } from "./ports.ts";
 import type { VmRow } from "./store_port.ts";
+import { bootsVolantWay, kernelIpArg } from "./volant_boot.ts";
 
 export function vmRuntimeDir(options: ResolvedServiceOptions, name: string): string {
   return `${options.runtimeDir}/${name}`;
@@ -108,7 +109,9 @@ export async function buildVmSpec(
   const stateDir = vmStateDir(options, vm.name);
   const disks: DiskSpec[] = [];
   let agentDevice: string | undefined;
-  if (options.agentImage) {
+  // A guest with its own init and agent boots Volant's way: no agent disk, kernel ip=.
+  const volantWay = manifest.initramfs !== undefined && bootsVolantWay(vm.artifacts);
+  if (options.agentImage && !volantWay) {
     agentDevice = letter(disks.length);
     disks.push({ id: "agent", path: options.agentImage, format: "raw", readonly: true });
   }
@@ -156,6 +159,9 @@ export async function buildVmSpec(
     agentDevice,
     extra: config.kernel_cmdline,
     network: mode,
+    kernelIp: volantWay && mode === "bridged"
+      ? kernelIpArg(vm.ip, pool.gateway, pool.prefix, vm.name)
+      : undefined,
   });
   return {
     name: vm.name,

@@ -38,7 +38,7 @@ import { assertBootFiles, buildVmSpec, vmRuntimeDir, vmStateDir } from "./vm_spe
 /** The API view of a row: internal bookkeeping fields dropped. */
 export function toRecord(row: VmRow): VmRecord {
   const { desired: _d, pid_start_time: _p, artifacts: _a, ...record } = row;
-  return record;
+  return { ...record, resources: { cpu_cores: row.cpu_cores, memory_mb: row.memory_mb } };
 }
 
 function message(error: unknown): string {
@@ -203,6 +203,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
       return inserted;
     });
     events.publish("vm.created", "vm", row.name, {
+      name: row.name,
       plugin: row.plugin,
       ip: row.ip,
       mac: row.mac,
@@ -272,6 +273,8 @@ export class VmService implements VmServiceApi, VmLifecycle {
       await this.#rollbackStart(name, row, proc, error);
       throw error;
     }
+    // vm.started is the documented name (Volant's); vm.running stays as our documented extra.
+    events.publish("vm.started", "vm", name, { name, state: "running", ip: row.ip, pid: proc.pid });
     events.publish("vm.running", "vm", name, { pid: proc.pid, ip: row.ip, automatic });
     this.supervisor.watch(name, proc);
     if (polled) this.supervisor.pollHealth(row);

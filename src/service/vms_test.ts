@@ -16,11 +16,12 @@ Deno.test("create boots the VM: lease, MAC, TAP, spec (disks, cmdline), events",
   try {
     const vm = await f.services.vms.create({ name: "web-1", plugin: "web" });
     assert.equal(vm.state, "running");
-    assert.equal(vm.ip, "192.168.127.2");
+    assert.equal(vm.ip, "192.168.127.100");
     assert.match(vm.mac, /^02(:[0-9a-f]{2}){5}$/);
     assert.equal(vm.tap, `vtap${vm.id}`);
     assert.equal(vm.cpu_cores, 2, "defaults from the manifest resources");
     assert.equal(vm.memory_mb, 256);
+    assert.deepEqual(vm.resources, { cpu_cores: 2, memory_mb: 256 }, "Volant's answer shape");
     assert.ok(vm.pid && vm.pid > 1000);
     assert.ok(f.net.taps.has(vm.tap));
     const spec = f.hv.specs[0];
@@ -37,12 +38,12 @@ Deno.test("create boots the VM: lease, MAC, TAP, spec (disks, cmdline), events",
     assert.deepEqual(spec.net, { tap: vm.tap, mac: vm.mac });
     const args = parseCmdline(spec.cmdline);
     assert.ok(spec.cmdline.startsWith("console=ttyS0 panic=-1 reboot=t tsc_early_khz=3000000 "));
-    assert.equal(args.get("volant.ip"), "192.168.127.2/24");
+    assert.equal(args.get("volant.ip"), "192.168.127.100/24");
     assert.equal(args.get("volant.gw"), "192.168.127.1");
     assert.equal(args.get("volant.rootfs_device"), "vdb");
     assert.equal(args.get("volant.agent_device"), "vda");
     assert.equal(args.get("volant.boot"), "rootfs");
-    assert.deepEqual(types(f), ["vm.created", "vm.starting", "vm.running"]);
+    assert.deepEqual(types(f), ["vm.created", "vm.starting", "vm.started", "vm.running"]);
     const second = await f.services.vms.create({
       name: "web-2",
       plugin: "web",
@@ -50,7 +51,7 @@ Deno.test("create boots the VM: lease, MAC, TAP, spec (disks, cmdline), events",
       start: false,
     });
     assert.equal(second.state, "created");
-    assert.equal(second.ip, "192.168.127.3");
+    assert.equal(second.ip, "192.168.127.101");
     assert.equal(second.cpu_cores, 1);
   } finally {
     await f.close();
@@ -211,7 +212,9 @@ Deno.test("delete stops, destroys, releases the lease; the address is reused", a
 });
 
 Deno.test("100 concurrent creates get 100 distinct addresses; exhaustion names the pool", async () => {
-  const f = await serviceFixture({ options: { subnet: "10.20.0.0/25" } }); // .2 .. .126 = 125
+  const f = await serviceFixture({
+    options: { subnet: "10.20.0.0/25", pool: { start: "10.20.0.2" } },
+  }); // .2 .. .126 = 125
   try {
     const made = await Promise.all(
       Array.from(

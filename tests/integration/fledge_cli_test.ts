@@ -15,7 +15,7 @@ Deno.test("fledge CLI: --version, --help everywhere, usage errors exit 2", async
   assert.equal(v.code, 0);
   assert.match(v.stdout, /^fledge \d+\.\d+\.\d+\n$/);
   const h = await fledge(["--help"]);
-  assert.match(h.stdout, /fledge build +\[-c FILE\] \[-o DIR\]/);
+  assert.match(h.stdout, /fledge build +\[-c FILE\] \[-o DIR\|FILE\]/);
   for (const cmd of ["build", "validate", "init"]) {
     const r = await fledge([cmd, "--help"]);
     assert.equal(r.code, 0);
@@ -50,6 +50,8 @@ Deno.test("fledge CLI: init writes a starter that validates and builds; --json b
       strategy: "initramfs",
       init: "shim",
       mappings: 1,
+      format: "volant-ts",
+      format_name: "Volant-TS fledge.toml",
     });
     const b = await fledge(["build", "--shim", shimFor(dir), "--json", "-q"], { cwd: project });
     assert.equal(b.code, 0, b.stderr);

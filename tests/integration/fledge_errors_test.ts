@@ -60,7 +60,7 @@ Deno.test("fledge build: a bad mode names the field (exit 2)", async () => {
   assert.equal(r.code, 2);
   assert.equal(
     r.stderr.trim(),
-    'fledge: fledge.toml: mappings.a.mode: must be 3 or 4 octal digits such as "0755"',
+    'fledge: fledge.toml: mappings.a.mode: must be 3 or 4 octal digits such as "0755" (got "rwx")',
   );
 });
 

@@ -51,7 +51,7 @@ async function chBinary(): Promise<string> {
   return bin;
 }
 
-async function requireKvm(): Promise<void> {
+function requireKvm(): void {
   if (Deno.uid() !== 0) throw new Error("the KVM suite needs root (TAPs, netns, /dev/kvm)");
   const kvm = checkKvmDevice("/dev/kvm");
   if (!kvm.ok) {
@@ -66,7 +66,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    await requireKvm();
+    requireKvm();
     const binary = await chBinary();
     const guest = await buildTestGuest({ kernel: await findTestKernel() });
     const root = await Deno.makeTempDir({ prefix: "volant-kvm-ch-" });
@@ -96,7 +96,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await requireKvm();
+    requireKvm();
     const binary = await chBinary();
     const guest = await buildTestGuest({ kernel: await findTestKernel() });
     const root = await Deno.makeTempDir({ prefix: "volant-kvm-chsnap-" });
@@ -177,7 +177,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await requireKvm();
+    requireKvm();
     await chBinary();
     const kernel = await findTestKernel();
     const guest = await buildTestGuest({ kernel });

@@ -13,7 +13,7 @@ import type { VmConsoleTarget, VmServiceApi } from "../../service/contracts.ts";
 /** A VM record with sensible defaults. */
 export function vmRecord(over: Partial<VmRecord> = {}): VmRecord {
   const now = new Date().toISOString();
-  return {
+  const base: Omit<VmRecord, "resources"> = {
     id: 1,
     name: "web",
     state: "running",
@@ -32,6 +32,10 @@ export function vmRecord(over: Partial<VmRecord> = {}): VmRecord {
     created_at: now,
     updated_at: now,
     ...over,
+  };
+  return {
+    ...base,
+    resources: over.resources ?? { cpu_cores: base.cpu_cores, memory_mb: base.memory_mb },
   };
 }
 
