@@ -22,6 +22,26 @@ export async function bundle(entry: string, output: string): Promise<void> {
   ]);
 }
 
+/**
+ * Bundles `entry` with code splitting into `outdir`: `main.js` plus chunks,
+ * so a dynamic `import()` (one per persona in src/main.ts) loads only its own
+ * chunk. The release ships this shape (scripts/release.ts).
+ */
+export async function bundleSplit(entry: string, outdir: string): Promise<void> {
+  await run(Deno.execPath(), [
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--packages",
+    "bundle",
+    "--code-splitting",
+    "--outdir",
+    outdir,
+    entry,
+  ]);
+}
+
 if (import.meta.main) {
   await Deno.mkdir(`${REPO}/dist`, { recursive: true });
   await bundle(`${REPO}/src/main.ts`, `${REPO}/dist/volant.js`);

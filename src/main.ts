@@ -67,6 +67,12 @@ export async function dispatch(invokedAs: string, args: string[]): Promise<numbe
     name = first;
     rest = args.slice(1);
   }
+  // `<persona> --version` alone answers here, before the persona's modules load: the
+  // common "is it installed?" call stays at Deno's start-up cost (bench/release_bench.ts).
+  if (rest.length === 1 && (rest[0] === "--version" || rest[0] === "-V")) {
+    console.log(`${name} ${VERSION}`);
+    return 0;
+  }
   try {
     const main = await PERSONAS[name].load();
     return await main(rest);

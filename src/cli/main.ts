@@ -22,6 +22,7 @@ import {
   pluginsShow,
 } from "./cmd_plugins.ts";
 import { systemInfo } from "./cmd_system.ts";
+import { setup } from "./cmd_setup.ts";
 import { pluginsValidate } from "./cmd_validate.ts";
 import { vmsConfigGet, vmsConfigHistory, vmsConfigSet } from "./cmd_vm_config.ts";
 import {
@@ -60,6 +61,7 @@ export const COMMANDS: Command[] = [
   vmsConsole,
   events,
   systemInfo,
+  setup,
 ];
 
 function isPrefix(words: string[]): boolean {
