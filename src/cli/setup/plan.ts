@@ -32,6 +32,7 @@ export async function runPlan(
   steps: Step[],
   say: (line: string) => void,
   afterStep: () => Promise<void> = () => Promise.resolve(),
+  idle = "in place",
 ): Promise<PlanResult> {
   const done: Step[] = [];
   const result: PlanResult = { changed: [], unchanged: [] };
@@ -41,7 +42,7 @@ export async function runPlan(
       const need = await step.check();
       if (need === null) {
         result.unchanged.push(step.title);
-        say(`${n} ${step.title}: in place`);
+        say(`${n} ${step.title}: ${idle}`);
       } else {
         await step.act();
         done.push(step);

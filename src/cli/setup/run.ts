@@ -105,7 +105,10 @@ export async function runSetup(values: Record<string, unknown>, io: Io): Promise
       for (const line of await describePlan(steps)) io.out(line);
       return 0;
     }
-    await runPlan(steps, io.out);
+    await runPlan(steps, io.out, undefined, "nothing to do");
+    await Deno.remove(recordPath(o.workDir)).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
     for (const f of rec.files.filter((f) => f.replaced)) {
       io.out(`    left ${f.path}: setup replaced it and its earlier bytes are gone`);
     }

@@ -27,7 +27,7 @@ import {
 } from "../../net/mod.ts";
 import { guestPaths, type SetupOptions } from "./options.ts";
 import type { Step } from "./plan.ts";
-import type { SetupRecord } from "./record.ts";
+import { recordPath, type SetupRecord } from "./record.ts";
 import { renderSysctl } from "./unit.ts";
 
 async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
@@ -125,6 +125,8 @@ export function dirsStep(o: SetupOptions, rec: SetupRecord): Step {
     },
     async undo() {
       for (const d of made.reverse()) {
+        // The record is saved after every step; it goes with the work dir it lives in.
+        if (d === o.workDir) await removeIfPresent(recordPath(o.workDir));
         await Deno.remove(d).catch((e) => {
           if (!(e instanceof Deno.errors.NotFound)) throw e;
         });
@@ -580,7 +582,7 @@ export function uninstallSteps(
       },
       async act() {
         for (const d of dirs) {
-          if (d === o.workDir) await removeIfPresent(`${o.workDir}/setup.json`);
+          if (d === o.workDir) await removeIfPresent(recordPath(o.workDir));
           await Deno.remove(d).catch((e) => {
             // Not empty (state such as volant.db) or already gone: it stays / is fine.
             if (!(e instanceof Deno.errors.NotFound) && !isNotEmpty(e)) throw e;
