@@ -49,6 +49,9 @@ tar -xzf "$download_dir/$asset" -C "$install_dir" --no-same-owner
 volant="$(find "$install_dir" -mindepth 3 -maxdepth 3 -path '*/bin/volant' -type f -perm -u+x | sort | head -n 1)"
 [ -n "$volant" ] || fail "$asset has no executable bin/volant"
 bin_dir="$(dirname "$volant")"
+if [ -d "$(dirname "$bin_dir")/lib/volant" ] && ! command -v "${VOLANT_DENO:-deno}" >/dev/null; then
+  fail "$asset is the bundle shape (see its README) and needs Deno 2.9 on the runner: add denoland/setup-deno"
+fi
 for persona in fledge volar volantd; do
   [ -e "$bin_dir/$persona" ] || ln -s volant "$bin_dir/$persona"
 done
