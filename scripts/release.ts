@@ -68,8 +68,18 @@ export interface ReleaseResult {
   sums: Record<string, string>;
 }
 
-async function output(cmd: string, args: string[], cwd = REPO): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
+async function output(
+  cmd: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    env,
+    cwd: REPO,
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   const dec = new TextDecoder();
   if (!out.success) {
@@ -225,8 +235,8 @@ async function stageProgram(
       "--output",
       join(bin, "volant"),
       join(REPO, "src", "main.ts"),
-    ]).catch((e) => {
-      throw new Error(`deno compile failed (${denortEnv.DENORT_BIN ?? "cached denort"}): ${e}`);
+    ], denortEnv).catch((e) => {
+      throw new Error(`deno compile failed (${denortEnv.DENORT_BIN ?? "denort from Deno"}): ${e}`);
     });
   } else {
     log("release: deno bundle --code-splitting src/main.ts -> lib/volant/");
@@ -252,10 +262,12 @@ export async function buildRelease(o: ReleaseOptions): Promise<ReleaseResult> {
     throw new Error(`SOURCE_DATE_EPOCH must be a non-negative integer, not '${epoch}'`);
   }
   const tag = releaseTag();
-  const denort = o.shape === "bundle" ? null : await findDenort();
-  if (o.shape === "compiled" && !denort) {
-    throw new Error("--shape compiled needs denort (DENORT_BIN or Deno's cache)");
-  }
+  // --shape compiled lets `deno compile` download denort itself (the release runners can).
+  const denort = o.shape === "bundle"
+    ? null
+    : o.shape === "compiled"
+    ? { env: {} as Record<string, string> }
+    : await findDenort();
   const shape: ProgramShape = denort ? "compiled" : "bundle";
   log(`release: ${tag} ${PLATFORM}, ${shape} shape`);
 
