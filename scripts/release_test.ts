@@ -30,18 +30,14 @@ Deno.test("reproducibleTarGz: same bytes whatever the files' times; owner 0:0, p
       stdout: "piped",
     }).output();
     const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-    assert.deepEqual(
-      lines.map((l) => l.split(/\s+/).slice(-1)[0]),
-      [
-        "volant-v9.9.9-linux-x86_64/",
-        "volant-v9.9.9-linux-x86_64/README",
-        "volant-v9.9.9-linux-x86_64/bin/",
-        "volant",
-        "volant-v9.9.9-linux-x86_64/bin/volar",
-      ].map((n, i) => (i === 3 ? "volant-v9.9.9-linux-x86_64/bin/volant" : n)).slice(0, 3).concat(
-        lines.slice(3).map((l) => l.split(/\s+/).slice(-1)[0]),
-      ),
-    );
+    const names = lines.map((l) => l.replace(/ -> .*$/, "").split(/\s+/).at(-1));
+    assert.deepEqual(names, [
+      "volant-v9.9.9-linux-x86_64/",
+      "volant-v9.9.9-linux-x86_64/README",
+      "volant-v9.9.9-linux-x86_64/bin/",
+      "volant-v9.9.9-linux-x86_64/bin/volant",
+      "volant-v9.9.9-linux-x86_64/bin/volar",
+    ]);
     for (const l of lines) {
       assert.match(l, / 0\/0 /);
       assert.match(l, / 1970-01-01 00:00 /);
