@@ -10,7 +10,8 @@
  *   script takes, and against the single-file bundle (`deno task bundle`'s
  *   dist/volant.js shape) that loads every persona.
  *
- * Run alone: `deno run -A bench/release_bench.ts [--rounds N]` (default 11).
+ * Run alone: `deno run -A bench/release_bench.ts [--rounds N] [--kernel-dir DIR]` (default 11
+ * rounds; the kernel from kernel/build.sh, a cache hit, unless --kernel-dir names vmlinux+bzImage).
  *
  * @module
  */
@@ -23,7 +24,10 @@ import { bundle } from "../scripts/bundle.ts";
 import { archiveName, buildRelease } from "../scripts/release.ts";
 import { REPO } from "../scripts/_repo.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { rounds: { type: "string" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { rounds: { type: "string" }, "kernel-dir": { type: "string" } },
+});
 const ROUNDS = Number(values.rounds ?? Deno.env.get("VOLANT_BENCH_ROUNDS") ?? 11);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   console.error(`release_bench: --rounds must be a positive integer, not '${values.rounds}'`);
@@ -72,7 +76,11 @@ const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, asy
 const daemon = await startDaemonProcess();
 try {
   const t0 = performance.now();
-  const r = await buildRelease({ outDir: join(tmp, "release"), log: () => {} });
+  const r = await buildRelease({
+    outDir: join(tmp, "release"),
+    kernelDir: values["kernel-dir"],
+    log: () => {},
+  });
   const releaseS = (performance.now() - t0) / 1000;
   const archiveBytes = (await Deno.stat(join(tmp, "release", archiveName(r.tag)))).size;
   let downloadBytes = 0;
@@ -94,8 +102,13 @@ try {
   if (!/^volar /.test(answer)) throw new Error(`installed volar answered '${answer}'`);
 
   const client = createClient({ socket: daemon.socket });
-  await client.installPlugin({ path: await writePlugin(daemon.dir, "web"), allow_unverified: false });
-  for (let i = 0; i < 20; i++) await client.createVm({ name: `vm${i}`, plugin: "web", start: false });
+  await client.installPlugin({
+    path: await writePlugin(daemon.dir, "web"),
+    allow_unverified: false,
+  });
+  for (let i = 0; i < 20; i++) {
+    await client.createVm({ name: `vm${i}`, plugin: "web", start: false });
+  }
   client.close();
   const env = { VOLANT_SOCKET: daemon.socket, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
 
@@ -107,7 +120,15 @@ try {
   const floor = await medianMs([deno, "run", "-A", "--no-config", empty]);
   const version = await medianMs([join(prefix, "volar"), "--version"]);
   const list = await medianMs([join(prefix, "volar"), "vms", "list"], env);
-  const singleVersion = await medianMs([deno, "run", "-A", "--no-config", single, "volar", "--version"]);
+  const singleVersion = await medianMs([
+    deno,
+    "run",
+    "-A",
+    "--no-config",
+    single,
+    "volar",
+    "--version",
+  ]);
   const singleList = await medianMs(
     [deno, "run", "-A", "--no-config", single, "volar", "vms", "list"],
     env,
