@@ -273,7 +273,7 @@ main() {
   mkdir "$DL/x"
   tar -xzf "$DL/$archive" -C "$DL/x" --no-same-owner || fail "cannot unpack $archive"
   local top="$DL/x/volant-$TAG-$platform"
-  [ -f "$top/bin/volant" ] && [ -x "$top/bin/volant" ] || fail "$archive has no bin/volant"
+  if [ ! -f "$top/bin/volant" ] || [ ! -x "$top/bin/volant" ]; then fail "$archive has no bin/volant"; fi
   [ -f "$top/share/volant/shim" ] || fail "$archive has no share/volant/shim"
   gzip -dc "$DL/agent.img.gz" >"$DL/agent.img" || fail "cannot decompress agent.img.gz"
 
