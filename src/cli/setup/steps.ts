@@ -506,9 +506,8 @@ export function uninstallSteps(
     steps.push({
       title: f.previous === undefined ? `remove ${f.path}` : `restore ${f.path}`,
       async check() {
-        const cur = await readTextOrNull(f.path).catch(() => "(binary)");
-        if (f.previous === undefined) return cur === null ? null : "remove";
-        return cur === f.previous ? null : "restore the earlier content";
+        if (f.previous === undefined) return (await statOrNull(f.path)) === null ? null : "remove";
+        return (await readTextOrNull(f.path)) === f.previous ? null : "restore the earlier content";
       },
       async act() {
         if (f.previous === undefined) await removeIfPresent(f.path);
