@@ -78,7 +78,10 @@ export function renderUnit(u: UnitInput): string {
     "NoNewPrivileges=yes",
     "ProtectSystem=strict",
     `ReadWritePaths=${writable.join(" ")}`,
-    "ProtectHome=yes",
+    // A Deno or volantd under /root or /home (a user install) must stay reachable.
+    `ProtectHome=${
+      [u.volantd, u.deno ?? ""].some((p) => /^\/(root|home)\//.test(p)) ? "read-only" : "yes"
+    }`,
     "PrivateTmp=yes",
     "ProtectKernelModules=yes",
     "ProtectKernelLogs=yes",

@@ -28,6 +28,15 @@ Deno.test("unit: runs the given volantd with the installed artifacts, keeps VMs 
   assert.equal(renderUnit({ options, volantd: "/x" }), renderUnit({ options, volantd: "/x" }));
 });
 
+Deno.test("unit: ProtectHome stays readable when Deno or volantd lives under a home", () => {
+  assert.match(renderUnit({ options, volantd: "/usr/local/bin/volantd" }), /^ProtectHome=yes$/m);
+  assert.match(
+    renderUnit({ options, volantd: "/usr/local/bin/volantd", deno: "/root/.deno/bin/deno" }),
+    /^ProtectHome=read-only$/m,
+  );
+  assert.match(renderUnit({ options, volantd: "/home/u/bin/volantd" }), /^ProtectHome=read-only$/m);
+});
+
 Deno.test("sysctl file: ip_forward on", () => {
   assert.match(renderSysctl(), /^net\.ipv4\.ip_forward = 1$/m);
 });
