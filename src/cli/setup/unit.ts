@@ -41,13 +41,11 @@ export function renderUnit(u: UnitInput): string {
     "DENO_NO_UPDATE_CHECK=1",
     ...(u.deno ? [`VOLANT_DENO=${u.deno}`] : []),
   ];
-  const writable = [
-    o.workDir,
-    SETUP_DEFAULTS.socketDir,
-    o.runtimeDir,
-    o.logDir,
-    SETUP_DEFAULTS.cacheDir,
-  ].filter((p, i, all) => all.indexOf(p) === i).map((p) => `-${p}`);
+  const writable = [o.workDir, SETUP_DEFAULTS.socketDir, o.runtimeDir, o.logDir].filter((
+    p,
+    i,
+    all,
+  ) => all.indexOf(p) === i).map((p) => `-${p}`);
   const log = `${o.logDir}/volantd.log`;
   return [
     UNIT_MARKER,
@@ -73,6 +71,8 @@ export function renderUnit(u: UnitInput): string {
     "RuntimeDirectory=volant",
     "RuntimeDirectoryMode=0755",
     "RuntimeDirectoryPreserve=yes",
+    "# /var/cache/volant (DENO_DIR of a bundle install): made and kept writable by systemd.",
+    "CacheDirectory=volant",
     "LimitNOFILE=1048576",
     "TasksMax=infinity",
     "NoNewPrivileges=yes",

@@ -13,10 +13,11 @@ Deno.test("unit: runs the given volantd with the installed artifacts, keeps VMs 
   );
   assert.match(u, /^KillMode=process$/m);
   assert.match(u, /^RuntimeDirectoryPreserve=yes$/m);
+  assert.match(u, /^CacheDirectory=volant$/m);
   assert.match(u, /^ProtectSystem=strict$/m);
   assert.match(
     u,
-    /^ReadWritePaths=-\/var\/lib\/volant -\/run\/volant -\/run\/volant\/vms -\/var\/log\/volant -\/var\/cache\/volant$/m,
+    /^ReadWritePaths=-\/var\/lib\/volant -\/run\/volant -\/run\/volant\/vms -\/var\/log\/volant$/m,
   );
   // Nothing that would take away /dev/kvm, /dev/net/tun or JIT memory.
   assert.doesNotMatch(u, /PrivateDevices|MemoryDenyWriteExecute|DevicePolicy/);
