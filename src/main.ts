@@ -1,14 +1,15 @@
 /**
  * The one entry point. The persona is the name this program was invoked by
- * (`basename(process.argv0)`, which keeps a symlink's name, unlike
- * `Deno.execPath()`), or the first argument when invoked as `volant`.
+ * (argv[0], which keeps a symlink's name, unlike `Deno.execPath()`), or the
+ * first argument when invoked as `volant`.
  *
  * Each persona exports `main(args): Promise<number>`; only this file exits.
+ * Start-up is kept to Deno's own: no `node:` built-in here (loading Deno's
+ * Node layer costs tens of ms), personas load by dynamic import, and
+ * `<persona> --version` answers before any persona loads.
  *
  * @module
  */
-import process from "node:process";
-import { basename } from "node:path";
 import { exitCodeFor, renderCliError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 
@@ -46,7 +47,7 @@ export function usage(): string {
 
 /** Picks the persona from the invoked name and arguments; returns the exit code. */
 export async function dispatch(invokedAs: string, args: string[]): Promise<number> {
-  let name = basename(invokedAs).replace(/\.(ts|js)$/, "");
+  let name = invokedAs.slice(invokedAs.lastIndexOf("/") + 1).replace(/\.(ts|js)$/, "");
   let rest = args;
   if (!(name in PERSONAS)) {
     // `volant <persona>`, `deno run src/main.ts <persona>` or an unknown link name.
@@ -67,6 +68,12 @@ export async function dispatch(invokedAs: string, args: string[]): Promise<numbe
     name = first;
     rest = args.slice(1);
   }
+  // `<persona> --version` alone answers here, before the persona's modules load: the
+  // common "is it installed?" call stays at Deno's start-up cost (bench/release_bench.ts).
+  if (rest.length === 1 && (rest[0] === "--version" || rest[0] === "-V")) {
+    console.log(`${name} ${VERSION}`);
+    return 0;
+  }
   try {
     const main = await PERSONAS[name].load();
     return await main(rest);
@@ -76,8 +83,24 @@ export async function dispatch(invokedAs: string, args: string[]): Promise<numbe
   }
 }
 
+/**
+ * argv[0] as exec'd: the first field of /proc/self/cmdline (what node:process's argv0
+ * reports, without loading the Node layer); node:process where /proc cannot be read.
+ */
+export async function invokedName(): Promise<string> {
+  try {
+    const cmdline = Deno.readTextFileSync("/proc/self/cmdline");
+    return cmdline.slice(0, Math.max(0, cmdline.indexOf("\0")));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotCapable)) {
+      throw error;
+    }
+    return (await import("node:process")).default.argv0;
+  }
+}
+
 if (import.meta.main) {
-  // Under `deno run`, argv0 is "deno": fall back to the first argument.
-  const code = await dispatch(process.argv0, process.argv.slice(2));
-  process.exit(code);
+  // Under `deno run`, argv0 is "deno": dispatch falls back to the first argument.
+  const code = await dispatch(await invokedName(), Deno.args);
+  Deno.exit(code);
 }

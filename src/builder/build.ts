@@ -66,10 +66,29 @@ export interface BuildResult {
   duration_ms: number;
 }
 
-/** The default shim location: `${VOLANT_CACHE_DIR:-/var/cache/volant}/agent/current/shim`. */
+/** Where install.sh puts the shim of a release (docs/install.md). */
+export const INSTALLED_SHIM = "/var/lib/volant/agent/shim";
+
+/**
+ * The default shim: `${VOLANT_CACHE_DIR:-/var/cache/volant}/agent/current/shim` (a checkout's
+ * `deno task agent`), else the installed release's `/var/lib/volant/agent/shim`.
+ */
 export function defaultShimPath(): string {
   const cache = Deno.env.get("VOLANT_CACHE_DIR") || "/var/cache/volant";
-  return join(cache, "agent", "current", "shim");
+  const built = join(cache, "agent", "current", "shim");
+  try {
+    Deno.statSync(built);
+    return built;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  try {
+    Deno.statSync(INSTALLED_SHIM);
+    return INSTALLED_SHIM;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return built; // neither: the error names the build path and how to make it
+  }
 }
 
 function readShim(path: string, explicit: boolean): Uint8Array {

@@ -27,6 +27,7 @@ import {
 } from "./cmd_plugins.ts";
 import { systemInfo } from "./cmd_system.ts";
 import { doctor } from "./cmd_doctor.ts";
+import { setup } from "./cmd_setup.ts";
 import { pluginsValidate } from "./cmd_validate.ts";
 import { vmsConfigGet, vmsConfigHistory, vmsConfigSet } from "./cmd_vm_config.ts";
 import {
@@ -76,6 +77,7 @@ export const COMMANDS: Command[] = [
   doctor,
   mcpServe,
   version,
+  setup,
 ];
 
 function isPrefix(words: string[]): boolean {

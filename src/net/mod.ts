@@ -36,11 +36,15 @@ export {
 export { bridgeMac } from "./bridge.ts";
 export { createTap, type TapOptions } from "./tap.ts";
 export {
+  currentMarks,
   ensureIpForward,
   ensureNftTable,
+  IP_FORWARD_PATH,
   type NatSpec,
   NFT_TABLE,
   removeNftTable,
   renderRuleset,
+  ruleCount,
+  rulesetDigest,
 } from "./nat.ts";
 export type { Link, LinkChange } from "./netlink.ts";

@@ -37,20 +37,22 @@ function outputs(file: string): Record<string, string> {
 Deno.test("action: installs a verified release, builds the example, exposes the outputs", async () => {
   const tmp = Deno.makeTempDirSync({ prefix: "fledge-action-" });
   const release = join(tmp, "release");
-  const top = join(tmp, "stage", "volant-v9.9.9");
+  // The release layout (scripts/release.ts): bin/volant, share/volant/shim.
+  const top = join(tmp, "stage", "volant-v9.9.9-linux-x86_64");
   Deno.mkdirSync(release, { recursive: true });
-  Deno.mkdirSync(top, { recursive: true });
+  Deno.mkdirSync(join(top, "bin"), { recursive: true });
+  Deno.mkdirSync(join(top, "share", "volant"), { recursive: true });
   Deno.writeTextFileSync(
-    join(top, "volant"),
+    join(top, "bin", "volant"),
     `#!/bin/sh\nexec "${Deno.execPath()}" run -A --quiet "${
       join(REPO, "src", "main.ts")
     }" "$(basename "$0")" "$@"\n`,
   );
-  Deno.chmodSync(join(top, "volant"), 0o755);
-  Deno.copyFileSync(shimFor(tmp), join(top, "shim"));
+  Deno.chmodSync(join(top, "bin", "volant"), 0o755);
+  Deno.copyFileSync(shimFor(tmp), join(top, "share", "volant", "shim"));
   const asset = "volant-v9.9.9-linux-x86_64.tar.gz";
   const tar = await new Deno.Command("tar", {
-    args: ["-czf", join(release, asset), "-C", join(tmp, "stage"), "volant-v9.9.9"],
+    args: ["-czf", join(release, asset), "-C", join(tmp, "stage"), "volant-v9.9.9-linux-x86_64"],
   }).output();
   assert.ok(tar.success);
   const good = `${sha256Hex(Deno.readFileSync(join(release, asset)))}  ${asset}\n`;

@@ -44,15 +44,20 @@ actual="$(sha256sum "$download_dir/$asset" | awk '{ print $1 }')"
 rm -rf "$install_dir"
 mkdir -p "$install_dir"
 tar -xzf "$download_dir/$asset" -C "$install_dir" --no-same-owner
-volant="$(find "$install_dir" -maxdepth 3 -type f -name volant -perm -u+x | sort | head -n 1)"
-[ -n "$volant" ] || fail "$asset has no executable 'volant'"
+# The release layout (scripts/release.ts): volant-<tag>-linux-x86_64/{bin/volant,
+# bin/{volantd,volar,fledge} -> volant, share/volant/shim, lib/volant/ (bundle shape only)}.
+volant="$(find "$install_dir" -mindepth 3 -maxdepth 3 -path '*/bin/volant' -type f -perm -u+x | sort | head -n 1)"
+[ -n "$volant" ] || fail "$asset has no executable bin/volant"
 bin_dir="$(dirname "$volant")"
+if [ -d "$(dirname "$bin_dir")/lib/volant" ] && ! command -v "${VOLANT_DENO:-deno}" >/dev/null; then
+  fail "$asset is the bundle shape (see its README) and needs Deno 2.9 on the runner: add denoland/setup-deno"
+fi
 for persona in fledge volar volantd; do
   [ -e "$bin_dir/$persona" ] || ln -s volant "$bin_dir/$persona"
 done
 # The static shim fledge puts at /init ships in the same tarball.
-shim="$(find "$install_dir" -maxdepth 3 -type f -name shim | sort | head -n 1)"
-[ -n "$shim" ] || fail "$asset has no 'shim' (fledge needs it for /init)"
+shim="$(dirname "$bin_dir")/share/volant/shim"
+[ -f "$shim" ] || fail "$asset has no share/volant/shim (fledge needs it for /init)"
 if [ -n "${GITHUB_PATH:-}" ]; then echo "$bin_dir" >> "$GITHUB_PATH"; fi
 if [ -n "${GITHUB_ENV:-}" ]; then echo "FLEDGE_SHIM=$shim" >> "$GITHUB_ENV"; fi
 if [ -n "${GITHUB_OUTPUT:-}" ]; then
