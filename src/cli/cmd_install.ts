@@ -169,10 +169,16 @@ export const pluginsInstall: Command = {
     const image = ctx.values.image as string | undefined;
     const manifestFlag = ctx.values.manifest as string | undefined;
     const given = [image, manifestFlag, ctx.positionals[0]].filter((v) => v !== undefined);
-    if (given.length !== 1) {
+    if (given.length === 0) {
       throw new VolantError(
         "usage",
-        "give one of: a manifest FILE|URL, --manifest FILE|URL, or --image REF",
+        "volar plugins install needs a manifest: FILE|URL or --manifest FILE|URL (or --image REF)",
+      );
+    }
+    if (given.length > 1) {
+      throw new VolantError(
+        "usage",
+        "give the manifest as an argument, with --manifest, or an --image REF: not both",
       );
     }
     let body: InstallPluginBody;
