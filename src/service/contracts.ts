@@ -24,6 +24,7 @@ import type {
   VmRecord,
   VolantEvent,
 } from "../manifest/api.ts";
+import type { DeploymentServiceApi } from "./deployments/service.ts";
 
 /** Plugin registry: install, enable/disable, remove, list, get. */
 export interface PluginServiceApi {
@@ -108,6 +109,8 @@ export interface Services {
   vms: VmServiceApi;
   events: EventBusApi;
   system: SystemServiceApi;
+  /** Deployments (replicas kept converged by the deployment controller). */
+  deployments: DeploymentServiceApi;
   /** Reconcile/adopt VMs recorded as active; call once at daemon start. */
   start(): Promise<void>;
   /** Stops watchers and health pollers (VMs keep running: they are detached). */

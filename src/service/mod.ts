@@ -18,6 +18,7 @@
 import { silentLogger } from "../log/mod.ts";
 import type { Services } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
+import { createDeployments } from "./deployments/mod.ts";
 import { EventBus } from "./events.ts";
 import { Ipam, planPool } from "./ipam.ts";
 import { resolveOptions, type ServiceDeps } from "./options.ts";
@@ -53,11 +54,21 @@ export function createServices(deps: ServiceDeps): Services {
   const plugins = new PluginService(ctx);
   const vms = new VmService(ctx, ipam, () => plugins.collectGarbage());
   const system = new SystemService(ctx, ipam);
+  const deployments = createDeployments({
+    store: deps.store,
+    vms,
+    events,
+    guest: deps.guest,
+    log: ctx.log,
+    now,
+    options: options.deployments,
+  });
   return {
     plugins,
     vms,
     events,
     system,
+    deployments: deployments.service,
     async start() {
       // Leftovers of a crash: partial downloads, blobs of an unfinished install, old events.
       const temps = await plugins.artifacts.cleanTemp();
@@ -66,10 +77,12 @@ export function createServices(deps: ServiceDeps): Services {
       events.prune();
       const { adopted, lost } = await vms.supervisor.reconcile();
       ctx.log.info("reconciled VMs", { adopted, lost });
+      // After adoption: the controller sees the VMs as they really are.
+      deployments.controller.start();
     },
-    close() {
+    async close() {
+      await deployments.controller.stop();
       vms.supervisor.close();
-      return Promise.resolve();
     },
   };
 }

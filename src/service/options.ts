@@ -7,6 +7,7 @@
 import type { GuestAgent, HostNetwork, Hypervisor } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 import type { Logger } from "../log/mod.ts";
+import type { ControllerOptions } from "./deployments/controller.ts";
 
 export interface RestartLimits {
   /** At most this many automatic restarts ... (default 5) */
@@ -53,6 +54,8 @@ export interface ServiceOptions {
   version?: string;
   /** Events kept in the table (default 100,000; older ones are pruned). */
   eventRetention?: number;
+  /** Deployment controller tuning (resync, thresholds, backoff); see deployments/controller.ts. */
+  deployments?: Partial<ControllerOptions>;
 }
 
 export interface ServiceDeps {
@@ -84,6 +87,7 @@ export interface ResolvedServiceOptions extends
       | "tscKhz"
       | "restart"
       | "health"
+      | "deployments"
     >
   > {
   pool?: { start: string; end: string };
@@ -95,6 +99,7 @@ export interface ResolvedServiceOptions extends
   tscKhz?: number;
   restart: RestartLimits;
   health: { timeoutMs: number; intervalMs: number };
+  deployments?: Partial<ControllerOptions>;
 }
 
 export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {

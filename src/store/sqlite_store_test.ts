@@ -38,7 +38,10 @@ Deno.test("migrations are applied once and recorded; WAL and foreign keys on", (
   try {
     const a = openStore({ stateDir: dir });
     const rows = a.db.prepare("SELECT version, name FROM schema_migrations").all();
-    assert.deepEqual(rows.map((r) => ({ ...r })), [{ version: 1, name: "initial" }]);
+    assert.deepEqual(rows.map((r) => ({ ...r })), [
+      { version: 1, name: "initial" },
+      { version: 2, name: "deployments" },
+    ]);
     assert.equal(
       (a.db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode,
       "wal",
@@ -51,7 +54,7 @@ Deno.test("migrations are applied once and recorded; WAL and foreign keys on", (
     const b = openStore({ stateDir: dir });
     assert.equal(
       (b.db.prepare("SELECT COUNT(*) AS n FROM schema_migrations").get() as { n: number }).n,
-      1,
+      2,
     );
     assert.equal(b.path, databasePath(dir));
     b.close();

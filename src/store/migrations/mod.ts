@@ -5,6 +5,7 @@
  * @module
  */
 import * as m0001 from "./0001_initial.ts";
+import * as m0002 from "./0002_deployments.ts";
 
 export interface Migration {
   version: number;
@@ -14,4 +15,5 @@ export interface Migration {
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: m0001.name, sql: m0001.sql },
+  { version: 2, name: m0002.name, sql: m0002.sql },
 ];
