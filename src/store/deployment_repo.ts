@@ -194,6 +194,13 @@ export class SqliteDeployments implements DeploymentRepo {
     this.#st("DELETE FROM deployment_replicas WHERE vm = ?").run(vm);
   }
 
+  relabelReplicas(deploymentId: number, from: readonly number[], to: number): void {
+    const st = this.#st(
+      "UPDATE deployment_replicas SET revision = ? WHERE deployment_id = ? AND revision = ?",
+    );
+    for (const r of from) st.run(to, deploymentId, r);
+  }
+
   ownerOf(vm: string): string | undefined {
     const r = this.#st(
       `SELECT d.name AS name FROM deployment_replicas r JOIN deployments d ON d.id = r.deployment_id

@@ -297,7 +297,7 @@ export class DeploymentController {
     if (!counted) s.rolloutFailed.set(d.revision, counted = new Set());
     for (const o of observed) {
       if (o.revision === d.revision && o.phase === "failed") {
-        counted.add(`${o.name}@${o.reason}:${o.detail ?? ""}`);
+        counted.add(`${o.name}#${o.vmId ?? "none"}`);
       }
     }
     if (counted.size >= this.options.rolloutFailureLimit) {
@@ -468,6 +468,12 @@ export class DeploymentController {
       repo.update(fresh.name, { stable_revision: fresh.revision }, this.#iso());
       this.#publish("deployment.rolled_out", fresh.name, { revision: fresh.revision });
       fresh.stable_revision = fresh.revision;
+    }
+    if (p.converged) {
+      // Nothing left to create: a past create failure no longer matters.
+      s.createFailure = undefined;
+      s.failures = 0;
+      s.nextCreateAt = 0;
     }
     const failed = fresh.failed_revision === fresh.revision;
     const reason = s.rolloutReasons.get(fresh.revision);

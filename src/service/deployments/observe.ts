@@ -25,17 +25,18 @@ export function observe(
 ): ObservedReplica {
   const base = { name: replica.vm, ordinal: replica.ordinal, revision: replica.revision };
   if (!vm) return { ...base, phase: "missing", reason: "missing" };
+  const known = { ...base, vmId: vm.id };
   switch (vm.state) {
     case "starting":
-      return { ...base, phase: "pending" };
+      return { ...known, phase: "pending" };
     case "stopping":
     case "deleting":
-      return { ...base, phase: "busy" };
+      return { ...known, phase: "busy" };
     case "crashed":
-      return { ...base, phase: "failed", reason: "crashed", detail: vm.last_error };
+      return { ...known, phase: "failed", reason: "crashed", detail: vm.last_error };
     case "stopped":
       return {
-        ...base,
+        ...known,
         phase: "failed",
         reason: vm.last_error?.startsWith("start failed") ? "start_failed" : "stopped",
         detail: vm.last_error,
@@ -43,16 +44,16 @@ export function observe(
     case "created":
       // The controller starts what it creates within one pass: a replica
       // still `created` was interrupted (daemon restart) and is replaced.
-      return { ...base, phase: "failed", reason: "start_interrupted" };
+      return { ...known, phase: "failed", reason: "start_interrupted" };
     case "running": {
       if (vm.health === "unhealthy") {
-        return { ...base, phase: "failed", reason: "unhealthy", detail: vm.last_error };
+        return { ...known, phase: "failed", reason: "unhealthy", detail: vm.last_error };
       }
-      if (vm.health === "starting") return { ...base, phase: "pending" };
+      if (vm.health === "starting") return { ...known, phase: "pending" };
       if (opts.failingSince !== undefined) {
         if (opts.now - opts.failingSince >= opts.unhealthyAfterMs) {
           return {
-            ...base,
+            ...known,
             phase: "failed",
             reason: "unhealthy",
             detail: `health probes failing for ${
@@ -60,10 +61,10 @@ export function observe(
             } s`,
           };
         }
-        return { ...base, phase: "pending" };
+        return { ...known, phase: "pending" };
       }
       // healthy, or unknown = no health checking for this VM (counts as ready).
-      return { ...base, phase: "ready" };
+      return { ...known, phase: "ready" };
     }
   }
 }

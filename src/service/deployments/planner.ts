@@ -35,6 +35,8 @@ export interface ObservedReplica {
   ordinal: number;
   revision: number;
   phase: ReplicaPhase;
+  /** The VM's row id (tells a replacement from the VM it replaced). */
+  vmId?: number;
   /** Why it failed (for events and conditions). */
   reason?: string;
   detail?: string;

@@ -66,6 +66,8 @@ export interface DeploymentRepo {
   replicas(deploymentId: number): ReplicaRow[];
   addReplica(r: Omit<ReplicaRow, "created_at">, now: string): void;
   removeReplica(vm: string): void;
+  /** Replicas of revisions `from` now count as revision `to` (same config: no churn). */
+  relabelReplicas(deploymentId: number, from: readonly number[], to: number): void;
   /** The deployment owning VM `vm`, if any. */
   ownerOf(vm: string): string | undefined;
 }

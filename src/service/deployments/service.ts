@@ -109,6 +109,20 @@ export class DeploymentService implements DeploymentServiceApi {
     parseOrThrow(CreateVmBodySchema, body, "replica", "config");
   }
 
+  /**
+   * A new revision; replicas of an earlier revision with the same config
+   * (a rollback, or an update back to an old config) count as current, so
+   * they are kept rather than rolled.
+   */
+  #newRevision(name: string, config: DeploymentConfig, time: string): DeploymentRow {
+    const d = this.#repo.newRevision(name, config, time);
+    const same = this.#repo.revisions(name)
+      .filter((r) => r.revision !== d.revision && sameConfig(r.config, config))
+      .map((r) => r.revision);
+    if (same.length > 0) this.#repo.relabelReplicas(d.id, same, d.revision);
+    return d;
+  }
+
   list(): Promise<DeploymentRecord[]> {
     return Promise.all(this.#repo.list().map((d) => this.#record(d)));
   }
@@ -155,7 +169,7 @@ export class DeploymentService implements DeploymentServiceApi {
         d = this.#repo.update(name, { replicas: body.replicas, strategy: body.strategy }, time);
       }
       if (body.config && !sameConfig(body.config, d.config)) {
-        d = this.#repo.newRevision(name, body.config, time);
+        d = this.#newRevision(name, body.config, time);
         configChanged = true;
       }
       return d;
@@ -186,7 +200,7 @@ export class DeploymentService implements DeploymentServiceApi {
     }
     this.#checkConfig(name, previous.config);
     const row = this.#d.store.tx(() =>
-      this.#repo.newRevision(name, previous.config, this.#d.now().toISOString())
+      this.#newRevision(name, previous.config, this.#d.now().toISOString())
     );
     this.#publish("deployment.updated", name, {
       revision: row.revision,
