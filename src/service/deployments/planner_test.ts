@@ -75,7 +75,6 @@ Deno.test("planner: deleting removes everything, busy replicas are waited for", 
 /** Simulates a whole rollout: every new replica becomes ready one pass after it is created. */
 function rollout(replicas: number, maxUnavailable: number, maxSurge: number) {
   let observed = Array.from({ length: replicas }, (_, i) => r(i + 1, "ready", 1));
-  const floor = replicas - maxUnavailable;
   let minReady = Infinity;
   let maxTotal = 0;
   for (let pass = 0; pass < 100; pass++) {
