@@ -34,6 +34,7 @@ import {
   vmsStop,
 } from "./cmd_vms.ts";
 import type { Command } from "./command.ts";
+import { DEPLOYMENT_COMMANDS } from "./cmd_deployments.ts";
 import { commandHelp, groupHelp, topHelp } from "./help.ts";
 import { type Io, processIo } from "./io.ts";
 
@@ -58,6 +59,7 @@ export const COMMANDS: Command[] = [
   vmsConfigHistory,
   vmsLogs,
   vmsConsole,
+  ...DEPLOYMENT_COMMANDS,
   events,
   systemInfo,
 ];
