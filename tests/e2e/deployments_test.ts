@@ -65,7 +65,7 @@ async function taps(sb: Sandbox): Promise<string[]> {
 }
 
 async function leased(sb: Sandbox): Promise<number> {
-  return (await sb.volarJson<{ network: { leased: number } }>(["system", "info"])).network.leased;
+  return (await sb.volarJson<{ network: { leased: number } }>(["info"])).network.leased;
 }
 
 const show = (sb: Sandbox, name: string) => sb.volarJson<Deployment>(["deployments", "show", name]);
