@@ -36,6 +36,12 @@ export interface ControllerOptions {
   stopGraceMs: number;
   /** Deletes run at most this many at once (default 4). */
   deleteConcurrency: number;
+  /**
+   * Replicas of one deployment booting at once (created, not yet ready);
+   * default 2 per CPU core, at least 2. More boots than the host can run in
+   * parallel only make every one of them late (and past the health timeout).
+   */
+  maxBooting: number;
 }
 
 export const CONTROLLER_DEFAULTS: ControllerOptions = {
@@ -46,6 +52,7 @@ export const CONTROLLER_DEFAULTS: ControllerOptions = {
   rolloutFailureLimit: 2,
   stopGraceMs: 5000,
   deleteConcurrency: 4,
+  maxBooting: Math.max(2, 2 * (navigator.hardwareConcurrency ?? 1)),
 };
 
 export interface ControllerDeps {
@@ -265,6 +272,10 @@ export class DeploymentController {
         return this.#d.vms.find(vm) !== undefined && this.#repo.ownerOf(vm) === undefined;
       },
       mayCreate: now >= s.nextCreateAt,
+      maxCreates: Math.max(
+        0,
+        this.options.maxBooting - observed.filter((o) => o.phase === "pending").length,
+      ),
     });
     if (!p.converged && !p.actions.some((a) => a.kind === "create") && now < s.nextCreateAt) {
       this.#armRetry(name, s);

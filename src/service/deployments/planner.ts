@@ -55,6 +55,8 @@ export interface PlanInput {
   foreign(ordinal: number): boolean;
   /** False while create backoff runs: the plan then holds no creates. */
   mayCreate: boolean;
+  /** At most this many creates in this plan (boots already in flight count against it). */
+  maxCreates?: number;
 }
 
 export type PlanAction =
@@ -127,9 +129,12 @@ export function plan(input: PlanInput): Plan {
 
   // Ordinals still held after this plan's deletes and forgets.
   const held = new Set(live.map((r) => r.ordinal));
-  const creates = (count: number) => {
-    if (count <= 0 || !input.mayCreate) return;
-    for (const ordinal of lowestFree(count, held, input.foreign)) {
+  let budget = input.maxCreates ?? Infinity;
+  const creates = (count: number): number => {
+    const n = Math.min(count, budget);
+    if (n <= 0 || !input.mayCreate) return 0;
+    budget -= n;
+    for (const ordinal of lowestFree(n, held, input.foreign)) {
       held.add(ordinal);
       actions.push({
         kind: "create",
@@ -138,6 +143,7 @@ export function plan(input: PlanInput): Plan {
         revision: input.revision,
       });
     }
+    return n;
   };
 
   const N = input.replicas;
@@ -165,10 +171,7 @@ export function plan(input: PlanInput): Plan {
     }
     // Surge: new replicas while the total stays within replicas + max_surge.
     const room = Math.min(N - fresh.length, maxTotal - total);
-    if (room > 0 && input.mayCreate) {
-      creates(room);
-      total += room;
-    }
+    if (room > 0) total += creates(room);
     // Old replicas go while the ready floor holds without them: not-ready
     // ones first (they serve nothing), then the highest numbers.
     let readyLeft = ready;

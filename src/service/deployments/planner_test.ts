@@ -124,3 +124,9 @@ Deno.test("planner: a not-ready old replica goes first (it serves nothing)", () 
   const p = plan(input({ revision: 2, observed }));
   assert.deepEqual(summary(p), ["-web-2"]);
 });
+
+Deno.test("planner: creates are capped by the boot budget", () => {
+  const p = plan(input({ replicas: 10, observed: [r(1, "pending")], maxCreates: 3 }));
+  assert.deepEqual(summary(p), ["+web-2@1", "+web-3@1", "+web-4@1"]);
+  assert.deepEqual(plan(input({ replicas: 10, maxCreates: 0 })).actions, []);
+});
