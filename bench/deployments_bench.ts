@@ -13,7 +13,7 @@
  *    host and about 25 MB per VM: the report compares.
  *
  * Run: deno run -A bench/deployments_bench.ts
- *      CONV_N=10 DENSITY_N=50 MEMORY_MB=128 ONLY=convergence|density
+ *      CONV_N=10 DENSITY_N=50 MEMORY_MB=128 ONLY=convergence|density SEQ=0
  *
  * @module
  */
@@ -36,6 +36,8 @@ const CONV_N = envInt("CONV_N", 10, 1, 100);
 const DENSITY_N = envInt("DENSITY_N", 50, 1, 250);
 const MEMORY_MB = envInt("MEMORY_MB", 128, 64, 4096);
 const ONLY = Deno.env.get("ONLY");
+/** SEQ=0 skips the sequential arm of the convergence section (it takes the longest). */
+const SEQ = Deno.env.get("SEQ") !== "0";
 if (ONLY !== undefined && ONLY !== "convergence" && ONLY !== "density") {
   console.error(`ONLY must be convergence or density, got '${ONLY}'`);
   Deno.exit(2);
@@ -121,6 +123,13 @@ async function convergence(sb: Sandbox, config: string) {
   console.log(`deployment of ${CONV_N}: all healthy in ${secs(deployMs)} s (${replaced} replaced)`);
   console.log(`slowest single replica inside it: ${secs(slowestMs)} s`);
 
+  const base = {
+    replicas: CONV_N,
+    deployment_s: secs(deployMs),
+    slowest_single_s: secs(slowestMs),
+    replaced,
+  };
+  if (!SEQ) return base;
   t0 = performance.now();
   for (let i = 1; i <= CONV_N; i++) {
     await must(sb, [
@@ -144,12 +153,9 @@ async function convergence(sb: Sandbox, config: string) {
       `deployment / slowest single: ${(deployMs / slowestMs).toFixed(2)}`,
   );
   return {
-    replicas: CONV_N,
-    deployment_s: secs(deployMs),
+    ...base,
     sequential_s: secs(seqMs),
-    slowest_single_s: secs(slowestMs),
     speedup: Math.round((seqMs / deployMs) * 100) / 100,
-    replaced,
   };
 }
 
