@@ -291,7 +291,9 @@ Deno.test({
           assert.ok(Date.now() < deadline, "scale-up did not start");
           await new Promise((r) => setTimeout(r, 100));
         }
+        const atKill = (await vms(sb)).map((v) => `${v.name}:${v.state}/${v.health}`);
         await sb.killDaemon();
+        console.log(`daemon SIGKILLed with VMs ${atKill.join(" ")}`);
         await sb.startDaemon();
         await must(sb, ["deployments", "scale", "web", "--replicas", "4", ...WAIT]);
         const d = await show(sb, "web");
