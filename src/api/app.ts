@@ -20,6 +20,7 @@ import { accessLog } from "./middleware/access_log.ts";
 import { auth } from "./middleware/auth.ts";
 import { bodyLimits } from "./middleware/body_limit.ts";
 import { errorHandler } from "./middleware/error_handler.ts";
+import { replicaGuard } from "./middleware/replica_guard.ts";
 import { requestId } from "./middleware/request_id.ts";
 import { mcpRouter } from "./mcp/mod.ts";
 import { generateDocument, registerSecurity } from "./openapi.ts";
@@ -63,6 +64,10 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/", healthRoutes());
   app.route("/api/v1/plugins", pluginRoutes(plugins));
   app.route("/api/v1/plugins", pluginActionRoutes(actions));
+  const deployments = deps.services.deployments;
+  if (deployments) {
+    app.use("*", replicaGuard({ ownerOf: (n) => deployments.ownerOf(n) }));
+  }
   app.route("/api/v1/vms", vmRoutes(vms));
   app.route("/api/v1/vms", vmActionRoutes(actions));
   const shutdown = deps.shutdown ?? new AbortController().signal;
@@ -74,7 +79,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       timeoutMs: deps.agentTimeoutMs ?? 120_000,
     }),
   );
-  app.route("/api/v1/deployments", deploymentRoutes());
+  app.route("/api/v1/deployments", deploymentRoutes(deployments));
   app.route(
     "/api/v1/events",
     eventRoutes(events, { heartbeatMs: deps.heartbeatMs ?? 15_000, logger, shutdown }),

@@ -38,25 +38,6 @@ Deno.test("wrong method: 405 with Allow", async () => {
   }
 });
 
-Deno.test("deployments answer 501 problem+json on every method", async () => {
-  const f = await apiFixture();
-  try {
-    for (
-      const [method, path] of [["GET", "/api/v1/deployments"], ["POST", "/api/v1/deployments"], [
-        "DELETE",
-        "/api/v1/deployments/web",
-      ]]
-    ) {
-      const res = await f.unix(path, { method });
-      assert.equal(res.status, 501, `${method} ${path}`);
-      const body = await res.json();
-      assert.equal(body.code, "not_implemented");
-    }
-  } finally {
-    await f.close();
-  }
-});
-
 Deno.test("request id: a safe incoming id is echoed, an unsafe one replaced", async () => {
   const f = await apiFixture();
   try {

@@ -22,7 +22,9 @@ export interface SerialLogReader {
 
 /** Dependencies of {@linkcode createApp}. */
 export interface ApiDeps {
-  services: Pick<Services, "plugins" | "vms" | "events" | "system" | "keys" | "actions">;
+  services:
+    & Pick<Services, "plugins" | "vms" | "events" | "system" | "keys" | "actions">
+    & Partial<Pick<Services, "deployments">>;
   /** Bearer token for TCP; the unix socket is always trusted. */
   auth: AuthOptions;
   logger?: ApiLogger;

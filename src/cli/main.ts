@@ -40,6 +40,7 @@ import {
   vmsStop,
 } from "./cmd_vms.ts";
 import type { Command } from "./command.ts";
+import { DEPLOYMENT_COMMANDS } from "./cmd_deployments.ts";
 import { commandHelp, groupHelp, topHelp } from "./help.ts";
 import { type Io, processIo } from "./io.ts";
 
@@ -68,6 +69,7 @@ export const COMMANDS: Command[] = [
   vmsConsole,
   vmsAction,
   vmsOpenapi,
+  ...DEPLOYMENT_COMMANDS,
   events,
   systemInfo,
   keysList,

@@ -26,6 +26,7 @@ import {
 import { type AddKeyBody, TrustedKeyListSchema, TrustedKeySchema } from "../manifest/signing.ts";
 import { checkResponse } from "./check.ts";
 import { type ConsoleSession, openConsole } from "./console.ts";
+import { DeploymentClient } from "./deployments.ts";
 import {
   type ClientEvent,
   type EventListQuery,
@@ -68,6 +69,11 @@ export class VolantClient {
 
   constructor(transport: Transport) {
     this.transport = transport;
+  }
+
+  /** Deployments: list, get, create, patch (scale/config), rollback, delete. */
+  get deployments(): DeploymentClient {
+    return new DeploymentClient(this.transport);
   }
 
   async #get<S extends z.ZodType>(

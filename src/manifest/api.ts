@@ -377,6 +377,10 @@ export const EVENT_TYPES = [
   "deployment.created",
   "deployment.updated",
   "deployment.deleted",
+  "deployment.scaled",
+  "deployment.replica_replaced",
+  "deployment.rollout_failed",
+  "deployment.rolled_out",
 ] as const;
 export const EventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventTypeSchema>;

@@ -27,6 +27,7 @@ import type {
   VolantEvent,
 } from "../manifest/api.ts";
 import type { AddKeyBody, TrustedKey } from "../manifest/signing.ts";
+import type { DeploymentServiceApi } from "./deployments/service.ts";
 
 /** Plugin registry: install, enable/disable, remove, list, get. */
 export interface PluginServiceApi {
@@ -147,6 +148,8 @@ export interface Services {
   system: SystemServiceApi;
   keys: KeyServiceApi;
   actions: ActionServiceApi;
+  /** Deployments (replicas kept converged by the deployment controller). */
+  deployments: DeploymentServiceApi;
   /** Reconcile/adopt VMs recorded as active; call once at daemon start. */
   start(): Promise<void>;
   /** Stops watchers and health pollers (VMs keep running: they are detached). */

@@ -19,6 +19,7 @@ import { silentLogger } from "../log/mod.ts";
 import { ActionService } from "./actions.ts";
 import type { Services } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
+import { createDeployments } from "./deployments/mod.ts";
 import { EventBus } from "./events.ts";
 import { systemResolve } from "./guarded_fetch.ts";
 import { Ipam, planPool } from "./ipam.ts";
@@ -61,6 +62,15 @@ export function createServices(deps: ServiceDeps): Services {
   const plugins = new PluginService(ctx, keys.store);
   const vms = new VmService(ctx, ipam, () => plugins.collectGarbage());
   const system = new SystemService(ctx, ipam);
+  const deployments = createDeployments({
+    store: deps.store,
+    vms,
+    events,
+    guest: deps.guest,
+    log: ctx.log,
+    now,
+    options: options.deployments,
+  });
   return {
     plugins,
     vms,
@@ -68,6 +78,7 @@ export function createServices(deps: ServiceDeps): Services {
     system,
     keys,
     actions: new ActionService(ctx, vms, plugins),
+    deployments: deployments.service,
     async start() {
       // Leftovers of a crash: partial downloads, blobs of an unfinished install, old events.
       const temps = await plugins.artifacts.cleanTemp();
@@ -76,10 +87,12 @@ export function createServices(deps: ServiceDeps): Services {
       events.prune();
       const { adopted, lost } = await vms.supervisor.reconcile();
       ctx.log.info("reconciled VMs", { adopted, lost });
+      // After adoption: the controller sees the VMs as they really are.
+      deployments.controller.start();
     },
-    close() {
+    async close() {
+      await deployments.controller.stop();
       vms.supervisor.close();
-      return Promise.resolve();
     },
   };
 }

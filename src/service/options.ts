@@ -10,6 +10,7 @@ import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter, MachineKind }
 import type { StateStore } from "./store_port.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DownloadLimits, Resolver } from "./guarded_fetch.ts";
+import type { ControllerOptions } from "./deployments/controller.ts";
 
 export interface RestartLimits {
   /** At most this many automatic restarts ... (default 5) */
@@ -62,6 +63,8 @@ export interface ServiceOptions {
   downloads?: Partial<DownloadOptions>;
   /** Refuse plugins whose manifest has no minisign signature by a trusted key (default false). */
   requireSignatures?: boolean;
+  /** Deployment controller tuning (resync, thresholds, backoff); see deployments/controller.ts. */
+  deployments?: Partial<ControllerOptions>;
 }
 
 export interface DownloadOptions extends DownloadLimits {
@@ -111,6 +114,7 @@ export interface ResolvedServiceOptions extends
       | "restart"
       | "health"
       | "downloads"
+      | "deployments"
     >
   > {
   downloads: DownloadOptions;
@@ -123,6 +127,7 @@ export interface ResolvedServiceOptions extends
   tscKhz?: number;
   restart: RestartLimits;
   health: { timeoutMs: number; intervalMs: number };
+  deployments?: Partial<ControllerOptions>;
 }
 
 export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {

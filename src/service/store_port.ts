@@ -19,6 +19,7 @@ import type {
   VolantEvent,
 } from "../manifest/api.ts";
 import type { EventFilter } from "./contracts.ts";
+import type { DeploymentRepo } from "./deployments/repo_port.ts";
 
 /** A VM row as stored; `pid_start_time` guards adoption against recycled pids. */
 export interface VmRow extends Omit<VmRecord, "resources"> {
@@ -120,6 +121,7 @@ export interface StateStore {
   leases: LeaseRepo;
   configs: ConfigRepo;
   events: EventRepo;
+  deployments: DeploymentRepo;
   close(): void;
 }
 

@@ -27,6 +27,7 @@ import type {
   VmRow,
 } from "../service/store_port.ts";
 import { openDatabase, type OpenOptions } from "./db.ts";
+import { SqliteDeployments } from "./deployment_repo.ts";
 
 type Row = Record<string, SQLInputValue>;
 
@@ -72,6 +73,7 @@ export class SqliteStore implements StateStore {
   readonly leases: LeaseRepo;
   readonly configs: ConfigRepo;
   readonly events: EventRepo;
+  readonly deployments: SqliteDeployments;
   readonly #st: Statements;
 
   constructor(path: string, opts: OpenOptions = {}) {
@@ -83,6 +85,7 @@ export class SqliteStore implements StateStore {
     this.leases = new SqliteLeases(st);
     this.configs = new SqliteConfigs(st);
     this.events = new SqliteEvents(st);
+    this.deployments = new SqliteDeployments(this.db);
   }
 
   tx<T>(fn: () => T): T {

@@ -41,6 +41,7 @@ Deno.test("migrations are applied once and recorded; WAL and foreign keys on", (
     assert.deepEqual(rows.map((r) => ({ ...r })), [
       { version: 1, name: "initial" },
       { version: 2, name: "plugin_signature" },
+      { version: 3, name: "deployments" },
     ]);
     assert.equal(
       (a.db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode,
