@@ -4,7 +4,7 @@
  * namespace of its own (`unshare -n`: whatever the fuzzer names, no packet
  * leaves it). Fixed seed, ~3,000 requests: half generated from the route's
  * schemas, half hostile mutations. It must see no 500, a problem+json body
- * with a code on every error, no file created outside the daemon's dirs, and
+ * with a code on every error (a JSON-RPC error from /mcp), no file created outside the daemon's dirs, and
  * bounded RSS growth. About 60 s.
  */
 import assert from "node:assert/strict";
@@ -138,8 +138,12 @@ Deno.test("fuzz: every documented route, generated and hostile input, no 5xx", a
         if (res.status >= 500 && res.status !== 501 && res.status !== 502 && res.status !== 503) {
           failures.push(`${where}: ${text.slice(0, 200)}`);
         } else if (res.status >= 400) {
-          const problem = JSON.parse(text);
-          if (!problem.code || problem.code === "internal") failures.push(`${where}: ${text}`);
+          const body = JSON.parse(text);
+          // /mcp speaks JSON-RPC: its errors are JSON-RPC error objects, not problem+json.
+          const ok = o.path === "/mcp"
+            ? body.jsonrpc === "2.0" && Number.isInteger(body.error?.code)
+            : body.code && body.code !== "internal";
+          if (!ok) failures.push(`${where}: ${text}`);
         }
       }
     }
