@@ -46,6 +46,10 @@ export const DEFAULTS = {
   download_max_bytes: 8 * 1024 * 1024 * 1024,
   /** Seconds a download may wait for response headers, and for each chunk after them (x2). */
   download_timeout_seconds: 15,
+  /** Jail every VMM: its own user, seccomp sandbox, per-VM cgroup (docs/security.md). */
+  jail: true,
+  /** The jailed VMM's user (created as a system user if missing) or `UID:GID`. */
+  vmm_user: "volant-vmm",
 } as const;
 
 export type ConfigKey = keyof typeof DEFAULTS;

@@ -35,6 +35,8 @@ export interface ResolvedConfig {
   allowPrivateSources: boolean;
   downloadMaxBytes: number;
   downloadTimeoutSeconds: number;
+  jail: boolean;
+  vmmUser: string;
   /** Where each key's value came from, e.g. `env VOLANT_SUBNET`. */
   sources: Record<ConfigKey, string>;
   /** The config file read, if any. */
@@ -142,6 +144,8 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     allowPrivateSources: values.allow_private_sources as boolean,
     downloadMaxBytes: values.download_max_bytes as number,
     downloadTimeoutSeconds: values.download_timeout_seconds as number,
+    jail: values.jail as boolean,
+    vmmUser: values.vmm_user as string,
     sources,
     configFile: inputs.file?.path ?? null,
   };

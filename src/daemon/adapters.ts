@@ -72,7 +72,12 @@ export async function buildHypervisor(
   let hypervisor: Hypervisor;
   if (config.hypervisor === "qemu") {
     const { QemuDriver } = await import("../vmm/qemu/driver.ts");
-    hypervisor = new QemuDriver(roots);
+    const { resolveJail } = await import("../vmm/jail.ts");
+    const { jail, status } = await resolveJail({ enabled: config.jail, user: config.vmmUser });
+    const fields = { user: status.user, uid: status.uid, cgroup: status.cgroup };
+    if (jail) log.info("vmm jail on", { ...fields, seccomp: status.seccomp, notes: status.notes });
+    else log.warn("vmm jail off: VMMs run with the daemon's privileges", { notes: status.notes });
+    hypervisor = new QemuDriver({ ...roots, jail, jailStatus: status });
   } else {
     const { CloudHypervisorDriver } = await import("../vmm/cloud_hypervisor/driver.ts");
     hypervisor = new CloudHypervisorDriver(roots);

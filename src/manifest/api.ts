@@ -385,6 +385,16 @@ export const SystemInfoSchema = z.object({
     kind: z.string(),
     available: z.boolean(),
     reason: z.string().optional(),
+    /** The VMM jail (docs/security.md): user, seccomp, cgroup, and what the host lacks. */
+    jail: z.object({
+      enabled: z.boolean(),
+      user: z.string().nullable(),
+      uid: z.int().nullable(),
+      gid: z.int().nullable(),
+      seccomp: z.boolean(),
+      cgroup: z.enum(["v1", "v2"]).nullable(),
+      notes: z.array(z.string()),
+    }),
   }),
   network: z.object({
     bridge: z.string(),

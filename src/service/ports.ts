@@ -82,6 +82,16 @@ export interface Hypervisor {
    * to `VmSpec.cmdline` (QEMU under TCG: `tsc_early_khz=<host kHz>`). Optional.
    */
   extraKernelArgs?(): Promise<string[]>;
+  /** What the VMM jail does on this host (QEMU; docs/security.md). Optional. */
+  readonly jailStatus?: {
+    enabled: boolean;
+    user: string | null;
+    uid: number | null;
+    gid: number | null;
+    seccomp: boolean;
+    cgroup: "v1" | "v2" | null;
+    notes: string[];
+  };
   /** Creates the runtime dir and per-VM overlays; idempotent. */
   prepare(spec: VmSpec): Promise<void>;
   /** Spawns the VMM detached (own session) and returns once its pid is known. */

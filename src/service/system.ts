@@ -36,6 +36,15 @@ export class SystemService implements SystemServiceApi {
         kind: hypervisor?.kind ?? "none",
         available: hv.ok,
         ...(hv.ok ? {} : { reason: hv.reason }),
+        jail: hypervisor?.jailStatus ?? {
+          enabled: false,
+          user: null,
+          uid: null,
+          gid: null,
+          seccomp: false,
+          cgroup: null,
+          notes: [`the ${hypervisor?.kind ?? "configured"} driver has no VMM jail`],
+        },
       },
       network: {
         bridge: options.bridge,

@@ -29,7 +29,7 @@ import {
   writeIdentity,
 } from "./runtime_dir.ts";
 import { startSerialLogCap } from "./serial.ts";
-import { keepingAlive, spawnDetached, type SpawnedVmm } from "./spawn.ts";
+import { keepingAlive, spawnDetached, type SpawnedVmm, type SpawnExtras } from "./spawn.ts";
 
 /** Options every detached driver takes. */
 export interface DetachedDriverOptions {
@@ -108,6 +108,14 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     return () => {};
   }
 
+  /**
+   * How the VMM of `spec` is spawned beyond its argv (the QEMU jail's wrapper
+   * and TAP fd); `release` runs once the spawn is over, whatever its outcome.
+   */
+  protected spawnExtras(_spec: VmSpec): Promise<{ extras: SpawnExtras; release: () => void }> {
+    return Promise.resolve({ extras: {}, release: () => {} });
+  }
+
   /** Where a console client connects (`VmProcess.serialSocket`): the VMM's serial socket. */
   protected consoleSocket(runtimeDir: string): string {
     return runtimePath(runtimeDir, "serialSocket");
@@ -165,7 +173,12 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     };
     let spawned: SpawnedVmm | undefined;
     try {
-      spawned = await spawnDetached(argv, runtimePath(spec.runtimeDir, "vmmLog"));
+      const { extras, release } = await this.spawnExtras(spec);
+      try {
+        spawned = await spawnDetached(argv, runtimePath(spec.runtimeDir, "vmmLog"), extras);
+      } finally {
+        release();
+      }
       proc.pid = spawned.pid;
       proc.startTime = spawned.startTime;
       this.#children.set(key(proc), spawned);
