@@ -22,7 +22,8 @@ import {
 import { resolveBinary } from "./spawn.ts";
 
 /** QEMU's seccomp filter: what a jailed VMM may not do even as its own user. */
-export const QEMU_SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
+export const QEMU_SANDBOX =
+  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 
 /** Default system user of jailed VMMs. */
 export const DEFAULT_VMM_USER = "volant-vmm";
@@ -85,7 +86,9 @@ export class Jail {
 
   /** Creates the VM's cgroup and returns how to spawn into it as the jail user. */
   async spawnFor(spec: Pick<VmSpec, "name" | "cpus" | "memoryMb">): Promise<JailSpawn> {
-    const procs = this.cgroups ? await createVmCgroup(this.cgroups, spec.name, limitsFor(spec)) : [];
+    const procs = this.cgroups
+      ? await createVmCgroup(this.cgroups, spec.name, limitsFor(spec))
+      : [];
     return {
       wrapper: [
         this.sh,
@@ -191,7 +194,9 @@ async function createUser(user: string): Promise<string | null> {
     stdout: "null",
     stderr: "piped",
   }).output();
-  return out.success ? null : `useradd ${user} failed: ${new TextDecoder().decode(out.stderr).trim()}`;
+  return out.success
+    ? null
+    : `useradd ${user} failed: ${new TextDecoder().decode(out.stderr).trim()}`;
 }
 
 /** `uid:gid` or a user name (letters, digits, `_`, `-`). */
@@ -236,7 +241,9 @@ export async function resolveJail(
       const why = await createUser(o.user);
       if (why) return off(`${why}: VMMs run unjailed`);
       ids = await lookupUser(o.user);
-      if (!ids) return off(`user ${o.user} was created but is not in /etc/passwd: VMMs run unjailed`);
+      if (!ids) {
+        return off(`user ${o.user} was created but is not in /etc/passwd: VMMs run unjailed`);
+      }
     }
   }
   if (ids[0] === 0 || ids[1] === 0) {

@@ -18,7 +18,7 @@ interface Vm {
   state: string;
   health: string;
   ip: string;
-  cpus: number;
+  cpu_cores: number;
   memory_mb: number;
 }
 
@@ -50,10 +50,11 @@ async function vmmPid(sb: Sandbox, name: string): Promise<number> {
   return Number((await Deno.readTextFile(`${sb.runtimeDir}/${name}/pid`)).trim());
 }
 
+/** True while `pid` runs (a zombie left to a non-reaping init counts as gone). */
 function alive(pid: number): boolean {
   try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
@@ -69,15 +70,17 @@ Deno.test({
   const cg = await detectCgroups();
   if ("reason" in cg) throw new Error(`this test needs cgroups: ${cg.reason}`);
   const artifacts = await prepareHost();
-  const sb = await Sandbox.create({ artifacts, prefix: "volant-jail" });
+  const sb = await Sandbox.create({ artifacts, prefix: "volant-jail", keepSys: true });
   const name = `jail${Deno.pid % 100000}`;
   try {
     await sb.startDaemon();
 
     await t.step("system info reports the jail", async () => {
       const info = await sb.volarJson<
-        { hypervisor: { jail: { enabled: boolean; uid: number; seccomp: boolean; cgroup: string } } }
-      >(["system", "info"]);
+        {
+          hypervisor: { jail: { enabled: boolean; uid: number; seccomp: boolean; cgroup: string } };
+        }
+      >(["info"]);
       assert.equal(info.hypervisor.jail.enabled, true, JSON.stringify(info.hypervisor));
       assert.notEqual(info.hypervisor.jail.uid, 0);
       assert.equal(info.hypervisor.jail.seccomp, true);
@@ -100,14 +103,17 @@ Deno.test({
 
     let vm!: Vm;
     let pid = 0;
-    await t.step("a jailed VM boots to healthy and serves HTTP through the passed TAP", async () => {
-      const r = await sb.volar(["vms", "create", name, "--plugin", "static-http"]);
-      assert.equal(r.code, 0, r.stderr);
-      vm = await waitFor(sb, name, healthy);
-      pid = await vmmPid(sb, name);
-      const page = await sb.fetchInNetns(`http://${vm.ip}/`);
-      assert.match(page, /static-http|<html|<h1/i);
-    });
+    await t.step(
+      "a jailed VM boots to healthy and serves HTTP through the passed TAP",
+      async () => {
+        const r = await sb.volar(["vms", "create", name, "--plugin", "static-http"]);
+        assert.equal(r.code, 0, r.stderr);
+        vm = await waitFor(sb, name, healthy);
+        pid = await vmmPid(sb, name);
+        const page = await sb.fetchInNetns(`http://${vm.ip}/`);
+        assert.match(page, /static-http|<html|<h1/i);
+      },
+    );
 
     await t.step("the VMM: jail uid, no capabilities, no_new_privs, Seccomp 2", async () => {
       const st = await procStatus(pid);
@@ -126,7 +132,7 @@ Deno.test({
     });
 
     await t.step("the VMM sits in its own cgroup with limits from the VM's resources", async () => {
-      const want = limitsFor({ cpus: vm.cpus, memoryMb: vm.memory_mb });
+      const want = limitsFor({ cpus: vm.cpu_cores, memoryMb: vm.memory_mb });
       const member = await Deno.readTextFile(`/proc/${pid}/cgroup`);
       const dirs = cgroupDirs(cg, name);
       if (cg.version === 1) {
