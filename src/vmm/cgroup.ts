@@ -83,8 +83,20 @@ export async function detectCgroups(): Promise<CgroupHost | { reason: string }> 
   };
 }
 
-/** Directory name of all Volant VM cgroups under each hierarchy. */
+/** Directory of all Volant VM cgroups under each hierarchy, for the default runtime dir. */
 export const CGROUP_PARENT = "volant";
+
+/**
+ * The parent cgroup of one daemon's VMs: `volant` for the default runtime
+ * root, `volant-<hash>` for any other, so daemons with their own runtime dirs
+ * (tests, side-by-side installs) never share a VM's cgroup by name.
+ */
+export function cgroupParentFor(runtimeRoot: string, defaultRoot: string): string {
+  if (runtimeRoot === defaultRoot) return CGROUP_PARENT;
+  let h = 0x811c9dc5; // FNV-1a: short and stable, not a security boundary
+  for (const c of new TextEncoder().encode(runtimeRoot)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return `${CGROUP_PARENT}-${h.toString(16).padStart(8, "0")}`;
+}
 
 async function write(path: string, value: string): Promise<void> {
   try {
@@ -111,10 +123,10 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** The cgroup directories of VM `name` (one per v1 controller, one for v2). */
-export function cgroupDirs(host: CgroupHost, name: string): string[] {
+export function cgroupDirs(host: CgroupHost, parent: string, name: string): string[] {
   return host.version === 2
-    ? [`${host.root}/${CGROUP_PARENT}/${name}`]
-    : CONTROLLERS.map((c) => `${host.roots[c]}/${CGROUP_PARENT}/${name}`);
+    ? [`${host.root}/${parent}/${name}`]
+    : CONTROLLERS.map((c) => `${host.roots[c]}/${parent}/${name}`);
 }
 
 /**
@@ -124,12 +136,13 @@ export function cgroupDirs(host: CgroupHost, name: string): string[] {
  */
 export async function createVmCgroup(
   host: CgroupHost,
-  name: string,
+  group: { parent: string; name: string },
   limits: CgroupLimits,
 ): Promise<string[]> {
-  await removeVmCgroup(host, name);
+  const name = group.name;
+  await removeVmCgroup(host, group);
   if (host.version === 2) {
-    const parent = `${host.root}/${CGROUP_PARENT}`;
+    const parent = `${host.root}/${group.parent}`;
     await mkdirp(parent);
     // Controllers must be delegated at each level down to the VM's group.
     await write(`${host.root}/cgroup.subtree_control`, "+cpu +memory +pids");
@@ -142,7 +155,7 @@ export async function createVmCgroup(
     await write(`${dir}/pids.max`, String(limits.pids));
     return [`${dir}/cgroup.procs`];
   }
-  const [cpu, memory, pids] = cgroupDirs(host, name);
+  const [cpu, memory, pids] = cgroupDirs(host, group.parent, name);
   for (const d of [cpu, memory, pids]) await mkdirp(d);
   await write(`${cpu}/cpu.cfs_period_us`, String(CPU_PERIOD_US));
   await write(`${cpu}/cpu.cfs_quota_us`, String(limits.cpuQuotaUs));
@@ -156,8 +169,11 @@ export async function createVmCgroup(
 }
 
 /** Removes VM `name`'s cgroup; a cgroup with processes left in it is a conflict. */
-export async function removeVmCgroup(host: CgroupHost, name: string): Promise<void> {
-  for (const dir of cgroupDirs(host, name)) {
+export async function removeVmCgroup(
+  host: CgroupHost,
+  { parent, name }: { parent: string; name: string },
+): Promise<void> {
+  for (const dir of cgroupDirs(host, parent, name)) {
     try {
       await Deno.remove(dir);
     } catch (e) {
@@ -171,5 +187,15 @@ export async function removeVmCgroup(host: CgroupHost, name: string): Promise<vo
       }
       throw e;
     }
+    // The parent goes with its last VM; while other VMs live in it, it stays (EBUSY).
+    try {
+      await Deno.remove(parentDir(dir));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound || /busy/i.test((e as Error).message))) throw e;
+    }
   }
+}
+
+function parentDir(p: string): string {
+  return p.slice(0, p.lastIndexOf("/"));
 }

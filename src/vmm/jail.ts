@@ -85,10 +85,12 @@ export class Jail {
   }
 
   /** Creates the VM's cgroup and returns how to spawn into it as the jail user. */
-  async spawnFor(spec: Pick<VmSpec, "name" | "cpus" | "memoryMb">): Promise<JailSpawn> {
-    const procs = this.cgroups
-      ? await createVmCgroup(this.cgroups, spec.name, limitsFor(spec))
-      : [];
+  async spawnFor(
+    spec: Pick<VmSpec, "name" | "cpus" | "memoryMb">,
+    cgroupParent: string,
+  ): Promise<JailSpawn> {
+    const group = { parent: cgroupParent, name: spec.name };
+    const procs = this.cgroups ? await createVmCgroup(this.cgroups, group, limitsFor(spec)) : [];
     return {
       wrapper: [
         this.sh,
@@ -110,8 +112,8 @@ export class Jail {
   }
 
   /** Removes the VM's cgroup once its VMM has exited. */
-  async release(name: string): Promise<void> {
-    if (this.cgroups) await removeVmCgroup(this.cgroups, name);
+  async release(name: string, cgroupParent: string): Promise<void> {
+    if (this.cgroups) await removeVmCgroup(this.cgroups, { parent: cgroupParent, name });
   }
 
   status(notes: string[]): JailStatus {

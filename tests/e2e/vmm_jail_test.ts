@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import { prepareHost } from "../../scripts/journey/prepare.ts";
 import { Sandbox } from "../../scripts/journey/sandbox.ts";
 import { REPO } from "../../scripts/_repo.ts";
-import { cgroupDirs, detectCgroups, limitsFor } from "../../src/vmm/cgroup.ts";
+import { cgroupDirs, cgroupParentFor, detectCgroups, limitsFor } from "../../src/vmm/cgroup.ts";
+import { DEFAULT_RUNTIME_ROOT } from "../../src/vmm/runtime_dir.ts";
 
 interface Vm {
   name: string;
@@ -72,6 +73,7 @@ Deno.test({
   const artifacts = await prepareHost();
   const sb = await Sandbox.create({ artifacts, prefix: "volant-jail", keepSys: true });
   const name = `jail${Deno.pid % 100000}`;
+  const parent = cgroupParentFor(sb.runtimeDir, DEFAULT_RUNTIME_ROOT);
   try {
     await sb.startDaemon();
 
@@ -134,10 +136,10 @@ Deno.test({
     await t.step("the VMM sits in its own cgroup with limits from the VM's resources", async () => {
       const want = limitsFor({ cpus: vm.cpu_cores, memoryMb: vm.memory_mb });
       const member = await Deno.readTextFile(`/proc/${pid}/cgroup`);
-      const dirs = cgroupDirs(cg, name);
+      const dirs = cgroupDirs(cg, parent, name);
       if (cg.version === 1) {
         for (const c of ["cpu", "memory", "pids"]) {
-          assert.match(member, new RegExp(`:${c}(,[a-z]+)*:/volant/${name}\\n`), member);
+          assert.match(member, new RegExp(`:${c}(,[a-z]+)*:/${parent}/${name}\\n`), member);
         }
         const [cpu, memory, pids] = dirs;
         const read = async (p: string) => (await Deno.readTextFile(p)).trim();
@@ -149,7 +151,7 @@ Deno.test({
         // The guest's memory is charged here, not to the daemon.
         assert.ok(Number(await read(`${memory}/memory.usage_in_bytes`)) > 16 * 1024 * 1024);
       } else {
-        assert.match(member, new RegExp(`^0::.*/volant/${name}$`, "m"));
+        assert.match(member, new RegExp(`^0::.*/${parent}/${name}$`, "m"));
         const read = async (f: string) => (await Deno.readTextFile(`${dirs[0]}/${f}`)).trim();
         assert.equal(Number(await read("memory.max")), want.memoryBytes);
         assert.equal(Number(await read("pids.max")), want.pids);
@@ -181,7 +183,7 @@ Deno.test({
       assert.equal((await sb.volarJson<Vm>(["vms", "show", name])).state, "stopped");
       assert.ok(!alive(pid), "VMM gone");
       const deadline = Date.now() + 5_000;
-      let left = cgroupDirs(cg, name).filter((d) => alive0(d));
+      let left = cgroupDirs(cg, parent, name).filter((d) => alive0(d));
       while (left.length > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
         left = left.filter((d) => alive0(d));

@@ -14,7 +14,8 @@ import {
 import { sleep } from "../exit_watch.ts";
 import { hostTscKhz, kvmUsable } from "../host.ts";
 import { isSameLiveProcess } from "../proc.ts";
-import { runtimePath } from "../runtime_dir.ts";
+import { DEFAULT_RUNTIME_ROOT, runtimePath } from "../runtime_dir.ts";
+import { cgroupParentFor } from "../cgroup.ts";
 import { type Jail, type JailStatus, QEMU_SANDBOX } from "../jail.ts";
 import { resolveBinary, type SpawnExtras } from "../spawn.ts";
 import { closeFd, openTapFd } from "../tap_fd.ts";
@@ -47,6 +48,8 @@ export class QemuDriver extends DetachedVmmDriver {
   readonly #jail: Jail | null;
   /** What the jail does on this host (reported at start and in system/info). */
   readonly jailStatus?: JailStatus;
+  /** This daemon's parent cgroup of its VMs (see cgroupParentFor). */
+  readonly #cgroupParent: string;
 
   constructor(opts: QemuDriverOptions = {}) {
     super(opts);
@@ -54,6 +57,7 @@ export class QemuDriver extends DetachedVmmDriver {
     this.#accelChoice = opts.accel ?? "auto";
     this.#jail = opts.jail ?? null;
     this.jailStatus = opts.jailStatus;
+    this.#cgroupParent = cgroupParentFor(this.roots.runtimeRoot, DEFAULT_RUNTIME_ROOT);
   }
 
   override async prepare(spec: VmSpec): Promise<void> {
@@ -75,14 +79,14 @@ export class QemuDriver extends DetachedVmmDriver {
 
   override async destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void> {
     await super.destroy(spec);
-    await this.#jail?.release(spec.name);
+    await this.#jail?.release(spec.name, this.#cgroupParent);
   }
 
   /** The VM's cgroup goes once its VMM has exited. */
   #releaseAtExit(proc: VmProcess): void {
     const jail = this.#jail;
     if (!jail) return;
-    this.exited(proc).then(() => jail.release(proc.name)).catch((e) => {
+    this.exited(proc).then(() => jail.release(proc.name, this.#cgroupParent)).catch((e) => {
       // A cgroup left behind is reset at the next boot; nothing to undo here.
       console.error(`volant: cannot remove the cgroup of ${proc.name}: ${(e as Error).message}`);
     });
@@ -92,7 +96,7 @@ export class QemuDriver extends DetachedVmmDriver {
     spec: VmSpec,
   ): Promise<{ extras: SpawnExtras; release: () => void }> {
     if (!this.#jail) return { extras: {}, release: () => {} };
-    const { wrapper } = await this.#jail.spawnFor(spec);
+    const { wrapper } = await this.#jail.spawnFor(spec, this.#cgroupParent);
     const fd = spec.net ? openTapFd(spec.net.tap) : undefined;
     return {
       extras: { wrapper, fds: fd === undefined ? [] : [fd] },
