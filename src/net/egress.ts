@@ -154,7 +154,15 @@ export class PolicyTables {
   #queue: Promise<void> = Promise.resolve();
   constructor(readonly bridge: string, readonly nft = "nft") {}
 
-  /** Sets (or with null clears) the policy of VM `name` and applies the result. */
+  /** Applies the (empty) map: removes both tables whatever an earlier run left. */
+  reset(): Promise<void> {
+    const script = renderPolicies([], this.bridge);
+    const run = this.#queue.then(() => runNft(["-f", "-"], script, this.nft).then(() => {}));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Sets (or with null clears) the policy of the VM on TAP `name` and applies the result. */
   set(name: string, policy: VmNetPolicy | null): Promise<void> {
     const before = this.#vms.get(name);
     if (policy === null || isDefaultPolicy(policy)) {

@@ -5,7 +5,11 @@
  * capabilities, no_new_privs and seccomp filtering (`Seccomp: 2`), inside its
  * own cgroup with the limits its resources imply; the VM must still boot to
  * healthy, serve HTTP over the TAP fd it was handed, survive a daemon restart
- * (adopted, same pid), and stop cleanly with its cgroup removed.
+ * (adopted, same pid), and stop cleanly with its cgroup removed. The plugin
+ * carries a `network.egress` allow-list and `isolation`: the daemon's
+ * nftables tables hold the VM's rules while it runs and drop them with its
+ * TAP (src/net/egress_test.ts proves the rules against real traffic).
+ * Takes ~40 s on an idle host (1-2 min on a busy one).
  */
 import assert from "node:assert/strict";
 import { prepareHost } from "../../scripts/journey/prepare.ts";
@@ -19,6 +23,7 @@ interface Vm {
   state: string;
   health: string;
   ip: string;
+  tap: string;
   cpu_cores: number;
   memory_mb: number;
 }
@@ -99,7 +104,16 @@ Deno.test({
       "--json",
     ]);
     assert.equal(build.code, 0, build.stderr);
-    const manifest = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
+    const built = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
+    // The same plugin with a network policy: egress to one network and port, isolated.
+    const m = JSON.parse(await Deno.readTextFile(built));
+    m.network = {
+      mode: "bridged",
+      egress: { allow: [{ cidr: "10.99.0.0/24", ports: [80], protocol: "tcp" }] },
+      isolation: true,
+    };
+    const manifest = `${dist}/policed.manifest.json`;
+    await Deno.writeTextFile(manifest, JSON.stringify(m));
     const inst = await sb.volar(["plugins", "install", manifest]);
     assert.equal(inst.code, 0, inst.stderr);
 
@@ -159,6 +173,16 @@ Deno.test({
       }
     });
 
+    await t.step("the manifest's egress/isolation policy is in the netns's nftables", async () => {
+      const rules = (await sb.inNetns(["nft", "list", "ruleset"])).stdout;
+      const chain = rules.slice(rules.indexOf(`chain vm_${vm.tap} {`));
+      assert.match(chain, /ip daddr 10\.99\.0\.0\/24 tcp dport 80 accept/);
+      assert.match(chain, /counter packets \d+ bytes \d+ drop/);
+      assert.match(rules, new RegExp(`ip saddr ${vm.ip.replaceAll(".", "\\.")} jump vm_${vm.tap}`));
+      assert.match(rules, new RegExp(`iifname "${vm.tap}" counter packets \\d+ bytes \\d+ drop`));
+      assert.match(rules, new RegExp(`oifname "${vm.tap}" counter packets \\d+ bytes \\d+ drop`));
+    });
+
     await t.step("the VMM owns its runtime dir; the state dir is traverse-only", async () => {
       const st = await procStatus(pid);
       const uid = Number(st.Uid.split(/\s+/)[0]);
@@ -189,6 +213,11 @@ Deno.test({
         left = left.filter((d) => alive0(d));
       }
       assert.deepEqual(left, [], "cgroup dirs removed");
+      const tables = (await sb.inNetns(["nft", "list", "tables"])).stdout;
+      assert.ok(
+        !/volant_egress|volant_l2/.test(tables),
+        `policy tables go with the TAP: ${tables}`,
+      );
     });
   } finally {
     await sb.close();
