@@ -41,6 +41,12 @@ export interface SandboxOptions {
   prefix?: string;
   /** Extra volantd flags. */
   daemonArgs?: string[];
+  /**
+   * Enter the namespace with `nsenter --net` (network only) instead of
+   * `ip netns exec`, which also remounts /sys and so hides the host's cgroup
+   * mounts from the daemon (the VMM jail needs them).
+   */
+  keepSys?: boolean;
 }
 
 /** One netns + volantd + launchers. Always `close()` it (in a finally). */
@@ -55,6 +61,7 @@ export class Sandbox {
   #daemon: Deno.ChildProcess | null = null;
   #artifacts: GuestArtifacts;
   #daemonArgs: string[];
+  #keepSys: boolean;
 
   private constructor(dir: string, netns: string, opts: SandboxOptions) {
     this.dir = dir;
@@ -66,6 +73,7 @@ export class Sandbox {
     this.daemonLog = `${dir}/volantd.log`;
     this.#artifacts = opts.artifacts;
     this.#daemonArgs = opts.daemonArgs ?? [];
+    this.#keepSys = opts.keepSys ?? false;
   }
 
   /** Creates the namespace (lo up), the dirs and the launchers; starts nothing yet. */
@@ -98,10 +106,9 @@ export class Sandbox {
         "-c",
         'exec "$@" >>"$VOLANT_DAEMON_LOG" 2>&1',
         "sh",
-        "ip",
-        "netns",
-        "exec",
-        this.netns,
+        ...(this.#keepSys
+          ? ["nsenter", `--net=/run/netns/${this.netns}`]
+          : ["ip", "netns", "exec", this.netns]),
         `${this.binDir}/volantd`,
         "--state-dir",
         this.stateDir,

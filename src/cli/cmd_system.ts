@@ -22,6 +22,12 @@ export const systemInfo: Command = {
     const hv = i.hypervisor.available
       ? `${i.hypervisor.kind} (available)`
       : `${i.hypervisor.kind} (unavailable: ${i.hypervisor.reason ?? "unknown"})`;
+    const j = i.hypervisor.jail;
+    const jail = j.enabled
+      ? `on: user ${j.user} (uid ${j.uid}), seccomp ${j.seccomp ? "on" : "off"}, cgroup ${
+        j.cgroup ?? "none"
+      }`
+      : "off";
     const states = Object.entries(i.vms.by_state).map(([s, n]) => `${s} ${n}`).join(", ");
     ctx.io.out(keyValues([
       ["Version", i.version],
@@ -34,6 +40,7 @@ export const systemInfo: Command = {
           `${i.hypervisor.accel.accel} (${i.hypervisor.accel.mode}: ${i.hypervisor.accel.reason})`,
         ] as [string, string]]
         : []),
+      ["VMM jail", [jail, ...j.notes].join("; ")],
       ["Bridge", `${i.network.bridge} ${i.network.subnet} gateway ${i.network.gateway}`],
       [
         "IP pool",

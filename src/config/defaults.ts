@@ -51,6 +51,10 @@ export const DEFAULTS = {
   download_timeout_seconds: 15,
   /** Refuse plugins whose manifest carries no minisign signature by a trusted key. */
   require_signatures: false,
+  /** Jail every VMM: its own user, seccomp sandbox, per-VM cgroup (docs/security.md). */
+  jail: true,
+  /** The jailed VMM's user (created as a system user if missing) or `UID:GID`. */
+  vmm_user: "volant-vmm",
 } as const;
 
 export type ConfigKey = keyof typeof DEFAULTS;

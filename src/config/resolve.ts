@@ -38,6 +38,8 @@ export interface ResolvedConfig {
   downloadMaxBytes: number;
   downloadTimeoutSeconds: number;
   requireSignatures: boolean;
+  jail: boolean;
+  vmmUser: string;
   /** Where each key's value came from, e.g. `env VOLANT_SUBNET`. */
   sources: Record<ConfigKey, string>;
   /** The config file read, if any. */
@@ -147,6 +149,8 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     downloadMaxBytes: values.download_max_bytes as number,
     downloadTimeoutSeconds: values.download_timeout_seconds as number,
     requireSignatures: values.require_signatures as boolean,
+    jail: values.jail as boolean,
+    vmmUser: values.vmm_user as string,
     sources,
     configFile: inputs.file?.path ?? null,
   };

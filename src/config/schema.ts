@@ -76,4 +76,9 @@ export const KEY_SCHEMAS: Record<ConfigKey, z.ZodType> = {
   download_max_bytes: int(1024 * 1024, 1024 ** 4),
   download_timeout_seconds: int(1, 3600),
   require_signatures: bool,
+  jail: bool,
+  vmm_user: z.string().regex(
+    /^([a-z_][a-z0-9_-]{0,31}|\d+:\d+)$/,
+    "must be a user name or UID:GID",
+  ),
 };

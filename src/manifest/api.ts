@@ -440,6 +440,16 @@ export const SystemInfoSchema = z.object({
       probe_ms: z.number().nullable(),
       cached: z.boolean(),
     }).optional(),
+    /** The VMM jail (docs/security.md): user, seccomp, cgroup, and what the host lacks. */
+    jail: z.object({
+      enabled: z.boolean(),
+      user: z.string().nullable(),
+      uid: z.int().nullable(),
+      gid: z.int().nullable(),
+      seccomp: z.boolean(),
+      cgroup: z.enum(["v1", "v2"]).nullable(),
+      notes: z.array(z.string()),
+    }),
   }),
   network: z.object({
     bridge: z.string(),

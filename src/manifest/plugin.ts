@@ -110,11 +110,32 @@ export const CloudInitSchema = z.strictObject({
   network_config: CloudInitDocSchema.optional(),
 });
 
+const IPV4_CIDR =
+  /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(\/([12]?\d|3[0-2]))?$/;
+
+/** One allow-list entry of `network.egress`: a destination network, optionally ports. */
+export const EgressRuleSchema = z.strictObject({
+  cidr: z.string().regex(IPV4_CIDR, "must be an IPv4 address or CIDR such as 10.0.0.0/8"),
+  ports: z.array(z.int().min(1, "must be a port 1-65535").max(65535, "must be a port 1-65535"))
+    .min(1).max(64).optional(),
+  protocol: z.enum(["tcp", "udp"]).optional(),
+});
+
+/** What a guest may open beyond the bridge (default allow-all, through NAT). */
+export const EgressSchema = z.union([
+  z.enum(["allow-all", "deny-all"]),
+  z.strictObject({ allow: z.array(EgressRuleSchema).min(1).max(64) }),
+]);
+
 export const NetworkSchema = z.strictObject({
   mode: z.enum(["bridged", "dhcp", "vsock"]),
   subnet: z.string().optional(),
   gateway: z.string().optional(),
   auto_assign: z.boolean().optional(),
+  /** Per-VM egress policy, enforced in nftables (bridged mode). */
+  egress: EgressSchema.optional(),
+  /** true: no frames to or from other guests on the bridge (default false). */
+  isolation: z.boolean().optional(),
 });
 
 export const DevicesSchema = z.strictObject({

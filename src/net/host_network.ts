@@ -32,6 +32,7 @@ import {
   renderRuleset,
 } from "./nat.ts";
 import { createTap } from "./tap.ts";
+import { PolicyTables } from "./egress.ts";
 
 export interface HostNetworkOptions {
   /** The nft binary (default "nft" on PATH). */
@@ -209,6 +210,8 @@ export function sweepTapsSync(owned: ReadonlySet<string>): string[] {
 /** The HostNetwork port for volantd (and `volar setup`). */
 export function createHostNetwork(opts: HostNetworkOptions = {}): HostNetwork {
   const nft = opts.nft ?? "nft";
+  // Per-VM policies (src/net/egress.ts), known once ensureNat has named the bridge.
+  let policies: PolicyTables | undefined;
   return {
     ensureBridge: (o) => Promise.resolve().then(() => ensureBridgeSync(o)),
     async ensureNat(o) {
@@ -216,10 +219,24 @@ export function createHostNetwork(opts: HostNetworkOptions = {}): HostNetwork {
       renderRuleset(spec); // validates every field before anything on the host changes
       await ensureIpForward(opts.ipForwardPath ?? IP_FORWARD_PATH);
       await ensureNftTable(spec, nft);
+      if (!policies) {
+        policies = new PolicyTables(o.bridge, nft);
+        // Start from no policy: the service re-applies those of the VMs it adopts, so rules
+        // left by a previous run never outlive their VM onto a new one with the same TAP/IP.
+        await policies.reset();
+      }
+    },
+    async applyVmPolicy(p) {
+      if (!policies) {
+        throw new VolantError("internal", "applyVmPolicy before ensureNat: no bridge known");
+      }
+      await policies.set(p.tap, p);
     },
     removeNat: () => removeNftTable(nft),
     ensureTap: (o) => Promise.resolve().then(() => ensureTapSync(o)),
-    deleteTap: (name) => Promise.resolve().then(() => deleteTapSync(name)),
+    // A VM's policy lives as long as its TAP.
+    deleteTap: (name) =>
+      Promise.resolve().then(() => deleteTapSync(name)).then(() => policies?.set(name, null)),
     sweepTaps: (owned) => Promise.resolve().then(() => sweepTapsSync(owned)),
   };
 }

@@ -105,6 +105,16 @@ export interface Hypervisor {
   extraKernelArgs?(): Promise<string[]>;
   /** The accelerator decision this driver boots with. Optional. */
   accelerator?(): Promise<AccelInfo>;
+  /** What the VMM jail does on this host (QEMU; docs/security.md). Optional. */
+  readonly jailStatus?: {
+    enabled: boolean;
+    user: string | null;
+    uid: number | null;
+    gid: number | null;
+    seccomp: boolean;
+    cgroup: "v1" | "v2" | null;
+    notes: string[];
+  };
   /** Creates the runtime dir and per-VM overlays; idempotent. */
   prepare(spec: VmSpec): Promise<void>;
   /** Spawns the VMM detached (own session) and returns once its pid is known. */
@@ -141,6 +151,21 @@ export interface Hypervisor {
 }
 
 /** Host networking, implemented by src/net through FFI. */
+/** One allow-list entry of a VM's egress policy. */
+export interface EgressRule {
+  cidr: string;
+  ports?: number[];
+  protocol?: "tcp" | "udp";
+}
+
+/** A VM's network policy: `network.egress` and `network.isolation` of its config. */
+export interface VmNetPolicy {
+  tap: string;
+  ip: string;
+  egress: "allow-all" | "deny-all" | { allow: EgressRule[] };
+  isolation: boolean;
+}
+
 export interface HostNetwork {
   /** Bridge exists, has `gatewayCidr` (e.g. 192.168.127.1/24) and a fixed MAC, is up. */
   ensureBridge(opts: { name: string; gatewayCidr: string; mtu?: number }): Promise<void>;
@@ -151,6 +176,11 @@ export interface HostNetwork {
   ensureTap(opts: { name: string; bridge: string; owner?: number }): Promise<void>;
   /** Deletes a TAP; a missing one is fine. */
   deleteTap(name: string): Promise<void>;
+  /**
+   * Applies a VM's egress/isolation policy (keyed by its TAP; cleared when the
+   * TAP is deleted). Optional: without it policies are not enforced.
+   */
+  applyVmPolicy?(policy: VmNetPolicy): Promise<void>;
   /** Removes Volant TAPs (recognised by prefix) not in `owned`; returns the removed names. */
   sweepTaps(owned: ReadonlySet<string>): Promise<string[]>;
 }

@@ -230,6 +230,15 @@ export class Supervisor {
             );
             return;
           }
+          const config = store.configs.get(row.id)?.config;
+          if (config) {
+            await this.#vms.applyNetPolicy(row, config).catch((error: unknown) =>
+              log.error("cannot re-apply the network policy of an adopted VM", {
+                vm: row.name,
+                error,
+              })
+            );
+          }
           const updated = this.#vms.setState(row.name, "running", patch);
           events.publish("vm.adopted", "vm", row.name, { pid: proc.pid, was: row.state });
           this.watch(row.name, proc);

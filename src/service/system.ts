@@ -49,6 +49,15 @@ export class SystemService implements SystemServiceApi {
             },
           }
           : {}),
+        jail: hypervisor?.jailStatus ?? {
+          enabled: false,
+          user: null,
+          uid: null,
+          gid: null,
+          seccomp: false,
+          cgroup: null,
+          notes: [`the ${hypervisor?.kind ?? "configured"} driver has no VMM jail`],
+        },
       },
       network: {
         bridge: options.bridge,

@@ -56,6 +56,8 @@ export interface VmLifecycle {
   finishDelete(row: VmRow, reason?: string): Promise<void>;
   /** True while a stop or delete asked for this VM's VMM to go away. */
   stopRequested(name: string): boolean;
+  /** Enforces the VM's egress/isolation policy (see VmService.applyNetPolicy). */
+  applyNetPolicy(row: VmRow, config: VmConfig): Promise<void>;
 }
 
 export class VmService implements VmServiceApi, VmLifecycle {
@@ -231,6 +233,19 @@ export class VmService implements VmServiceApi, VmLifecycle {
     });
   }
 
+  /**
+   * Enforces the VM's `network.egress` / `network.isolation` (bridged mode,
+   * before its VMM runs; again for an adopted VMM). Cleared with its TAP.
+   */
+  async applyNetPolicy(row: VmRow, config: VmConfig): Promise<void> {
+    const net = config.network;
+    if (!this.ctx.network?.applyVmPolicy || (net?.mode ?? "bridged") !== "bridged") return;
+    const egress = net?.egress ?? "allow-all";
+    const isolation = net?.isolation ?? false;
+    if (egress === "allow-all" && !isolation) return; // the default: no rule at all
+    await this.ctx.network.applyVmPolicy({ tap: row.tap, ip: row.ip, egress, isolation });
+  }
+
   async startLocked(name: string, automatic: boolean): Promise<VmRow> {
     const { store, events, options } = this.ctx;
     let row = this.#row(name);
@@ -260,6 +275,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
     let proc: VmProcess | undefined;
     try {
       if (spec.net) await network.ensureTap({ name: spec.net.tap, bridge: options.bridge });
+      await this.applyNetPolicy(row, config);
       await hypervisor.prepare(spec);
       proc = await hypervisor.boot(spec);
       this.procs.set(name, proc);

@@ -31,8 +31,12 @@ import {
   writeIdentity,
 } from "./runtime_dir.ts";
 import { startSerialLogCap } from "./serial.ts";
-import { keepingAlive, spawnDetached, type SpawnedVmm } from "./spawn.ts";
+import { keepingAlive, spawnDetached, type SpawnedVmm, type SpawnExtras } from "./spawn.ts";
 
+/** What a launch needs of a VM: a boot has the whole spec, a restore only its dirs. */
+export type LaunchSpec =
+  & Pick<VmSpec, "name" | "runtimeDir" | "stateDir" | "serialLogMaxBytes">
+  & Partial<VmSpec>;
 /** Options every detached driver takes. */
 export interface DetachedDriverOptions {
   /** Root of per-VM runtime dirs (default /run/volant/vms). */
@@ -148,6 +152,14 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     await this.#forceKill(proc);
   }
 
+  /**
+   * How the VMM of `spec` is spawned beyond its argv (the QEMU jail's wrapper
+   * and TAP fd); `release` runs once the spawn is over, whatever its outcome.
+   */
+  protected spawnExtras(_spec: LaunchSpec): Promise<{ extras: SpawnExtras; release: () => void }> {
+    return Promise.resolve({ extras: {}, release: () => {} });
+  }
+
   /** Where a console client connects (`VmProcess.serialSocket`): the VMM's serial socket. */
   protected consoleSocket(runtimeDir: string): string {
     return runtimePath(runtimeDir, "serialSocket");
@@ -209,7 +221,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
    * The caller has validated the dirs, refused a live VMM and cleared boot files.
    */
   protected async launch(
-    spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir" | "serialLogMaxBytes">,
+    spec: LaunchSpec,
     argv: string[],
     o: LaunchOptions,
   ): Promise<VmProcess> {
@@ -223,7 +235,12 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     };
     let spawned: SpawnedVmm | undefined;
     try {
-      spawned = await spawnDetached(argv, runtimePath(spec.runtimeDir, "vmmLog"));
+      const { extras, release } = await this.spawnExtras(spec);
+      try {
+        spawned = await spawnDetached(argv, runtimePath(spec.runtimeDir, "vmmLog"), extras);
+      } finally {
+        release();
+      }
       proc.pid = spawned.pid;
       proc.startTime = spawned.startTime;
       this.#children.set(key(proc), spawned);

@@ -94,9 +94,27 @@ function check(rc: number, what: string, binary: string): void {
   }
 }
 
-/** Spawns `argv` detached with output appended to `logPath`. `argv[0]` must be absolute. */
-export async function spawnDetached(argv: string[], logPath: string): Promise<SpawnedVmm> {
-  const binary = argv[0];
+/** Extras of a spawn: a wrapper that execs the VMM, descriptors handed over. */
+export interface SpawnExtras {
+  /** Runs first and execs `argv` in place (same pid): e.g. the jail's cgroup join + setpriv. */
+  wrapper?: string[];
+  /** Our fds that the VMM gets as 3, 4, ... (in this order). */
+  fds?: number[];
+}
+
+/**
+ * Spawns `argv` detached with output appended to `logPath`. `argv[0]` must be
+ * absolute. With a wrapper, the process runs `[...wrapper, ...argv]`, and the
+ * returned `argv` is what it shows once the wrapper has exec'd.
+ */
+export async function spawnDetached(
+  argv: string[],
+  logPath: string,
+  extras: SpawnExtras = {},
+): Promise<SpawnedVmm> {
+  const fds = extras.fds ?? [];
+  const run = [...(extras.wrapper ?? []), ...argv];
+  const binary = run[0];
   if (!binary?.startsWith("/")) {
     throw new VolantError("internal", `VMM binary must be an absolute path, got ${binary}`);
   }
@@ -106,7 +124,7 @@ export async function spawnDetached(argv: string[], logPath: string): Promise<Sp
   const attr = new Uint8Array(512);
   const noSignals = new Uint8Array(128); // sigset_t, empty
   const allSignals = new Uint8Array(128).fill(0xff);
-  const args = cArray(argv);
+  const args = cArray(run);
   const env = cArray(Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`));
   const devNull = cString("/dev/null");
   const log = cString(logPath);
@@ -122,8 +140,16 @@ export async function spawnDetached(argv: string[], logPath: string): Promise<Sp
       binary,
     );
     check(lib.posix_spawn_file_actions_adddup2(actions, 1, 2), "stderr", binary);
+    for (const [i, fd] of fds.entries()) {
+      // Our fds are close-on-exec and well above 3+i (Deno holds many), so dup2 clears it.
+      check(lib.posix_spawn_file_actions_adddup2(actions, fd, 3 + i), `pass fd ${fd}`, binary);
+    }
     if (lib.posix_spawn_file_actions_addclosefrom_np) {
-      check(lib.posix_spawn_file_actions_addclosefrom_np(actions, 3), "close fds", binary);
+      check(
+        lib.posix_spawn_file_actions_addclosefrom_np(actions, 3 + fds.length),
+        "close fds",
+        binary,
+      );
     }
     const flags = POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
     check(lib.posix_spawnattr_setflags(attr, flags), "flags", binary);

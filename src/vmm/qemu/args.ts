@@ -16,6 +16,10 @@ export interface QemuArgsOptions {
   serialLog: string;
   /** Where the guest's vsock would be (vhost-vsock needs no host path; kept for symmetry). */
   vsockSocket?: string;
+  /** The TAP as an fd the VMM inherits (jailed: it cannot open /dev/net/tun); else by name. */
+  tapFd?: number;
+  /** `-sandbox` value (QEMU's seccomp filter); none when absent. */
+  sandbox?: string;
 }
 
 /** QEMU option values double a comma to escape it. */
@@ -56,6 +60,7 @@ export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
     "-kernel",
     spec.kernel,
   ];
+  if (o.sandbox) args.push("-sandbox", o.sandbox);
   if (spec.initramfs) args.push("-initrd", spec.initramfs);
   args.push("-append", spec.cmdline);
   for (const [i, d] of spec.disks.entries()) {
@@ -71,7 +76,9 @@ export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
   if (spec.net) {
     args.push(
       "-netdev",
-      `tap,id=net0,ifname=${spec.net.tap},script=no,downscript=no`,
+      o.tapFd === undefined
+        ? `tap,id=net0,ifname=${spec.net.tap},script=no,downscript=no`
+        : `tap,id=net0,fd=${o.tapFd}`,
       "-device",
       `${dev("net")},netdev=net0,mac=${spec.net.mac}`,
     );

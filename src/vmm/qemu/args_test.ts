@@ -96,3 +96,13 @@ Deno.test("no initramfs: no -initrd", () => {
   const a = buildQemuArgs({ ...base, initramfs: undefined }, opts);
   assertEquals(a.includes("-initrd"), false);
 });
+
+Deno.test("jailed: the TAP as an inherited fd and the seccomp sandbox; neither by default", () => {
+  const spec = { ...base, net: { tap: "vtap1", mac: "02:00:00:00:00:01" } };
+  const plain = buildQemuArgs(spec, opts);
+  ok(!plain.includes("-sandbox"));
+  assertEquals(after(plain, "-netdev"), ["tap,id=net0,ifname=vtap1,script=no,downscript=no"]);
+  const jailed = buildQemuArgs(spec, { ...opts, tapFd: 3, sandbox: "on,spawn=deny" });
+  assertEquals(after(jailed, "-sandbox"), ["on,spawn=deny"]);
+  assertEquals(after(jailed, "-netdev"), ["tap,id=net0,fd=3"]);
+});

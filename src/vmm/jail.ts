@@ -1,0 +1,260 @@
+/**
+ * The VMM jail: QEMU runs as an unprivileged system user (no capabilities,
+ * no_new_privs, no supplementary groups), under its own seccomp sandbox, in a
+ * per-VM cgroup with cpu, memory and pids limits. The credentials are set at
+ * spawn by setpriv(1) (QEMU's `-runas` with `elevateprivileges=deny` dies of
+ * SIGSYS), and a one-line sh joins the cgroup before exec, so every page of
+ * guest memory is charged to it. The TAP is opened by the daemon and passed
+ * as an fd; the VMM owns only its runtime dir and its writable overlays, and
+ * reads the shared artifacts through group-only traverse rights.
+ *
+ * @module
+ */
+import { VolantError } from "../errors.ts";
+import type { VmSpec } from "../service/ports.ts";
+import {
+  type CgroupHost,
+  createVmCgroup,
+  detectCgroups,
+  limitsFor,
+  removeVmCgroup,
+} from "./cgroup.ts";
+import { resolveBinary } from "./spawn.ts";
+
+/** QEMU's seccomp filter: what a jailed VMM may not do even as its own user. */
+export const QEMU_SANDBOX =
+  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
+
+/** Default system user of jailed VMMs. */
+export const DEFAULT_VMM_USER = "volant-vmm";
+
+/** What the jail does on this host, for logs and system/info. */
+export interface JailStatus {
+  enabled: boolean;
+  user: string | null;
+  uid: number | null;
+  gid: number | null;
+  seccomp: boolean;
+  cgroup: "v1" | "v2" | null;
+  /** What the host lacks or what was turned off, one sentence each. */
+  notes: string[];
+}
+
+/** How a jailed VMM is started. */
+export interface JailSpawn {
+  /** Runs before the VMM's own argv: join the cgroup, drop to the user, exec. */
+  wrapper: string[];
+}
+
+/** Joins each cgroup.procs named before `--`, then execs the rest. */
+const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; ' +
+  'shift; exec "$@"';
+
+/** A resolved jail: the user, the cgroup hierarchy, the helper binaries. */
+export class Jail {
+  readonly #checkedDirs = new Set<string>();
+  constructor(
+    readonly user: string,
+    readonly uid: number,
+    readonly gid: number,
+    readonly cgroups: CgroupHost | null,
+    readonly setpriv: string,
+    readonly sh: string,
+  ) {}
+
+  /**
+   * Gives the VMM user what it needs and nothing more: its runtime dir and
+   * writable overlays become its own; read-only artifacts stay root's, made
+   * readable through the jail group where "other" cannot already read them.
+   */
+  async prepareVm(spec: VmSpec): Promise<void> {
+    await this.#reach(spec.runtimeDir, false);
+    await Deno.chown(spec.runtimeDir, this.uid, this.gid);
+    const readable = [spec.kernel, ...(spec.initramfs ? [spec.initramfs] : [])];
+    for (const d of spec.disks) {
+      if (d.readonly) readable.push(d.path);
+      else {
+        await this.#reach(d.path, false);
+        await Deno.chown(d.path, this.uid, this.gid);
+        // The overlay's directory too: QEMU may reopen the image (e.g. on commit).
+        await Deno.chown(parent(d.path), this.uid, this.gid);
+      }
+      if (d.backingImage) readable.push(d.backingImage);
+    }
+    for (const p of readable) await this.#reach(p, true);
+  }
+
+  /** Creates the VM's cgroup and returns how to spawn into it as the jail user. */
+  async spawnFor(
+    spec: Pick<VmSpec, "name" | "cpus" | "memoryMb">,
+    cgroupParent: string,
+  ): Promise<JailSpawn> {
+    const group = { parent: cgroupParent, name: spec.name };
+    const procs = this.cgroups ? await createVmCgroup(this.cgroups, group, limitsFor(spec)) : [];
+    return {
+      wrapper: [
+        this.sh,
+        "-c",
+        JOIN_AND_EXEC,
+        "volant-jail",
+        ...procs,
+        "--",
+        this.setpriv,
+        `--reuid=${this.uid}`,
+        `--regid=${this.gid}`,
+        "--clear-groups",
+        "--nnp",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--",
+      ],
+    };
+  }
+
+  /** Removes the VM's cgroup once its VMM has exited. */
+  async release(name: string, cgroupParent: string): Promise<void> {
+    if (this.cgroups) await removeVmCgroup(this.cgroups, { parent: cgroupParent, name });
+  }
+
+  status(notes: string[]): JailStatus {
+    return {
+      enabled: true,
+      user: this.user,
+      uid: this.uid,
+      gid: this.gid,
+      seccomp: true,
+      cgroup: this.cgroups ? (this.cgroups.version === 2 ? "v2" : "v1") : null,
+      notes,
+    };
+  }
+
+  /**
+   * Makes `path` reachable by the jail: each ancestor directory that "other"
+   * cannot traverse gets the jail group with traverse-only (g+x) rights, and
+   * the file itself, if `read`, group read. Only root-group entries are
+   * regrouped; anything else is refused with a message saying what to change.
+   */
+  async #reach(path: string, read: boolean): Promise<void> {
+    const dirs: string[] = [];
+    for (let d = parent(path); d !== "/"; d = parent(d)) dirs.push(d);
+    for (const d of dirs.reverse()) {
+      if (this.#checkedDirs.has(d)) continue;
+      await this.#grant(d, 0o001, 0o010);
+      this.#checkedDirs.add(d);
+    }
+    if (read) await this.#grant(path, 0o004, 0o040);
+  }
+
+  async #grant(path: string, otherBit: number, groupBit: number): Promise<void> {
+    const st = await Deno.stat(path);
+    const mode = st.mode! & 0o7777;
+    if (mode & otherBit) return;
+    if (st.gid === this.gid && (mode & groupBit)) return;
+    if (st.gid !== 0 && st.gid !== this.gid) {
+      throw new VolantError(
+        "unavailable",
+        `the VMM user ${this.user} cannot reach ${path} (group ${st.gid}, mode ` +
+          `${mode.toString(8)}): make it group ${this.user} or world-${
+            otherBit === 1 ? "traversable" : "readable"
+          }, or turn the jail off (jail = false)`,
+      );
+    }
+    if (st.gid !== this.gid) await Deno.chown(path, null, this.gid);
+    await Deno.chmod(path, mode | groupBit);
+  }
+}
+
+function parent(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i <= 0 ? "/" : p.slice(0, i);
+}
+
+/** passwd entry of `user`: [uid, gid] or null. */
+async function lookupUser(user: string): Promise<[number, number] | null> {
+  const text = await Deno.readTextFile("/etc/passwd");
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f[0] === user && f.length >= 4) return [Number(f[2]), Number(f[3])];
+  }
+  return null;
+}
+
+async function createUser(user: string): Promise<string | null> {
+  const useradd = await resolveBinary("useradd");
+  if (!useradd) return "useradd not found (apt-get install passwd)";
+  const out = await new Deno.Command(useradd, {
+    args: [
+      "--system",
+      "--user-group",
+      "--no-create-home",
+      "--home-dir",
+      "/nonexistent",
+      "--shell",
+      "/usr/sbin/nologin",
+      user,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return out.success
+    ? null
+    : `useradd ${user} failed: ${new TextDecoder().decode(out.stderr).trim()}`;
+}
+
+/** `uid:gid` or a user name (letters, digits, `_`, `-`). */
+const USER_RE = /^([a-z_][a-z0-9_-]{0,31}|\d+:\d+)$/;
+
+/**
+ * Resolves the jail at daemon start: the user (created as a system user when
+ * missing), setpriv, and the cgroup hierarchy. Without root, setpriv or a
+ * usable user the jail is off and the status says why; without cgroups it
+ * runs without limits and says so.
+ */
+export async function resolveJail(
+  o: { enabled: boolean; user: string; uid?: number },
+): Promise<{ jail: Jail | null; status: JailStatus }> {
+  const off = (note: string): { jail: null; status: JailStatus } => ({
+    jail: null,
+    status: {
+      enabled: false,
+      user: null,
+      uid: null,
+      gid: null,
+      seccomp: false,
+      cgroup: null,
+      notes: [note],
+    },
+  });
+  if (!o.enabled) return off("jail = false: VMMs run as the daemon's user without sandbox");
+  const uid = o.uid ?? Deno.uid();
+  if (uid !== 0) return off(`the jail needs root (volantd runs as uid ${uid}): VMMs run unjailed`);
+  if (!USER_RE.test(o.user)) {
+    throw new VolantError("invalid_input", `vmm_user ${o.user}: must be a user name or UID:GID`);
+  }
+  const setpriv = await resolveBinary("setpriv");
+  if (!setpriv) return off("setpriv not found (apt-get install util-linux): VMMs run unjailed");
+  const sh = (await resolveBinary("/bin/sh"))!;
+  let ids: [number, number] | null;
+  if (o.user.includes(":")) {
+    ids = o.user.split(":").map(Number) as [number, number];
+  } else {
+    ids = await lookupUser(o.user);
+    if (!ids) {
+      const why = await createUser(o.user);
+      if (why) return off(`${why}: VMMs run unjailed`);
+      ids = await lookupUser(o.user);
+      if (!ids) {
+        return off(`user ${o.user} was created but is not in /etc/passwd: VMMs run unjailed`);
+      }
+    }
+  }
+  if (ids[0] === 0 || ids[1] === 0) {
+    throw new VolantError("invalid_input", `vmm_user ${o.user}: must not be root (uid or gid 0)`);
+  }
+  const notes: string[] = [];
+  const cg = await detectCgroups();
+  if ("reason" in cg) notes.push(`${cg.reason}: VMMs run without cpu/memory/pids limits`);
+  const jail = new Jail(o.user, ids[0], ids[1], "reason" in cg ? null : cg, setpriv, sh);
+  notes.push("no mount namespace: the VMM sees the host filesystem as its user may");
+  return { jail, status: jail.status(notes) };
+}
