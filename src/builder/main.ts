@@ -246,9 +246,26 @@ export async function main(args: string[]): Promise<number> {
         configFile = (values.config as string | undefined) ?? configFile;
         if (strategyOf(configFile) === "oci_rootfs") {
           const { oci } = loadOciConfig(configFile);
-          const summary = { config: configFile, strategy: "oci_rootfs", image: oci.source.image };
+          const v1 = formatOf(decodeToml(Deno.readTextFileSync(configFile))) === "volant-v1";
+          // A Volant v1 file also gets the v1 reader's summary (format, name, init); the
+          // OCI builder builds it, so the reader's "not buildable" note does not apply.
+          const { not_buildable: _, ...read } = v1
+            ? validateConfig(configFile, {
+              manifest: values.manifest as string | undefined,
+              schemaOnly: true,
+            })
+            : { not_buildable: undefined };
+          const summary = {
+            config: configFile,
+            ...read,
+            strategy: "oci_rootfs",
+            image: oci.source.image,
+          };
           if (json) console.log(JSON.stringify({ ok: true, ...summary }));
-          else console.log(`${configFile}: ok (oci_rootfs, image ${oci.source.image})`);
+          else {
+            const format = v1 ? ", Volant fledge v1 fledge.toml" : "";
+            console.log(`${configFile}: ok (oci_rootfs, image ${oci.source.image}${format})`);
+          }
           return 0;
         }
         const summary = validateConfig(configFile, {
