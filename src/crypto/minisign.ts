@@ -54,6 +54,11 @@ export function keyIdHex(keyId: Uint8Array): string {
   return [...keyId].reverse().map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
 }
 
+/** The key id as minisign's own comments print it (`%" PRIX64`: no leading zeros). */
+export function keyIdComment(keyId: Uint8Array): string {
+  return keyIdHex(keyId).replace(/^0+(?=.)/, "");
+}
+
 /** Strict base64 of exactly `length` bytes (padding required, no whitespace). */
 export function decodeBase64(
   text: string,
@@ -143,7 +148,7 @@ export function publicKeyBase64(key: MinisignPublicKey): string {
 
 /** A `.pub` file as minisign writes it. */
 export function formatPublicKey(key: MinisignPublicKey): string {
-  const comment = key.comment || `minisign public key ${keyIdHex(key.keyId)}`;
+  const comment = key.comment || `minisign public key ${keyIdComment(key.keyId)}`;
   checkComment(comment, "public_key", MAX_COMMENT_BYTES, "untrusted comment");
   return `${UNTRUSTED_PREFIX}${comment}\n${publicKeyBase64(key)}\n`;
 }

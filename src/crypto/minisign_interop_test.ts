@@ -11,6 +11,7 @@ import {
   formatSecretKey,
   formatSignature,
   generateKeyPair,
+  keyIdComment,
   keyIdHex,
   parsePublicKey,
   parseSecretKey,
@@ -74,7 +75,7 @@ Deno.test("minisign -> ours: an ED (prehashed) signature from an unencrypted key
     const key = parsePublicKey(Deno.readTextFileSync(pub));
     const sig = parseSignature(Deno.readTextFileSync(`${path}.minisig`));
     assert.equal(sig.algorithm, "ED");
-    assert.match(Deno.readTextFileSync(pub), new RegExp(`public key ${keyIdHex(key.keyId)}\n`));
+    assert.match(Deno.readTextFileSync(pub), new RegExp(`public key ${keyIdComment(key.keyId)}\n`));
     const v = await verifyMessage(data, sig, key);
     assert.deepEqual(v, {
       ok: true,

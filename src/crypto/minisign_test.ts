@@ -11,6 +11,7 @@ import {
   formatSecretKey,
   formatSignature,
   generateKeyPair,
+  keyIdComment,
   keyIdHex,
   parsePublicKey,
   parseSecretKey,
@@ -67,7 +68,7 @@ Deno.test("round trip: formats parse back to the same structures", () => {
   const pub = parsePublicKey(PUB);
   assert.deepEqual(pub.publicKey, key.publicKey);
   assert.equal(keyIdHex(pub.keyId), keyIdHex(key.keyId));
-  assert.equal(pub.comment, `minisign public key ${keyIdHex(key.keyId)}`);
+  assert.equal(pub.comment, `minisign public key ${keyIdComment(key.keyId)}`);
   assert.deepEqual(parsePublicKey(PUB.split("\n")[1]).publicKey, key.publicKey, "bare base64 line");
   assert.deepEqual(parsePublicKey(PUB.replaceAll("\n", "\r\n")).publicKey, key.publicKey);
   assert.deepEqual(parseSignature(SIG), sig);
@@ -76,6 +77,8 @@ Deno.test("round trip: formats parse back to the same structures", () => {
 
 Deno.test("key id is printed as minisign prints it (little-endian u64, upper-case hex)", () => {
   assert.equal(keyIdHex(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 0xab])), "AB07060504030201");
+  // minisign's .pub comment prints it with %PRIX64: no leading zeros (1 key in 16 has one).
+  assert.equal(keyIdComment(Uint8Array.from([1, 2, 3, 4, 5, 6, 0x07, 0])), "7060504030201");
 });
 
 Deno.test("public keys: wrong lengths, bad base64, unknown algorithms, bad lines", () => {
