@@ -25,6 +25,7 @@ import { parseArgs } from "node:util";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { type CpioEntry, writeCpio } from "./cpio_newc.ts";
+import { pinSuperblock } from "../src/builder/ext4_pin.ts";
 
 const REPO = resolve(dirname(fromFileUrl(import.meta.url)), "..");
 const SHIM_DIR = join(REPO, "shim");
@@ -152,8 +153,8 @@ async function cacheKey(o: AgentBuildOptions, deno: string, libs: Map<string, st
   for (const f of ["init.c", "launcher.c", "fail.h", "Makefile"]) {
     parts.push(`${f} ${sha256(await Deno.readFile(join(SHIM_DIR, f)))}`);
   }
-  for (const f of ["agent_image.ts", "cpio_newc.ts"]) {
-    parts.push(`${f} ${sha256(await Deno.readFile(join(REPO, "scripts", f)))}`);
+  for (const f of ["scripts/agent_image.ts", "scripts/cpio_newc.ts", "src/builder/ext4_pin.ts"]) {
+    parts.push(`${f} ${sha256(await Deno.readFile(join(REPO, f)))}`);
   }
   return sha256(parts.join("\n")).slice(0, 16);
 }
@@ -343,38 +344,7 @@ async function makeImage(tree: string, image: string, key: string, epoch: number
   await Deno.writeTextFile(cmdFile, cmds.join("\n") + "\n");
   await run("debugfs", ["-w", "-f", cmdFile, image]);
   await Deno.remove(cmdFile);
-  await pinSuperblock(image, epoch);
-}
-
-const CRC32C_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-  return c >>> 0;
-});
-
-/** ext4's superblock checksum: crc32c seeded with ~0, no final inversion. */
-function crc32c(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const b of bytes) crc = (CRC32C_TABLE[(crc ^ b) & 0xff] ^ (crc >>> 8)) >>> 0;
-  return crc >>> 0;
-}
-
-/** Sets the superblock's clock fields (closing the fs writes "now") and re-checksums it. */
-async function pinSuperblock(image: string, epoch: number) {
-  using file = await Deno.open(image, { read: true, write: true });
-  const sb = new Uint8Array(1024);
-  await file.seek(1024, Deno.SeekMode.Start);
-  if ((await file.read(sb)) !== 1024) throw new AgentBuildError(`${image}: short superblock`);
-  const view = new DataView(sb.buffer);
-  if (view.getUint16(0x38, true) !== 0xef53) throw new AgentBuildError(`${image}: not ext4`);
-  for (const off of [0x2c, 0x30, 0x40, 0x108]) view.setUint32(off, epoch, true); // m/w/check/mkfs
-  for (const off of [0x274, 0x275, 0x276, 0x277]) sb[off] = 0; // *_hi bytes of those times
-  view.setBigUint64(0x178, 0n, true); // s_kbytes_written
-  if (view.getUint32(0x64, true) & 0x400) { // RO_COMPAT_METADATA_CSUM
-    view.setUint32(0x3fc, crc32c(sb.subarray(0, 0x3fc)), true);
-  }
-  await file.seek(1024, Deno.SeekMode.Start);
-  await file.write(sb);
+  pinSuperblock(image, epoch);
 }
 
 /** Busybox applet links (`busybox --list-full`), placed where FHS expects them. */

@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { VolantError } from "../../errors.ts";
 import { digestOf } from "./digest_stream.ts";
-import { pinInodeTimes, pinSuperblock } from "./ext4_pin.ts";
+import { pinInodeTimes, pinSuperblock } from "../ext4_pin.ts";
 import type { Fixups } from "./fixups.ts";
 
 /** The filesystem types fledge writes. */

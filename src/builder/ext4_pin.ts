@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { VolantError } from "../../errors.ts";
+import { VolantError } from "../errors.ts";
 
 const CRC32C_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
