@@ -27,7 +27,11 @@ import type {
   VolantEvent,
 } from "../manifest/api.ts";
 import type { AddKeyBody, TrustedKey } from "../manifest/signing.ts";
-import type { DeploymentServiceApi } from "./deployments/service.ts";
+import type {
+  CreateDeploymentBody,
+  DeploymentRecord,
+  PatchDeploymentBody,
+} from "../manifest/deployment.ts";
 
 /** Plugin registry: install, enable/disable, remove, list, get. */
 export interface PluginServiceApi {
@@ -154,4 +158,19 @@ export interface Services {
   start(): Promise<void>;
   /** Stops watchers and health pollers (VMs keep running: they are detached). */
   close(): Promise<void>;
+}
+
+/** Deployments: what src/api calls (implemented in deployments/service.ts). */
+export interface DeploymentServiceApi {
+  list(): Promise<DeploymentRecord[]>;
+  get(name: string): Promise<DeploymentRecord>;
+  create(body: CreateDeploymentBody): Promise<DeploymentRecord>;
+  /** Scale (`replicas`), new config (`config`, a rolling update) and/or new `strategy`. */
+  patch(name: string, body: PatchDeploymentBody): Promise<DeploymentRecord>;
+  /** A new revision holding the config before the current one. */
+  rollback(name: string): Promise<DeploymentRecord>;
+  /** Marks the deployment for deletion; the controller removes replicas, then the row. */
+  delete(name: string): Promise<DeploymentRecord>;
+  /** The deployment owning VM `vm` (its replicas are not editable as loose VMs). */
+  ownerOf(vm: string): string | undefined;
 }

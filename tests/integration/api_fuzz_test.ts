@@ -2,7 +2,7 @@
  * A bounded fuzz of every route in the OpenAPI document against a real
  * volantd (child process, unix socket, SQLite) that runs in a network
  * namespace of its own (`unshare -n`: whatever the fuzzer names, no packet
- * leaves it). Fixed seed, ~3,000 requests: half generated from the route's
+ * leaves it). Fixed seed, 90 requests per operation (~4,000): half generated from the route's
  * schemas, half hostile mutations. It must see no 500, a problem+json body
  * with a code on every error (a JSON-RPC error from /mcp), no file created outside the daemon's dirs, and
  * bounded RSS growth. About 60 s.

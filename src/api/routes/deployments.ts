@@ -16,7 +16,7 @@ import {
   DeploymentRecordSchema,
   PatchDeploymentBodySchema,
 } from "../../manifest/deployment.ts";
-import type { DeploymentServiceApi } from "../../service/deployments/service.ts";
+import type { DeploymentServiceApi } from "../../service/contracts.ts";
 import { json, newRouter } from "../router.ts";
 import { NameParam, problems } from "../schemas.ts";
 

@@ -24,7 +24,7 @@ import { DeploymentService } from "./service.ts";
 export { DeploymentController } from "./controller.ts";
 export type { ControllerOptions } from "./controller.ts";
 export { DeploymentService } from "./service.ts";
-export type { DeploymentServiceApi } from "./service.ts";
+export type { DeploymentServiceApi } from "../contracts.ts";
 
 export function createDeployments(deps: {
   store: StateStore;

@@ -20,28 +20,13 @@ import {
   StrategySchema,
 } from "../../manifest/deployment.ts";
 import { parseOrThrow } from "../../manifest/mod.ts";
-import type { EventBusApi } from "../contracts.ts";
+import type { DeploymentServiceApi, EventBusApi } from "../contracts.ts";
 import type { StateStore } from "../store_port.ts";
 import type { DeploymentController } from "./controller.ts";
 import type { ReplicaVms } from "./ports.ts";
 import type { DeploymentRow } from "./repo_port.ts";
 import { replicaBody, sameConfig } from "./replica_spec.ts";
 import { deploymentRecord } from "./status.ts";
-
-/** What src/api calls. */
-export interface DeploymentServiceApi {
-  list(): Promise<DeploymentRecord[]>;
-  get(name: string): Promise<DeploymentRecord>;
-  create(body: CreateDeploymentBody): Promise<DeploymentRecord>;
-  /** Scale (`replicas`), new config (`config`, a rolling update) and/or new `strategy`. */
-  patch(name: string, body: PatchDeploymentBody): Promise<DeploymentRecord>;
-  /** A new revision holding the config before the current one. */
-  rollback(name: string): Promise<DeploymentRecord>;
-  /** Marks the deployment for deletion; the controller removes replicas, then the row. */
-  delete(name: string): Promise<DeploymentRecord>;
-  /** The deployment owning VM `vm` (its replicas are not editable as loose VMs). */
-  ownerOf(vm: string): string | undefined;
-}
 
 export interface DeploymentServiceDeps {
   store: StateStore;
