@@ -8,6 +8,7 @@
  */
 import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter, MachineKind } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
+import type { ArtifactBlobs } from "./artifact_store.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DownloadLimits, Resolver } from "./guarded_fetch.ts";
 import type { ControllerOptions } from "./deployments/controller.ts";
@@ -93,6 +94,8 @@ export interface ServiceDeps {
   guest?: GuestAgent;
   /** Absent = `plugins install --image` answers 503. */
   images?: ImageConverter;
+  /** The artifact blob store (default: the file store under `<stateDir>/artifacts`). */
+  artifacts?: ArtifactBlobs;
   /** For artifact downloads (tests inject; default globalThis.fetch). */
   fetch?: typeof fetch;
   /** Host name -> addresses, for the download policy (default: the system resolver). */
