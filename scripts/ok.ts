@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { parseSummary } from "./test.ts";
+import { parseSummary, runEchoed } from "./test.ts";
 
 /** One check: a name and the deno command line that runs it. */
 export interface Check {
@@ -78,34 +78,18 @@ export function finalSummary(
   return `${t.passed} passed, ${t.failed + failedChecks} failed`;
 }
 
-/** Runs `deno task test` with `args`, echoing its output; returns its output and success. */
-async function runTests(args: string[]): Promise<{ text: string; ok: boolean }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "test", ...args],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let text = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stdout) {
-    text += decoder.decode(chunk, { stream: true });
-    await Deno.stdout.write(chunk);
-  }
-  return { text, ok: (await child.status).success };
-}
-
 if (import.meta.main) {
   const checks = await runChecks(CHECKS);
   for (const c of checks) {
     console.log(`ok: ${c.name} ${c.ok ? "passed" : "FAILED"} (${c.seconds.toFixed(1)} s)`);
     if (!c.ok) console.log(c.output.trimEnd().split("\n").slice(-60).join("\n"));
   }
-  const tests = await runTests(Deno.args);
+  const tests = await runEchoed(["task", "test", ...Deno.args]);
   const summary = parseSummary(tests.text);
   const failedChecks = checks.filter((c) => !c.ok).map((c) => c.name);
   if (failedChecks.length > 0) {
     console.log(`ok: failed checks (one failure each): ${failedChecks.join(", ")}`);
   }
   console.log(finalSummary(summary, checks));
-  Deno.exit(tests.ok && summary !== null && failedChecks.length === 0 ? 0 : 1);
+  Deno.exit(tests.status.success && summary !== null && failedChecks.length === 0 ? 0 : 1);
 }
