@@ -82,15 +82,14 @@ export class Supervisor implements Supervision {
     if (this.#closed || core.intent.wasAsked(name, exit)) return;
     if (core.process(name) !== proc) return;
     const { network, log } = this.#ctx;
-    let clean = false;
-    const handled = await core.locked(name, async () => {
-      if (core.process(name) !== proc) return false;
+    await core.locked(name, async () => {
+      if (core.process(name) !== proc) return;
       core.untrack(name, proc);
       this.stopHealth(name);
       const row = core.find(name);
-      if (!row || row.state !== "running" && row.state !== "starting") return false;
+      if (!row || row.state !== "running" && row.state !== "starting") return;
       // A guest reboot (Cloud Hypervisor reboots in place) is a crash, not a power-off.
-      clean = exit.code === 0 && exit.signal === null && !exit.guest;
+      const clean = exit.code === 0 && exit.signal === null && !exit.guest;
       await network?.deleteTap(row.tap).catch((error) =>
         log.warn("cannot delete TAP after exit", { vm: name, error })
       );
@@ -106,9 +105,10 @@ export class Supervisor implements Supervision {
           data: { cause: "exit", reason, code: exit.code, signal: exit.signal, pid: proc.pid },
         }, { last_error: reason });
       }
-      return true;
+      // In the same synchronous step as the event: whoever sees vm.crashed or
+      // vm.stopped also sees the restart decision (vm.restarting, its timer).
+      this.#afterExit(name, clean);
     });
-    if (handled) this.#afterExit(name, clean);
   }
 
   /** Applies the restart policy after an exit or a failed automatic restart. */
