@@ -11,7 +11,7 @@ import { z } from "zod";
 import { VolantError } from "../../errors.ts";
 import { VmEventData } from "../../manifest/vm_events.ts";
 import type { EventBusApi, EventFilter } from "../../service/contracts.ts";
-import { newRouter } from "../router.ts";
+import { newRouter, registerEventData } from "../router.ts";
 import { EventList, EventStreamQuery, problems } from "../schemas.ts";
 import { sseComment, sseEvent, sseRetry } from "../sse.ts";
 import type { ApiLogger } from "../types.ts";
@@ -53,14 +53,7 @@ export interface EventRouteOptions {
 export function eventRoutes(events: EventBusApi, options: EventRouteOptions) {
   const app = newRouter();
   // Data shapes of the vm.* events, for SSE clients (deployment.* ones: the deployments router).
-  for (const [type, schema] of Object.entries(VmEventData)) {
-    const id = type.replace(/(^|[._])([a-z])/g, (_, __, c: string) => c.toUpperCase());
-    app.openAPIRegistry.registerComponent(
-      "schemas",
-      `${id}EventData`,
-      z.toJSONSchema(schema, { target: "openapi-3.0" }) as Record<string, unknown>,
-    );
-  }
+  registerEventData(app, VmEventData);
   app.openapi(stream, (c) => {
     const q = c.req.valid("query");
     const header = c.req.valid("header")["last-event-id"];
