@@ -70,7 +70,8 @@ export function createServices(deps: ServiceDeps): Services {
   const plugins = new PluginService(ctx, keys.store);
   // The lifecycle core sits below both the VM service and the supervisor.
   const ops = new VmOperations(new LifecycleCore(ctx), ipam, () => plugins.collectGarbage());
-  const vms = new VmService(ops, new Supervisor(ops), ipam);
+  const supervisor = new Supervisor(ops);
+  const vms = new VmService(ops, ipam);
   const system = new SystemService(ctx, ipam);
   const deployments = createDeployments({
     store: deps.store,
@@ -95,14 +96,14 @@ export function createServices(deps: ServiceDeps): Services {
       if (temps > 0) ctx.log.info("removed partial downloads", { count: temps });
       await plugins.collectGarbage();
       events.prune();
-      const { adopted, lost } = await vms.supervisor.reconcile();
+      const { adopted, lost } = await supervisor.reconcile();
       ctx.log.info("reconciled VMs", { adopted, lost });
       // After adoption: the controller sees the VMs as they really are.
       deployments.controller.start();
     },
     async close() {
       await deployments.controller.stop();
-      vms.supervisor.close();
+      supervisor.close();
     },
   };
 }

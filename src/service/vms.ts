@@ -3,8 +3,9 @@
  * create, start, stop, restart, delete, config, reads. It validates input,
  * takes the VM's lock and hands the lifecycle work to the core's operations
  * (lifecycle/operations.ts), which change state only through
- * `LifecycleCore.transition`. It sees the Supervisor only to cancel a pending
- * automatic restart when a user acts; the Supervisor never sees it.
+ * `LifecycleCore.transition`. It reaches supervision only through the core
+ * (a user action cancels a pending automatic restart); the Supervisor never
+ * sees it.
  *
  * @module
  */
@@ -29,7 +30,6 @@ import type { LifecycleCore } from "./lifecycle/core.ts";
 import type { VmOperations } from "./lifecycle/operations.ts";
 import { assertAllowed } from "./state_machine.ts";
 import type { VmRow } from "./store_port.ts";
-import type { Supervisor } from "./supervisor.ts";
 import { initialConfig, mergeConfigPatch } from "./vm_config.ts";
 import { vmRuntimeDir } from "./vm_spec.ts";
 
@@ -40,24 +40,22 @@ export function toRecord(row: VmRow): VmRecord {
 }
 
 export class VmService implements VmServiceApi {
-  readonly ctx: ServiceContext;
-  readonly supervisor: Supervisor;
+  readonly #ctx: ServiceContext;
   readonly #core: LifecycleCore;
   readonly #ops: VmOperations;
   readonly #ipam: Ipam;
 
-  constructor(ops: VmOperations, supervisor: Supervisor, ipam: Ipam) {
+  constructor(ops: VmOperations, ipam: Ipam) {
     this.#ops = ops;
     this.#core = ops.core;
-    this.ctx = ops.core.ctx;
-    this.supervisor = supervisor;
+    this.#ctx = ops.core.ctx;
     this.#ipam = ipam;
   }
 
   // ------------------------------------------------------------ reads
 
   list(query: VmListQuery): VmList {
-    const { items, total } = this.ctx.store.vms.list(query);
+    const { items, total } = this.#ctx.store.vms.list(query);
     return { items: items.map(toRecord), total, limit: query.limit, offset: query.offset };
   }
 
@@ -72,7 +70,7 @@ export class VmService implements VmServiceApi {
       name,
       state: row.state,
       serialSocket: proc?.serialSocket ?? row.serial_socket,
-      serialLog: proc?.serialLog ?? `${vmRuntimeDir(this.ctx.options, name)}/serial.log`,
+      serialLog: proc?.serialLog ?? `${vmRuntimeDir(this.#ctx.options, name)}/serial.log`,
     };
   }
 
@@ -81,14 +79,14 @@ export class VmService implements VmServiceApi {
   }
 
   #grace(opts: { graceMs?: number }): number {
-    return opts.graceMs ?? this.ctx.options.stopGraceMs;
+    return opts.graceMs ?? this.#ctx.options.stopGraceMs;
   }
 
   // ------------------------------------------------------------ create
 
   async create(input: CreateVmBody): Promise<VmRecord> {
     const body = parseOrThrow(CreateVmBodySchema, input, "VM");
-    const { store, now } = this.ctx;
+    const { store, now } = this.#ctx;
     const plugin = store.plugins.get(body.plugin);
     if (!plugin) {
       throw new VolantError("not_found", `plugin ${body.plugin} not found`, {
@@ -100,7 +98,7 @@ export class VmService implements VmServiceApi {
         problems: [{ field: "plugin", message: `plugin ${body.plugin} is disabled` }],
       });
     }
-    const config = initialConfig(body, plugin, { machine: this.ctx.options.machine });
+    const config = initialConfig(body, plugin, { machine: this.#ctx.options.machine });
     // What the boot will need is checked before the lease is taken: a create
     // that cannot boot must not hold an address while it fails.
     if (body.start !== false) await this.#ops.preflight(config);
@@ -155,7 +153,7 @@ export class VmService implements VmServiceApi {
 
   start(name: string): Promise<VmRecord> {
     return this.#locked(name, async () => {
-      this.supervisor.cancelRestart(name, true);
+      this.#core.supervision.cancelRestart(name, true);
       return toRecord(await this.#ops.start(name, false));
     });
   }
@@ -163,7 +161,7 @@ export class VmService implements VmServiceApi {
   stop(name: string, opts: { graceMs?: number } = {}): Promise<VmRecord> {
     return this.#locked(name, async () => {
       assertAllowed("stop", this.#core.row(name).state, name);
-      this.supervisor.cancelRestart(name);
+      this.#core.supervision.cancelRestart(name);
       return toRecord(await this.#ops.stop(name, this.#grace(opts)));
     });
   }
@@ -172,7 +170,7 @@ export class VmService implements VmServiceApi {
     return this.#locked(name, async () => {
       const row = this.#core.row(name);
       assertAllowed("restart", row.state, name);
-      this.supervisor.cancelRestart(name, true);
+      this.#core.supervision.cancelRestart(name, true);
       if (row.state === "running" || row.state === "crashed") {
         await this.#ops.stop(name, this.#grace(opts));
       }
@@ -186,7 +184,7 @@ export class VmService implements VmServiceApi {
     return this.#locked(name, async () => {
       const row = this.#core.row(name);
       assertAllowed("delete", row.state, name);
-      this.supervisor.cancelRestart(name, true);
+      this.#core.supervision.cancelRestart(name, true);
       let current = row;
       if (row.state === "running" || row.state === "crashed") {
         current = await this.#ops.stop(name, this.#grace(opts));
@@ -199,14 +197,14 @@ export class VmService implements VmServiceApi {
 
   getConfig(name: string): VersionedVmConfig {
     const row = this.#core.row(name);
-    const c = this.ctx.store.configs.get(row.id);
+    const c = this.#ctx.store.configs.get(row.id);
     if (!c) throw new VolantError("internal", `vm ${name} has no config row`);
     return c;
   }
 
   async patchConfig(name: string, input: VmConfigPatch): Promise<VersionedVmConfig> {
     const patch = parseOrThrow(VmConfigPatchSchema, input, "VM config patch");
-    const { store, now } = this.ctx;
+    const { store, now } = this.#ctx;
     return await this.#locked(name, async () => {
       const row = this.#core.row(name);
       assertAllowed("patch_config", row.state, name);
@@ -218,14 +216,14 @@ export class VmService implements VmServiceApi {
         ip: row.ip,
         prefix: this.#ipam.pool.prefix,
         gateway: this.#ipam.pool.gateway,
-        dns: this.ctx.options.dns,
-        mtu: this.ctx.options.mtu,
+        dns: this.#ctx.options.dns,
+        mtu: this.#ctx.options.mtu,
         hostname: row.name,
-        tscKhz: this.ctx.options.tscKhz,
+        tscKhz: this.#ctx.options.tscKhz,
         boot: "auto",
         rootfsDevice: next.manifest.rootfs ? "vdb" : undefined,
         rootfsFstype: next.manifest.rootfs ? "ext4" : undefined,
-        agentDevice: this.ctx.options.agentImage ? "vda" : undefined,
+        agentDevice: this.#ctx.options.agentImage ? "vda" : undefined,
         extra: next.kernel_cmdline,
         network: next.network?.mode ?? "bridged",
       });
@@ -256,6 +254,6 @@ export class VmService implements VmServiceApi {
 
   configHistory(name: string, limit?: number): VmConfigHistoryEntry[] {
     const row = this.#core.row(name);
-    return this.ctx.store.configs.history(row.id, limit);
+    return this.#ctx.store.configs.history(row.id, limit);
   }
 }

@@ -36,9 +36,16 @@ export interface Supervision {
   halting(name: string): void;
   /** The VM is gone: timers, budgets and polls go. */
   forget(name: string): void;
+  /** A user acts on the VM: a pending automatic restart is dropped (`resetBudget`: and forgiven). */
+  cancelRestart(name: string, resetBudget?: boolean): void;
 }
 
-const UNSUPERVISED: Supervision = { booted() {}, halting() {}, forget() {} };
+const UNSUPERVISED: Supervision = {
+  booted() {},
+  halting() {},
+  forget() {},
+  cancelRestart() {},
+};
 
 export class LifecycleCore {
   readonly ctx: ServiceContext;
