@@ -141,6 +141,13 @@ async function statStamp(path: string): Promise<string> {
   return `${path} ${st.size} ${st.mtime?.getTime()}`;
 }
 
+/** Every C source and header of shim/, sorted. */
+async function shimSources(): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(SHIM_DIR)) if (/\.[ch]$/.test(e.name)) out.push(e.name);
+  return out.sort();
+}
+
 /** The cache key: every input that changes the three artifacts. */
 async function cacheKey(o: AgentBuildOptions, deno: string, libs: Map<string, string>) {
   const parts = [LAYOUT_VERSION, `epoch ${o.epoch ?? 0}`, `kestrel ${o.kestrel.kind}`];
@@ -150,7 +157,7 @@ async function cacheKey(o: AgentBuildOptions, deno: string, libs: Map<string, st
   if (o.kestrel.kind !== "compiled") parts.push(await statStamp(deno));
   for (const [name, path] of [...libs].sort()) parts.push(`${name} ${await statStamp(path)}`);
   parts.push(sha256(await Deno.readFile(BUSYBOX)));
-  for (const f of ["init.c", "launcher.c", "fail.h", "Makefile"]) {
+  for (const f of [...await shimSources(), "Makefile"]) {
     parts.push(`${f} ${sha256(await Deno.readFile(join(SHIM_DIR, f)))}`);
   }
   for (const f of ["scripts/agent_image.ts", "scripts/cpio_newc.ts", "src/builder/ext4_pin.ts"]) {
