@@ -31,8 +31,10 @@ void boot_args_load(void) {
 			if (*r == '"') quoted = !quoted;
 			else *w++ = *r;
 		}
+		/* w may have caught up with r: look at the separator before overwriting it. */
+		char sep = *r;
 		*w++ = '\0';
-		if (*r) r++;
+		if (sep) r++;
 	}
 }
 
