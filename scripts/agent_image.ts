@@ -258,6 +258,9 @@ async function tryCompile(o: AgentBuildOptions, tree: string) {
   log("agent: kestrel compiled with deno compile");
 }
 
+/** The V8 flags the launcher (shim/launcher.c V8_FLAGS) runs kestrel with; the warm-up must match. */
+export const KESTREL_V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+
 const DENO_CACHES = ["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"];
 
 /**
@@ -276,6 +279,7 @@ async function warmDenoDir(root: string, log: (line: string) => void) {
   const out = await new Deno.Command("/usr/bin/unshare", {
     args: ["-rn", "/usr/sbin/chroot", root, `${a}/lib/ld-linux-x86-64.so.2`, "--library-path"]
       .concat([`${a}/lib`, `${a}/bin/deno`, "run", "-A", "--no-config", "--no-lock"])
+      .concat([KESTREL_V8_FLAGS])
       .concat([`${a}/kestrel.js`]),
     clearEnv: true,
     env: { DENO_DIR: `${a}/deno_dir`, HOME: "/tmp", NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
