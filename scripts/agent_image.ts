@@ -141,6 +141,12 @@ async function statStamp(path: string): Promise<string> {
   return `${path} ${st.size} ${st.mtime?.getTime()}`;
 }
 
+/** agent/manifest_full.ts beside the entry, if there (a separately bundled, lazily loaded module). */
+async function fullValidatorEntry(entry: string): Promise<string | null> {
+  const path = join(dirname(entry), "manifest_full.ts");
+  return await exists(path) ? path : null;
+}
+
 /** Every C source and header of shim/, sorted. */
 async function shimSources(): Promise<string[]> {
   const out: string[] = [];
@@ -153,6 +159,8 @@ async function cacheKey(o: AgentBuildOptions, deno: string, libs: Map<string, st
   const parts = [LAYOUT_VERSION, `epoch ${o.epoch ?? 0}`, `kestrel ${o.kestrel.kind}`];
   if (o.compile) parts.push("compile");
   if (o.kestrel.kind === "entry") parts.push(...await entryInputs(o.kestrel.path));
+  const full = o.kestrel.kind === "entry" ? await fullValidatorEntry(o.kestrel.path) : null;
+  if (full) parts.push(...await entryInputs(full));
   else parts.push(sha256(await Deno.readFile(o.kestrel.path)));
   if (o.kestrel.kind !== "compiled") parts.push(await statStamp(deno));
   for (const [name, path] of [...libs].sort()) parts.push(`${name} ${await statStamp(path)}`);
@@ -220,6 +228,13 @@ async function buildTree(
         join(tree, "kestrel.js"),
         o.kestrel.path,
       ]);
+      // kestrel loads the zod validator from here only when its lite check cannot decide.
+      const full = await fullValidatorEntry(o.kestrel.path);
+      if (full) {
+        const out = join(tree, "manifest_full.js");
+        await run(Deno.execPath(), ["bundle", "--quiet", "--platform", "deno", "-o", out, full]);
+        await Deno.chmod(out, 0o644);
+      }
     }
   }
   if (o.compile && o.kestrel.kind !== "compiled") await tryCompile(o, tree);
