@@ -7,6 +7,7 @@
  */
 import type { VmExit, VmProcess } from "./ports.ts";
 import { pollHealth } from "./health.ts";
+import { publishBootEvents } from "./boot_events.ts";
 import { volantHealthUrl } from "./volant_boot.ts";
 import { RestartBudget, wantsRestart } from "./restart_policy.ts";
 import { ACTIVE_STATES } from "./state_machine.ts";
@@ -160,19 +161,31 @@ export class Supervisor {
     const ac = new AbortController();
     this.#health.set(row.name, ac);
     const url = volantHealthUrl(row, store.configs.get(row.id)?.config.manifest);
-    pollHealth(guest, row.ip, { ...options.health, url, signal: ac.signal }).then((result) => {
-      if (ac.signal.aborted) return;
-      this.#health.delete(row.name);
-      const current = store.vms.get(row.name);
-      if (!current || current.state !== "running" || current.pid !== row.pid) return;
-      store.vms.update(row.name, { health: result.health }, now().toISOString());
-      events.publish(result.health === "healthy" ? "vm.healthy" : "vm.unhealthy", "vm", row.name, {
-        attempts: result.attempts,
-        ...(result.detail ? { detail: result.detail } : {}),
-      });
-    }, (error) => {
-      if (!ac.signal.aborted) log.warn("health polling failed", { vm: row.name, error });
-    });
+    pollHealth(guest, row.ip, { ...options.health, url, signal: ac.signal }).then(
+      async (result) => {
+        if (ac.signal.aborted) return;
+        if (result.health === "healthy" && !url) {
+          await publishBootEvents(guest, events, row.name, row.ip, ac.signal);
+          if (ac.signal.aborted) return;
+        }
+        this.#health.delete(row.name);
+        const current = store.vms.get(row.name);
+        if (!current || current.state !== "running" || current.pid !== row.pid) return;
+        store.vms.update(row.name, { health: result.health }, now().toISOString());
+        events.publish(
+          result.health === "healthy" ? "vm.healthy" : "vm.unhealthy",
+          "vm",
+          row.name,
+          {
+            attempts: result.attempts,
+            ...(result.detail ? { detail: result.detail } : {}),
+          },
+        );
+      },
+      (error) => {
+        if (!ac.signal.aborted) log.warn("health polling failed", { vm: row.name, error });
+      },
+    );
   }
 
   stopHealth(name: string): void {
