@@ -136,11 +136,14 @@ async function boot(
     const memReadyKiB = Number(ready.match[1]);
     if (!agent) return { readyMs: ready.ms, memReadyKiB, memAtAgentKiB: memReadyKiB };
     const k = await vm.waitFor(KESTREL_READY, TIMEOUT_MS);
-    const text = await vm.console();
-    const after = text.slice(k.match.index);
-    // The first memory line written after kestrel's ready line.
-    await vm.waitFor(new RegExp(`${KESTREL_READY.source}[\\s\\S]*WORKLOAD MEM`), 30_000);
-    const mem = [...(await vm.console()).slice(text.length - after.length).matchAll(MEM)][0];
+    // The first whole memory line written after kestrel's ready line (lines from the workload
+    // and kestrel can interleave on the console, so a torn one is skipped).
+    let mem: RegExpMatchArray | undefined;
+    for (const deadline = performance.now() + 30_000; !mem;) {
+      mem = [...(await vm.console()).slice(k.match.index).matchAll(MEM)][0];
+      if (!mem && performance.now() > deadline) throw new Error("no WORKLOAD MEM line after ready");
+      if (!mem) await new Promise((r) => setTimeout(r, 200));
+    }
     return {
       readyMs: ready.ms,
       kestrelMs: k.ms,
