@@ -21,8 +21,13 @@ void boot_args_load(void) {
 	close(fd);
 	if (n < 0) fail(PROG, "cannot read /proc/cmdline", errno);
 	line[n] = '\0';
-	char *w = line;
-	for (char *r = line; *r && nargs < MAX_ARGS;) {
+	boot_args_parse(line);
+}
+
+void boot_args_parse(char *text) {
+	nargs = 0;
+	char *w = text;
+	for (char *r = text; *r && nargs < MAX_ARGS;) {
 		while (*r == ' ' || *r == '\t' || *r == '\n') r++;
 		if (!*r) break;
 		args[nargs++] = w;

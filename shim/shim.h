@@ -11,6 +11,8 @@
 
 /* boot_args.c: /proc/cmdline, read once. */
 void boot_args_load(void);
+/* Splits `text` (modified in place, kept) into the arguments boot_arg() reads. */
+void boot_args_parse(char *text);
 /* The value of `key=` (key without '='), or NULL; last one wins as in kestrel. */
 const char *boot_arg(const char *key);
 
