@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { EventBus } from "./events.ts";
+import type { VmEventInput } from "../manifest/vm_events.ts";
 import type { GuestAgent } from "./ports.ts";
 
 /** `boot.workload_first` of kestrel's /v1/status (agent/state.ts WorkloadFirst). */
@@ -20,8 +20,8 @@ interface WorkloadFirst {
 
 /** The payloads, or null when the status does not say (older agents, no answer). */
 export function bootEventPayloads(status: unknown): {
-  workloadStarted: Record<string, unknown>;
-  agentJoined: Record<string, unknown>;
+  workloadStarted: Extract<VmEventInput, { type: "vm.workload_started" }>["data"];
+  agentJoined: Extract<VmEventInput, { type: "vm.agent_joined" }>["data"];
 } | null {
   if (typeof status !== "object" || status === null) return null;
   const boot = (status as { boot?: { workload_first?: WorkloadFirst | null } }).boot;
@@ -32,15 +32,15 @@ export function bootEventPayloads(status: unknown): {
   return {
     workloadStarted: {
       by: "shim",
-      ...(num(wf.pid) !== undefined ? { pid: wf.pid } : {}),
+      ...(num(wf.pid) !== undefined ? { pid: num(wf.pid) } : {}),
       ...(num(wf.workload_started_uptime_ms) !== undefined
-        ? { guest_uptime_ms: wf.workload_started_uptime_ms }
+        ? { guest_uptime_ms: num(wf.workload_started_uptime_ms) }
         : {}),
     },
     agentJoined: {
       before_workload: false,
       ...(num(wf.agent_joined_uptime_ms) !== undefined
-        ? { guest_uptime_ms: wf.agent_joined_uptime_ms }
+        ? { guest_uptime_ms: num(wf.agent_joined_uptime_ms) }
         : {}),
     },
   };
@@ -49,8 +49,7 @@ export function bootEventPayloads(status: unknown): {
 /** Asks kestrel (bounded) and publishes both events; a guest that does not say publishes none. */
 export async function publishBootEvents(
   guest: GuestAgent,
-  events: EventBus,
-  name: string,
+  publish: (event: VmEventInput) => void,
   ip: string,
   signal: AbortSignal,
 ): Promise<void> {
@@ -58,11 +57,13 @@ export async function publishBootEvents(
   try {
     status = await guest.status(ip, { timeoutMs: 2_000, signal });
   } catch (error) {
-    if (signal.aborted) throw error;
-    return; // the health result stands on its own; these events only add the guest's account
+    // The health result stands on its own; these events only add the guest's account (the
+    // caller checks `signal` after this returns).
+    if (!(error instanceof Error)) throw error;
+    return;
   }
   const p = bootEventPayloads(status);
   if (!p) return;
-  events.publish("vm.workload_started", "vm", name, p.workloadStarted);
-  events.publish("vm.agent_joined", "vm", name, p.agentJoined);
+  publish({ type: "vm.workload_started", data: p.workloadStarted });
+  publish({ type: "vm.agent_joined", data: p.agentJoined });
 }

@@ -133,20 +133,27 @@ Deno.test("workload first e2e: initramfs — the workload answers before kestrel
         firstOk(ns, `http://${GUEST_IP}:8080/healthz`, vm.startedAt, () => done),
       ]);
       clearTimeout(deadline);
-      console.log(`host: page answered at ${pageMs.toFixed(0)} ms, /healthz at ${
-        healthMs.toFixed(0)
-      } ms after QEMU started`);
+      console.log(
+        `host: page answered at ${pageMs.toFixed(0)} ms, /healthz at ${
+          healthMs.toFixed(0)
+        } ms after QEMU started`,
+      );
       assert.ok(pageMs < healthMs, "the workload answered before kestrel was healthy");
 
       const text = await vm.console();
       assert.doesNotMatch(text, /workload-first skipped/);
-      assert.match(text, /kestrel: workload adopted: pid \d+ \(\/usr\/bin\/wf-workload, started by/);
+      assert.match(
+        text,
+        /kestrel: workload adopted: pid \d+ \(\/usr\/bin\/wf-workload, started by/,
+      );
       const early = /WF-EARLY uptime=([\d.]+) uid=0 cwd=\/www var=from-the-manifest/.exec(text);
       assert.ok(early, "the workload's first line (env, cwd, user) is on the serial console");
       const [, st] = await get(ns, `http://${GUEST_IP}:8080/v1/status`);
       const status = JSON.parse(st);
       const wf = status.boot.workload_first;
-      console.log(`guest: ${JSON.stringify(wf)}, timings ${JSON.stringify(status.boot.timings_ms)}`);
+      console.log(
+        `guest: ${JSON.stringify(wf)}, timings ${JSON.stringify(status.boot.timings_ms)}`,
+      );
       assert.ok(Number(early[1]) * 1000 <= wf.agent_started_uptime_ms + 10);
       assert.ok(wf.workload_started_uptime_ms < wf.agent_joined_uptime_ms);
       assert.equal(status.workload.restarts, 0);
