@@ -21,6 +21,7 @@ export {
   bootInitramfs,
   buildAgentArtifacts,
   denoLibraries,
+  KESTREL_V8_FLAGS,
   type KestrelSource,
 } from "../src/builder/agent_image/mod.ts";
 

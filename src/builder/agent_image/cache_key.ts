@@ -6,11 +6,12 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUSYBOX, LAYOUT_VERSION, SHIM_DIR } from "./options.ts";
 import type { AgentBuildOptions } from "./options.ts";
 import { REPO, run } from "./run.ts";
+import { exists } from "../../shared/fs.ts";
 
 export function sha256(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
@@ -27,6 +28,19 @@ async function entryInputs(entry: string): Promise<string[]> {
   for (const f of files) parts.push(`${f} ${sha256(await Deno.readFile(fileURLToPath(f)))}`);
   parts.push(...Object.keys(info.npmPackages ?? {}).sort());
   return parts;
+}
+
+/** agent/manifest_full.ts beside the entry, if there (a separately bundled, lazily loaded module). */
+export async function fullValidatorEntry(entry: string): Promise<string | null> {
+  const path = join(dirname(entry), "manifest_full.ts");
+  return await exists(path, { followLinks: false }) ? path : null;
+}
+
+/** Every C source and header of shim/, sorted. */
+async function shimSources(): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(SHIM_DIR)) if (/\.[ch]$/.test(e.name)) out.push(e.name);
+  return out.sort();
 }
 
 async function statStamp(path: string): Promise<string> {
@@ -54,12 +68,15 @@ export async function cacheKey(
 ): Promise<string> {
   const parts = [LAYOUT_VERSION, `epoch ${o.epoch ?? 0}`, `kestrel ${o.kestrel.kind}`];
   if (o.compile) parts.push("compile");
-  if (o.kestrel.kind === "entry") parts.push(...await entryInputs(o.kestrel.path));
-  else parts.push(sha256(await Deno.readFile(o.kestrel.path)));
+  if (o.kestrel.kind === "entry") {
+    parts.push(...await entryInputs(o.kestrel.path));
+    const full = await fullValidatorEntry(o.kestrel.path);
+    if (full) parts.push(...await entryInputs(full));
+  } else parts.push(sha256(await Deno.readFile(o.kestrel.path)));
   if (o.kestrel.kind !== "compiled") parts.push(await statStamp(deno));
   for (const [name, path] of [...libs].sort()) parts.push(`${name} ${await statStamp(path)}`);
   parts.push(sha256(await Deno.readFile(BUSYBOX)));
-  for (const f of ["init.c", "launcher.c", "fail.h", "Makefile"]) {
+  for (const f of [...await shimSources(), "Makefile"]) {
     parts.push(`${f} ${sha256(await Deno.readFile(join(SHIM_DIR, f)))}`);
   }
   for (const f of await builderSources()) {

@@ -21,4 +21,5 @@ export { bootEntries, bootInitramfs } from "./boot_initramfs.ts";
 export { buildAgentArtifacts } from "./build.ts";
 export { denoLibraries } from "./ldd.ts";
 export type { AgentArtifacts, AgentBuildOptions, KestrelSource } from "./options.ts";
+export { KESTREL_V8_FLAGS } from "./options.ts";
 export { AgentBuildError } from "./run.ts";

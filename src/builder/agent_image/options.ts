@@ -13,6 +13,9 @@ export const LAYOUT_VERSION = "agent-image v2";
 /** Where the shim mounts the image in the guest; the warm-up runs kestrel at this path. */
 export const AGENT_MOUNT = "/volant/agent";
 
+/** The V8 flags the launcher (shim/launcher.c V8_FLAGS) runs kestrel with; the warm-up must match. */
+export const KESTREL_V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+
 /** What goes in as kestrel: a TS entry to bundle, a ready bundle, or a compiled binary. */
 export type KestrelSource =
   | { kind: "entry"; path: string }

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { exists } from "../../shared/fs.ts";
+import { fullValidatorEntry } from "./cache_key.ts";
 import { tryCompile } from "./compile.ts";
 import { type AgentBuildOptions, BUSYBOX } from "./options.ts";
 import { run } from "./run.ts";
@@ -42,6 +43,13 @@ export async function buildTree(
         join(tree, "kestrel.js"),
         o.kestrel.path,
       ]);
+      // kestrel loads the zod validator from here only when its lite check cannot decide.
+      const full = await fullValidatorEntry(o.kestrel.path);
+      if (full) {
+        const out = join(tree, "manifest_full.js");
+        await run(Deno.execPath(), ["bundle", "--quiet", "--platform", "deno", "-o", out, full]);
+        await Deno.chmod(out, 0o644);
+      }
     }
   }
   if (o.compile && o.kestrel.kind !== "compiled") await tryCompile(o, tree);

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { exists } from "../../shared/fs.ts";
-import { AGENT_MOUNT } from "./options.ts";
+import { AGENT_MOUNT, KESTREL_V8_FLAGS } from "./options.ts";
 
 const DENO_CACHES = ["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"];
 
@@ -27,6 +27,7 @@ export async function warmDenoDir(root: string, log: (line: string) => void): Pr
   const out = await new Deno.Command("/usr/bin/unshare", {
     args: ["-rn", "/usr/sbin/chroot", root, `${a}/lib/ld-linux-x86-64.so.2`, "--library-path"]
       .concat([`${a}/lib`, `${a}/bin/deno`, "run", "-A", "--no-config", "--no-lock"])
+      .concat([KESTREL_V8_FLAGS])
       .concat([`${a}/kestrel.js`]),
     clearEnv: true,
     env: { DENO_DIR: `${a}/deno_dir`, HOME: "/tmp", NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
