@@ -35,6 +35,7 @@ import { pluginRoutes } from "./routes/plugins.ts";
 import { healthRoutes, systemRoutes } from "./routes/system.ts";
 import { vmLogRoutes } from "./routes/vm_logs.ts";
 import { vmRoutes } from "./routes/vms.ts";
+import { snapshotRoutes } from "./routes/snapshots.ts";
 import { type ApiEnv, SILENT_LOGGER } from "./types.ts";
 
 const openapiRoute = createRoute({
@@ -70,6 +71,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   }
   app.route("/api/v1/vms", vmRoutes(vms));
   app.route("/api/v1/vms", vmActionRoutes(actions));
+  app.route("/api/v1/vms", snapshotRoutes(deps.services.snapshots));
   const shutdown = deps.shutdown ?? new AbortController().signal;
   app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? fileLogReader(), shutdown));
   app.route(

@@ -24,7 +24,7 @@ export interface SerialLogReader {
 export interface ApiDeps {
   services:
     & Pick<Services, "plugins" | "vms" | "events" | "system" | "keys" | "actions">
-    & Partial<Pick<Services, "deployments">>;
+    & Partial<Pick<Services, "deployments" | "snapshots">>;
   /** Bearer token for TCP; the unix socket is always trusted. */
   auth: AuthOptions;
   logger?: ApiLogger;

@@ -374,6 +374,8 @@ export const EVENT_TYPES = [
   "vm.config_updated",
   "vm.adopted",
   "vm.failed",
+  "vm.snapshotted",
+  "vm.restored",
   "deployment.created",
   "deployment.updated",
   "deployment.deleted",

@@ -26,6 +26,7 @@ import type {
   VmRecord,
   VolantEvent,
 } from "../manifest/api.ts";
+import type { CreateSnapshotBody, RestoreVmBody, SnapshotRecord } from "../manifest/snapshot.ts";
 import type { AddKeyBody, TrustedKey } from "../manifest/signing.ts";
 import type {
   CreateDeploymentBody,
@@ -154,10 +155,21 @@ export interface Services {
   actions: ActionServiceApi;
   /** Deployments (replicas kept converged by the deployment controller). */
   deployments: DeploymentServiceApi;
+  /** VM snapshots: save, list, delete, restore (src/service/snapshots). */
+  snapshots?: SnapshotServiceApi;
   /** Reconcile/adopt VMs recorded as active; call once at daemon start. */
   start(): Promise<void>;
   /** Stops watchers and health pollers (VMs keep running: they are detached). */
   close(): Promise<void>;
+}
+
+/** VM snapshots: what src/api calls (implemented in snapshots/service.ts). */
+export interface SnapshotServiceApi {
+  create(vm: string, body: CreateSnapshotBody): Promise<SnapshotRecord>;
+  list(vm: string): Promise<SnapshotRecord[]>;
+  get(vm: string, name: string): Promise<SnapshotRecord>;
+  remove(vm: string, name: string): Promise<void>;
+  restore(vm: string, body: RestoreVmBody): Promise<VmRecord>;
 }
 
 /** Deployments: what src/api calls (implemented in deployments/service.ts). */

@@ -28,6 +28,7 @@ import { KeyService } from "./keys.ts";
 import { PluginService } from "./plugins.ts";
 import { SystemService } from "./system.ts";
 import { VmService } from "./vms.ts";
+import { SnapshotService } from "./snapshots/service.ts";
 
 export type * from "./contracts.ts";
 export type { ServiceDeps, ServiceOptions } from "./options.ts";
@@ -60,7 +61,12 @@ export function createServices(deps: ServiceDeps): Services {
   const ipam = new Ipam(deps.store.leases, planPool(options.subnet, options.pool));
   const keys = new KeyService(ctx);
   const plugins = new PluginService(ctx, keys.store);
-  const vms = new VmService(ctx, ipam, () => plugins.collectGarbage());
+  // After a VM delete: its artifacts and snapshots nobody else uses go.
+  const vms = new VmService(ctx, ipam, async () => {
+    await plugins.collectGarbage();
+    await snapshots.collectOrphans();
+  });
+  const snapshots = new SnapshotService(vms, ipam.pool);
   const system = new SystemService(ctx, ipam);
   const deployments = createDeployments({
     store: deps.store,
@@ -79,6 +85,7 @@ export function createServices(deps: ServiceDeps): Services {
     keys,
     actions: new ActionService(ctx, vms, plugins),
     deployments: deployments.service,
+    snapshots,
     async start() {
       // Leftovers of a crash: partial downloads, blobs of an unfinished install, old events.
       const temps = await plugins.artifacts.cleanTemp();

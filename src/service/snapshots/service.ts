@@ -1,0 +1,321 @@
+/**
+ * VM snapshots: save a running VM (device state + RAM through the driver,
+ * writable disk overlays copied while it is stopped, so disk and memory
+ * agree), list, delete, and restore one into a new VMM that the supervisor
+ * then watches like a booted one. A restore is refused, with the reason, when
+ * the snapshot's files fail their checksums, when the VMM, kernel, initramfs
+ * or agent image differ from the snapshot's, or when the VM's machine
+ * (CPUs, memory, disks, command line) changed since; a failed restore
+ * leaves the VM `stopped` with `last_error` set, and it can cold boot.
+ *
+ * @module
+ */
+import { VolantError } from "../../errors.ts";
+import {
+  type CreateSnapshotBody,
+  CreateSnapshotBodySchema,
+  type RestoreVmBody,
+  RestoreVmBodySchema,
+  type SnapshotRecord,
+} from "../../manifest/snapshot.ts";
+import type { VmRecord } from "../../manifest/api.ts";
+import { parseOrThrow } from "../../manifest/mod.ts";
+import type { SnapshotServiceApi } from "../contracts.ts";
+import type { Pool } from "../ipam.ts";
+import type { Hypervisor, VmProcess, VmSpec } from "../ports.ts";
+import { assertAllowed } from "../state_machine.ts";
+import type { VmRow } from "../store_port.ts";
+import { buildVmSpec, vmRuntimeDir } from "../vm_spec.ts";
+import { toRecord, type VmService } from "../vms.ts";
+import { type PendingSnapshot, SnapshotFiles } from "./files.ts";
+import { identityDiff, identityOf } from "./identity.ts";
+
+/** The parts of a spec a snapshot's memory depends on: a change makes it unrestorable. */
+function machineOf(spec: VmSpec): string {
+  return JSON.stringify({
+    cpus: spec.cpus,
+    memoryMb: spec.memoryMb,
+    machine: spec.machine,
+    cmdline: spec.cmdline,
+    disks: spec.disks.map((d) => [d.id, d.format, d.readonly]),
+    net: spec.net ?? null,
+  });
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class SnapshotService implements SnapshotServiceApi {
+  readonly files: SnapshotFiles;
+  readonly #vms: VmService;
+  readonly #pool: Pool;
+
+  constructor(vms: VmService, pool: Pool) {
+    this.#vms = vms;
+    this.#pool = pool;
+    this.files = new SnapshotFiles(`${vms.ctx.options.stateDir}/snapshots`);
+  }
+
+  get #ctx() {
+    return this.#vms.ctx;
+  }
+
+  #hypervisor(
+    op: "snapshot" | "restore",
+  ): Required<Pick<Hypervisor, "snapshot" | "restore">> & Hypervisor {
+    const hv = this.#ctx.hypervisor;
+    if (!hv?.snapshot || !hv.restore || !hv.resume) {
+      throw new VolantError(
+        "not_implemented",
+        `cannot ${op}: the ${hv?.kind ?? "configured"} driver has no snapshot support`,
+      );
+    }
+    return hv as Required<Pick<Hypervisor, "snapshot" | "restore">> & Hypervisor;
+  }
+
+  #row(name: string): VmRow {
+    const row = this.#ctx.store.vms.get(name);
+    if (!row) throw new VolantError("not_found", `vm ${name} not found`);
+    return row;
+  }
+
+  async #spec(row: VmRow): Promise<{ spec: VmSpec; configVersion: number }> {
+    const c = this.#ctx.store.configs.get(row.id);
+    if (!c) throw new VolantError("internal", `vm ${row.name} has no config row`);
+    const driverArgs = await this.#ctx.hypervisor?.extraKernelArgs?.() ?? [];
+    const spec = await buildVmSpec({
+      vm: row,
+      config: c.config,
+      options: this.#ctx.options,
+      pool: this.#pool,
+      driverArgs,
+    });
+    return { spec, configVersion: c.version };
+  }
+
+  // ------------------------------------------------------------ reads
+
+  list(vm: string): Promise<SnapshotRecord[]> {
+    this.#row(vm);
+    return this.files.list(vm);
+  }
+
+  get(vm: string, name: string): Promise<SnapshotRecord> {
+    this.#row(vm);
+    return this.files.get(vm, name);
+  }
+
+  remove(vm: string, name: string): Promise<void> {
+    this.#row(vm);
+    return this.#vms.locked(vm, () => this.files.remove(vm, name));
+  }
+
+  /** Removes the snapshots of VMs that no longer exist (run after a VM delete). */
+  async collectOrphans(): Promise<void> {
+    try {
+      for await (const e of Deno.readDir(this.files.root)) {
+        if (e.isDirectory && !this.#ctx.store.vms.get(e.name)) {
+          await this.files.removeAll(e.name);
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
+  // ------------------------------------------------------------ save
+
+  create(vm: string, input: CreateSnapshotBody): Promise<SnapshotRecord> {
+    const body = parseOrThrow(CreateSnapshotBodySchema, input ?? {}, "snapshot");
+    const hv = this.#hypervisor("snapshot");
+    return this.#vms.locked(vm, async () => {
+      const row = this.#row(vm);
+      if (row.state !== "running") {
+        throw new VolantError(
+          "conflict",
+          `vm ${vm} is ${row.state}: only a running VM can be snapshot`,
+        );
+      }
+      const proc = this.#vms.procs.get(vm) ??
+        await hv.adopt(vm, vmRuntimeDir(this.#ctx.options, vm));
+      if (!proc) throw new VolantError("conflict", `vm ${vm} has no running VMM`);
+      const name = body.name ?? defaultName(this.#ctx.now());
+      const { spec, configVersion } = await this.#spec(row);
+      const identity = await identityOf(hv, spec, this.#ctx.options.agentImage);
+      const pending = await this.files.begin(vm, name);
+      let pauseMs: number;
+      try {
+        await Deno.writeTextFile(`${pending.dir}/machine.json`, JSON.stringify(machineOf(spec)));
+        pauseMs = await this.#save(hv, proc, spec, pending, body.stop === true);
+      } catch (e) {
+        await this.files.abort(pending);
+        throw e;
+      }
+      if (body.stop) await this.#stopAfterSave(row, proc, hv);
+      const rec = await this.files.commit(pending, {
+        name,
+        vm,
+        plugin: row.plugin,
+        created_at: this.#ctx.now().toISOString(),
+        after: body.stop ? "stopped" : "running",
+        pause_ms: Math.round(pauseMs),
+        identity,
+        config_version: configVersion,
+      });
+      this.#ctx.events.publish("vm.snapshotted", "vm", vm, {
+        snapshot: name,
+        size_bytes: rec.size_bytes,
+        pause_ms: rec.pause_ms,
+        stopped: body.stop === true,
+      });
+      return rec;
+    });
+  }
+
+  /**
+   * Saves state with the VM left stopped, copies its writable overlays (its
+   * disks are flushed and idle now), then resumes it unless it is to stop.
+   * Returns how long the guest did not run, ms.
+   */
+  async #save(
+    hv: Hypervisor & Required<Pick<Hypervisor, "snapshot">>,
+    proc: VmProcess,
+    spec: VmSpec,
+    pending: PendingSnapshot,
+    stop: boolean,
+  ): Promise<number> {
+    const t0 = performance.now();
+    let saved = false;
+    try {
+      await hv.snapshot(proc, `${pending.dir}/vmm`, { resume: false });
+      saved = true;
+      for (const d of spec.disks.filter((x) => !x.readonly)) {
+        await Deno.copyFile(d.path, `${pending.dir}/disk-${d.id}.qcow2`);
+      }
+    } finally {
+      // A failed save never leaves the guest frozen; a stop-after-save keeps it still until killed.
+      if (!stop || !saved) {
+        await hv.resume!(proc).catch((e) =>
+          this.#ctx.log.error("cannot resume after snapshot", { vm: proc.name, error: message(e) })
+        );
+      }
+    }
+    return performance.now() - t0;
+  }
+
+  /** The VM's state is saved: its VMM goes without a shutdown (the guest must not run on). */
+  async #stopAfterSave(row: VmRow, proc: VmProcess, hv: Hypervisor): Promise<void> {
+    const stopping = this.#vms.setState(row.name, "stopping", { desired: "stopped" });
+    this.#ctx.events.publish("vm.stopping", "vm", row.name, { reason: "snapshot" });
+    await hv.kill(proc);
+    await this.#vms.finishStop(stopping, 0);
+  }
+
+  // ------------------------------------------------------------ restore
+
+  restore(vm: string, input: RestoreVmBody): Promise<VmRecord> {
+    const body = parseOrThrow(RestoreVmBodySchema, input, "restore");
+    const hv = this.#hypervisor("restore");
+    return this.#vms.locked(vm, async () => {
+      let row = this.#row(vm);
+      if (row.state === "running" || row.state === "starting") {
+        throw new VolantError("conflict", `vm ${vm} is ${row.state}: stop it before restoring`, {
+          problems: [{ field: "from", message: "the VM must be stopped" }],
+        });
+      }
+      assertAllowed("start", row.state, vm);
+      this.#vms.supervisor.cancelRestart(vm, true);
+      const snap = await this.files.get(vm, body.from);
+      const { spec } = await this.#spec(row);
+      await this.#assertRestorable(hv, snap, spec);
+      await this.files.verify(snap);
+
+      const { network, options, events } = this.#ctx;
+      row = this.#vms.setState(vm, "starting", {
+        desired: "running",
+        last_error: null,
+        health: "unknown",
+        restarts: 0,
+      });
+      events.publish("vm.starting", "vm", vm, { automatic: false, restore: snap.name });
+      let proc: VmProcess | undefined;
+      const t0 = performance.now();
+      try {
+        const config = this.#ctx.store.configs.get(row.id)!.config;
+        if (spec.net) await network?.ensureTap({ name: spec.net.tap, bridge: options.bridge });
+        await this.#vms.applyNetPolicy(row, config);
+        await hv.prepare(spec);
+        const dir = this.files.dir(vm, snap.name);
+        for (const d of spec.disks.filter((x) => !x.readonly)) {
+          await Deno.copyFile(`${dir}/disk-${d.id}.qcow2`, d.path);
+        }
+        proc = await hv.restore(spec, `${dir}/vmm`);
+        this.#vms.procs.set(vm, proc);
+        row = this.#vms.setState(vm, "running", {
+          pid: proc.pid,
+          pid_start_time: proc.startTime,
+          serial_socket: proc.serialSocket,
+          health: this.#ctx.guest ? "starting" : "unknown",
+        });
+      } catch (error) {
+        await this.#rollback(row, proc, error);
+        throw error;
+      }
+      const ms = Math.round(performance.now() - t0);
+      events.publish("vm.restored", "vm", vm, { snapshot: snap.name, pid: proc.pid, ms });
+      events.publish("vm.running", "vm", vm, { pid: proc.pid, ip: row.ip, automatic: false });
+      this.#vms.supervisor.watch(vm, proc);
+      if (this.#ctx.guest && spec.net) this.#vms.supervisor.pollHealth(row);
+      return toRecord(row);
+    });
+  }
+
+  async #assertRestorable(hv: Hypervisor, snap: SnapshotRecord, spec: VmSpec): Promise<void> {
+    const now = await identityOf(hv, spec, this.#ctx.options.agentImage);
+    const diff = identityDiff(snap.identity, now);
+    if (diff.length > 0) {
+      throw new VolantError(
+        "conflict",
+        `snapshot ${snap.name} of vm ${snap.vm} was taken under other host software ` +
+          `(${diff.join("; ")}): refusing to restore it; start the VM from cold instead`,
+        { problems: [{ field: "from", message: diff.join("; ") }] },
+      );
+    }
+    const savedDir = this.files.dir(snap.vm, snap.name);
+    const meta = JSON.parse(
+      await Deno.readTextFile(`${savedDir}/machine.json`).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        return "null";
+      }),
+    );
+    if (meta !== null && meta !== machineOf(spec)) {
+      throw new VolantError(
+        "conflict",
+        `vm ${snap.vm}'s machine (CPUs, memory, disks, command line or network) changed since ` +
+          `snapshot ${snap.name}: refusing to restore it; start the VM from cold instead`,
+        { problems: [{ field: "from", message: "the VM's config changed since the snapshot" }] },
+      );
+    }
+  }
+
+  async #rollback(row: VmRow, proc: VmProcess | undefined, error: unknown): Promise<void> {
+    const { hypervisor, network, events, log } = this.#ctx;
+    this.#vms.procs.delete(row.name);
+    if (proc) await hypervisor?.kill(proc).catch((e) => log.error("kill", { error: message(e) }));
+    await network?.deleteTap(row.tap).catch((e) => log.error("tap", { error: message(e) }));
+    this.#vms.setState(row.name, "stopped", {
+      pid: null,
+      pid_start_time: null,
+      serial_socket: null,
+      health: "unknown",
+      last_error: `restore failed: ${message(error)}`,
+    });
+    events.publish("vm.failed", "vm", row.name, { error: message(error), during: "restore" });
+  }
+}
+
+/** `s-20261202t153000z`: a DNS label from the time. */
+function defaultName(d: Date): string {
+  return `s-${d.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "").toLowerCase()}`;
+}
