@@ -79,6 +79,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     agentProxyRoutes(vms, {
       port: deps.agentPort ?? 8080,
       timeoutMs: deps.agentTimeoutMs ?? 120_000,
+      enter: deps.services.snapshots && ((n) => deps.services.snapshots!.enterAgent(n)),
     }),
   );
   app.route("/api/v1/deployments", deploymentRoutes(deployments));

@@ -170,6 +170,12 @@ export interface SnapshotServiceApi {
   get(vm: string, name: string): Promise<SnapshotRecord>;
   remove(vm: string, name: string): Promise<void>;
   restore(vm: string, body: RestoreVmBody): Promise<VmRecord>;
+  /**
+   * Before a request through the agent proxy: counts it as activity and wakes
+   * a VM parked by scale to zero (held until it answers). Returns the
+   * function to call once the request is over.
+   */
+  enterAgent(vm: string): Promise<() => void>;
 }
 
 /** Deployments: what src/api calls (implemented in deployments/service.ts). */

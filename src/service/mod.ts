@@ -94,10 +94,12 @@ export function createServices(deps: ServiceDeps): Services {
       events.prune();
       const { adopted, lost } = await vms.supervisor.reconcile();
       ctx.log.info("reconciled VMs", { adopted, lost });
+      snapshots.idle.start();
       // After adoption: the controller sees the VMs as they really are.
       deployments.controller.start();
     },
     async close() {
+      snapshots.idle.stop();
       await deployments.controller.stop();
       vms.supervisor.close();
     },

@@ -29,6 +29,7 @@ import { buildVmSpec, vmRuntimeDir } from "../vm_spec.ts";
 import { toRecord, type VmService } from "../vms.ts";
 import { type PendingSnapshot, SnapshotFiles } from "./files.ts";
 import { identityDiff, identityOf } from "./identity.ts";
+import { IdleParker } from "./idle.ts";
 
 /** The parts of a spec a snapshot's memory depends on: a change makes it unrestorable. */
 function machineOf(spec: VmSpec): string {
@@ -48,6 +49,8 @@ function message(e: unknown): string {
 
 export class SnapshotService implements SnapshotServiceApi {
   readonly files: SnapshotFiles;
+  /** Scale to zero (idle_timeout_s): started by the services' start(). */
+  readonly idle: IdleParker;
   readonly #vms: VmService;
   readonly #pool: Pool;
 
@@ -55,6 +58,11 @@ export class SnapshotService implements SnapshotServiceApi {
     this.#vms = vms;
     this.#pool = pool;
     this.files = new SnapshotFiles(`${vms.ctx.options.stateDir}/snapshots`);
+    this.idle = new IdleParker(this, vms);
+  }
+
+  enterAgent(vm: string): Promise<() => void> {
+    return this.idle.enter(vm);
   }
 
   get #ctx() {
