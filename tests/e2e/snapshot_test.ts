@@ -107,6 +107,32 @@ Deno.test("snapshot and restore one VM: counter continues, same IP/MAC/uptime; d
     assert.equal(gone.status, 204);
     await gone.body?.cancel();
     await assert.rejects(Deno.stat(`${daemon.dir}/state/snapshots/c1`), Deno.errors.NotFound);
+
+    // Scale to zero: idle 3 s -> snapshot + stop; the next request is held, restored, answered.
+    await daemon.json<Vm>(
+      "/api/v1/vms",
+      post({ name: "z1", plugin: "counter", idle_timeout_s: 3 }),
+    );
+    const zcount = () => daemon.agent("z1", "/cgi-bin/count").then(Number);
+    await until("z1 counter answers", () => zcount().then((n) => n > 0 ? n : undefined));
+    assert.equal(await zcount(), 2);
+    await until("z1 parked", async () => {
+      const v = await daemon.json<Vm>("/api/v1/vms/z1");
+      return v.state === "stopped" ? v : undefined;
+    }, 60_000);
+    const parked = (await daemon.json<{ items: Snap[] }>("/api/v1/vms/z1/snapshots")).items;
+    assert.deepEqual(parked.map((s) => [s.name, s.after]), [["idle", "stopped"]]);
+    const t0 = performance.now();
+    assert.equal(await zcount(), 3, "the first request after idle is answered, state intact");
+    const wakeMs = Math.round(performance.now() - t0);
+    assert.equal((await daemon.json<Vm>("/api/v1/vms/z1")).state, "running");
+    const zEvents = (await daemon.json<{ items: { type: string }[] }>(
+      "/api/v1/events?follow=false&resource=z1",
+    )).items.map((e) => e.type);
+    for (const t of ["vm.snapshotted", "vm.stopped", "vm.restored"]) {
+      assert.ok(zEvents.includes(t), `${t} in ${zEvents.join(",")}`);
+    }
+    console.log(`scale to zero: first request after idle answered in ${wakeMs} ms`);
   } catch (e) {
     if (d) console.error(d.stderr().slice(-4000));
     throw e;

@@ -152,25 +152,35 @@ export class SnapshotService implements SnapshotServiceApi {
       const { spec, configVersion } = await this.#spec(row);
       const identity = await identityOf(hv, spec, this.#ctx.options.agentImage);
       const pending = await this.files.begin(vm, name);
-      let pauseMs: number;
+      let rec: SnapshotRecord;
       try {
         await Deno.writeTextFile(`${pending.dir}/machine.json`, JSON.stringify(machineOf(spec)));
-        pauseMs = await this.#save(hv, proc, spec, pending, body.stop === true);
+        const pauseMs = await this.#save(hv, proc, spec, pending, body.stop === true);
+        rec = await this.files.commit(pending, {
+          name,
+          vm,
+          plugin: row.plugin,
+          created_at: this.#ctx.now().toISOString(),
+          after: body.stop ? "stopped" : "running",
+          pause_ms: Math.round(pauseMs),
+          identity,
+          config_version: configVersion,
+        });
       } catch (e) {
         await this.files.abort(pending);
+        // A stop-after-save leaves the guest frozen until the commit: it runs on instead.
+        if (body.stop) {
+          await hv.resume!(proc).catch((err) =>
+            this.#ctx.log.error("cannot resume after a failed snapshot", {
+              vm,
+              error: message(err),
+            })
+          );
+        }
         throw e;
       }
+      // Committed first: a VM seen stopped by scale to zero always has its snapshot.
       if (body.stop) await this.#stopAfterSave(row, proc, hv);
-      const rec = await this.files.commit(pending, {
-        name,
-        vm,
-        plugin: row.plugin,
-        created_at: this.#ctx.now().toISOString(),
-        after: body.stop ? "stopped" : "running",
-        pause_ms: Math.round(pauseMs),
-        identity,
-        config_version: configVersion,
-      });
       this.#ctx.events.publish("vm.snapshotted", "vm", vm, {
         snapshot: name,
         size_bytes: rec.size_bytes,
