@@ -35,7 +35,7 @@ import { pluginRoutes } from "./routes/plugins.ts";
 import { healthRoutes, systemRoutes } from "./routes/system.ts";
 import { vmLogRoutes } from "./routes/vm_logs.ts";
 import { vmRoutes } from "./routes/vms.ts";
-import { snapshotRoutes } from "./routes/snapshots.ts";
+import { pluginWarmRoutes, snapshotRoutes } from "./routes/snapshots.ts";
 import { type ApiEnv, SILENT_LOGGER } from "./types.ts";
 
 const openapiRoute = createRoute({
@@ -65,6 +65,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/", healthRoutes());
   app.route("/api/v1/plugins", pluginRoutes(plugins));
   app.route("/api/v1/plugins", pluginActionRoutes(actions));
+  app.route("/api/v1/plugins", pluginWarmRoutes(deps.services.snapshots));
   const deployments = deps.services.deployments;
   if (deployments) {
     app.use("*", replicaGuard({ ownerOf: (n) => deployments.ownerOf(n) }));

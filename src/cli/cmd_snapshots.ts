@@ -101,10 +101,32 @@ export const vmsSnapshotsDelete: Command = {
   },
 };
 
+export const pluginsWarm: Command = {
+  path: ["plugins", "warm"],
+  summary: "take a plugin's ready snapshot: later creates restore clones instead of booting",
+  args: "PLUGIN",
+  example: "volar plugins warm caddy",
+  options: { remove: { type: "boolean", help: "drop the ready snapshot (creates boot cold)" } },
+  arity: [1, 1],
+  async run(ctx) {
+    const plugin = ctx.positionals[0];
+    if (ctx.values.remove === true) {
+      await ctx.client().snapshots.unwarm(plugin);
+      ctx.io.out(ctx.output === "json" ? json({ plugin, warm: false }) : `plugin ${plugin}: cold`);
+      return 0;
+    }
+    const s = await ctx.client().snapshots.warm(plugin);
+    if (ctx.output === "json") ctx.io.out(json(s));
+    else ctx.io.out(`plugin ${plugin} warm: ready snapshot ${mib(s.size_bytes)}`);
+    return 0;
+  },
+};
+
 /** The snapshot commands, in help order. */
 export const SNAPSHOT_COMMANDS: Command[] = [
   vmsSnapshot,
   vmsRestore,
   vmsSnapshotsList,
   vmsSnapshotsDelete,
+  pluginsWarm,
 ];

@@ -70,6 +70,24 @@ export class SnapshotClient {
     await res.body?.cancel();
   }
 
+  /** Takes the plugin's ready snapshot (boots a VM of it: no client timeout). */
+  async warm(plugin: string): Promise<SnapshotRecord> {
+    const res = await this.#t.request({
+      method: "POST",
+      path: `/api/v1/plugins/${encodeURIComponent(plugin)}/warm`,
+      timeoutMs: 0,
+    });
+    return checkResponse(SnapshotRecordSchema, await body(res, "snapshot"), "snapshot");
+  }
+
+  async unwarm(plugin: string): Promise<void> {
+    const res = await this.#t.request({
+      method: "DELETE",
+      path: `/api/v1/plugins/${encodeURIComponent(plugin)}/warm`,
+    });
+    await res.body?.cancel();
+  }
+
   async restore(vm: string, from: string): Promise<VmRecord> {
     const res = await this.#t.request({
       method: "POST",

@@ -176,6 +176,12 @@ export interface SnapshotServiceApi {
    * function to call once the request is over.
    */
   enterAgent(vm: string): Promise<() => void>;
+  /** Takes (or replaces) a plugin's ready snapshot for warm starts. */
+  warm(plugin: string): Promise<SnapshotRecord>;
+  warmInfo(plugin: string): Promise<SnapshotRecord>;
+  unwarm(plugin: string): Promise<void>;
+  /** `vms create`, restoring a clone of the plugin's ready snapshot when it has one. */
+  createVm(body: CreateVmBody): Promise<VmRecord>;
 }
 
 /** Deployments: what src/api calls (implemented in deployments/service.ts). */

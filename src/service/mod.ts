@@ -29,6 +29,7 @@ import { PluginService } from "./plugins.ts";
 import { SystemService } from "./system.ts";
 import { VmService } from "./vms.ts";
 import { SnapshotService } from "./snapshots/service.ts";
+import { warmCreating } from "./snapshots/warm_create.ts";
 
 export type * from "./contracts.ts";
 export type { ServiceDeps, ServiceOptions } from "./options.ts";
@@ -67,10 +68,12 @@ export function createServices(deps: ServiceDeps): Services {
     await snapshots.collectOrphans();
   });
   const snapshots = new SnapshotService(vms, ipam.pool);
+  // What the API and the deployment controller call: creates go through warm start.
+  const vmsApi = warmCreating(vms, snapshots);
   const system = new SystemService(ctx, ipam);
   const deployments = createDeployments({
     store: deps.store,
-    vms,
+    vms: vmsApi,
     events,
     guest: deps.guest,
     log: ctx.log,
@@ -79,7 +82,7 @@ export function createServices(deps: ServiceDeps): Services {
   });
   return {
     plugins,
-    vms,
+    vms: vmsApi,
     events,
     system,
     keys,

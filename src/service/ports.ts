@@ -120,6 +120,7 @@ export interface Hypervisor {
    * snapshot taken under another is refused. Optional.
    */
   version?(): Promise<string>;
+
   /** Creates the runtime dir and per-VM overlays; idempotent. */
   prepare(spec: VmSpec): Promise<void>;
   /** Spawns the VMM detached (own session) and returns once its pid is known. */

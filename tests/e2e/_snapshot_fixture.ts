@@ -6,7 +6,9 @@
  * `/healthz`, `/cgi-bin/count` (a counter held in the memory of one long-lived
  * shell process, reached through FIFOs: the value survives only if that
  * process does), `/cgi-bin/uptime`, `/cgi-bin/random` (16 bytes of
- * /dev/urandom, hex) and `/cgi-bin/net` (eth0's address and MAC).
+ * /dev/urandom, hex) and `/cgi-bin/net` (eth0's address and MAC). It
+ * answers the clone identity hand-off on its console (new MAC, address,
+ * hostname, RNG reseed through a tiny static helper built with musl-gcc).
  *
  * @module
  */
@@ -41,7 +43,45 @@ mkfifo /tmp/req /tmp/resp
 ( n=0; while true; do read -r _ < /tmp/req; n=$((n + 1)); echo "$n" > /tmp/resp; done ) &
 httpd -p 8080 -h /www
 echo COUNTER_GUEST_READY
-while true; do sleep 3600; done
+# The identity hand-off of a restored clone (src/service/snapshots/identity_handoff.ts).
+while true; do
+  while read -r cmd nonce ip gw mac host seed; do
+    [ "$cmd" = volant-identity ] || continue
+    ip link set eth0 address "$mac"
+    ip addr flush dev eth0
+    ip addr add "$ip" dev eth0
+    ip route add default via "$gw" 2>/dev/null
+    hostname "$host"
+    /bin/reseed "$seed" && echo "VOLANT_IDENTITY_OK $nonce"
+  done
+  sleep 1
+done
+`;
+
+/**
+ * RNDADDENTROPY with the given hex bytes, then RNDRESEEDCRNG: the clone's
+ * RNG output depends on the fresh seed at once (not at the next timed reseed).
+ */
+const RESEED_C = `#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#define RNDADDENTROPY 0x40085203
+#define RNDRESEEDCRNG 0x5207
+int main(int argc, char **argv) {
+  struct { int entropy_count; int buf_size; unsigned char buf[64]; } e;
+  size_t n = argc > 1 ? strlen(argv[1]) / 2 : 0;
+  if (n == 0 || n > 64) return 2;
+  for (size_t i = 0; i < n; i++) sscanf(argv[1] + 2 * i, "%2hhx", &e.buf[i]);
+  e.buf_size = (int)n;
+  e.entropy_count = (int)n * 8;
+  int fd = open("/dev/urandom", O_RDWR);
+  if (fd < 0 || ioctl(fd, RNDADDENTROPY, &e) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0) {
+    perror("reseed");
+    return 1;
+  }
+  return 0;
+}
 `;
 
 /** CGI scripts of the guest's httpd (busybox sh). */
@@ -75,6 +115,12 @@ export async function buildCounterInitramfs(dir: string): Promise<string> {
     await Deno.mkdir(`${root}/${d}`, { recursive: true });
   }
   await Deno.writeFile(`${root}/bin/busybox`, bb, { mode: 0o755 });
+  await Deno.writeTextFile(`${dir}/reseed.c`, RESEED_C);
+  await sh(["musl-gcc", "-static", "-Os", "-o", `${root}/bin/reseed`, `${dir}/reseed.c`]).catch(
+    (e) => {
+      throw new Error(`${e}: apt-get install -y musl-tools`);
+    },
+  );
   await Deno.mkdir(`${root}/www/cgi-bin`, { recursive: true });
   await Deno.writeTextFile(`${root}/www/healthz`, "ok\n");
   for (const [name, body] of Object.entries(CGI)) {

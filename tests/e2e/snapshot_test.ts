@@ -5,7 +5,9 @@
  * memory. Snapshot with resume and with stop, restore: the counter continues,
  * IP, MAC and uptime carry on; restore of an older snapshot goes back; a
  * truncated state file and a snapshot of another VMM are refused with a clear
- * reason and the VM still cold-boots; delete cleans up. One guest, ~1-2 min.
+ * reason and the VM still cold-boots; delete cleans up; scale to zero answers
+ * the first request after idle; 5 creates of a warmed plugin answer on 5
+ * distinct addresses/MACs with distinct random bytes. ~1.5-3 min.
  */
 import assert from "node:assert/strict";
 import { post, type SnapDaemon, startSnapDaemon, until } from "./_snapshot_fixture.ts";
@@ -133,6 +135,35 @@ Deno.test("snapshot and restore one VM: counter continues, same IP/MAC/uptime; d
       assert.ok(zEvents.includes(t), `${t} in ${zEvents.join(",")}`);
     }
     console.log(`scale to zero: first request after idle answered in ${wakeMs} ms`);
+
+    // Warm start: the plugin's ready snapshot, then 5 clones of it, each with its own identity.
+    const ready = await daemon.json<Snap>("/api/v1/plugins/counter/warm", { method: "POST" });
+    assert.ok(ready.size_bytes > 0);
+    const clones: Vm[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      clones.push(await daemon.json<Vm>("/api/v1/vms", post({ name: `k${i}`, plugin: "counter" })));
+      console.log(`clone k${i} running after ${Math.round(performance.now() - t)} ms`);
+    }
+    const cloneEvents =
+      (await daemon.json<{ items: { resource: string; data: { clone?: boolean } }[] }>(
+        "/api/v1/events?follow=false&type=vm.restored",
+      )).items.filter((e) => e.resource.startsWith("k") && e.data.clone === true);
+    // Known limit (see docs/api.md, Warm start): under load some clones miss the console
+    // hand-off and boot cold instead; at least one must come from the snapshot.
+    console.log(`warm clones restored from the ready snapshot: ${cloneEvents.length} of 5`);
+    assert.ok(cloneEvents.length >= 1, "at least one clone restored from the ready snapshot");
+    const seen = { ip: new Set<string>(), mac: new Set<string>(), rnd: new Set<string>() };
+    for (const c of clones) {
+      const [cidr, mac] = (await daemon.agent(c.name, "/cgi-bin/net")).split(" ");
+      assert.equal(cidr.split("/")[0], c.ip, `${c.name} answers on its own address`);
+      assert.equal(mac, c.mac, `${c.name} has its own MAC`);
+      seen.ip.add(c.ip);
+      seen.mac.add(mac);
+      seen.rnd.add(await daemon.agent(c.name, "/cgi-bin/random"));
+      assert.equal(await daemon.agent(c.name, "/cgi-bin/count"), "1", "each clone counts alone");
+    }
+    assert.deepEqual([seen.ip.size, seen.mac.size, seen.rnd.size], [5, 5, 5]);
   } catch (e) {
     if (d) console.error(d.stderr().slice(-4000));
     throw e;

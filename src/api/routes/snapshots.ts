@@ -133,3 +133,52 @@ function parseJson(text: string): never {
     });
   }
 }
+
+const warmTags = ["plugins"];
+const warm = createRoute({
+  method: "post",
+  path: "/{name}/warm",
+  tags: warmTags,
+  summary: "Take the plugin's ready snapshot (boot, healthy, identity hand-off checked, " +
+    "snapshot): later creates restore clones of it",
+  request: { params: NameParam },
+  responses: {
+    201: { description: "The ready snapshot", content: json(SnapshotRecord) },
+    ...problems(400, 404, 409, 501, 502),
+  },
+});
+const warmShow = createRoute({
+  method: "get",
+  path: "/{name}/warm",
+  tags: warmTags,
+  summary: "The plugin's ready snapshot",
+  request: { params: NameParam },
+  responses: {
+    200: { description: "The ready snapshot", content: json(SnapshotRecord) },
+    ...problems(400, 404),
+  },
+});
+const warmRemove = createRoute({
+  method: "delete",
+  path: "/{name}/warm",
+  tags: warmTags,
+  summary: "Drop the plugin's ready snapshot (creates boot cold again)",
+  request: { params: NameParam },
+  responses: { 204: { description: "Removed" }, ...problems(400, 404) },
+});
+
+/** Warm start routes, mounted under /api/v1/plugins. */
+export function pluginWarmRoutes(service?: SnapshotServiceApi) {
+  const app = newRouter();
+  const svc = (): SnapshotServiceApi => {
+    if (!service) throw new VolantError("unavailable", "snapshots are not available here");
+    return service;
+  };
+  app.openapi(warm, async (c) => c.json(await svc().warm(c.req.valid("param").name), 201));
+  app.openapi(warmShow, async (c) => c.json(await svc().warmInfo(c.req.valid("param").name), 200));
+  app.openapi(warmRemove, async (c) => {
+    await svc().unwarm(c.req.valid("param").name);
+    return c.body(null, 204);
+  });
+  return app;
+}

@@ -91,7 +91,7 @@ export class SnapshotFiles {
     const out: SnapshotRecord[] = [];
     try {
       for await (const e of Deno.readDir(this.vmDir(vm))) {
-        if (!e.isDirectory || e.name.startsWith(".")) continue;
+        if (!e.isDirectory || e.name.startsWith(".") || e.name.startsWith("_")) continue;
         out.push(await this.get(vm, e.name));
       }
     } catch (e) {
@@ -114,8 +114,7 @@ export class SnapshotFiles {
    * Re-hashes every file of `rec` against its meta.json: a truncated or
    * altered file is `checksum_mismatch`, naming the file.
    */
-  async verify(rec: SnapshotRecord): Promise<void> {
-    const dir = this.dir(rec.vm, rec.name);
+  async verify(rec: SnapshotRecord, dir = this.dir(rec.vm, rec.name)): Promise<void> {
     const have = new Map((await hashTree(dir)).map((f) => [f.path, f]));
     for (const f of rec.files) {
       const h = have.get(f.path);

@@ -18,7 +18,7 @@ import {
   RestoreVmBodySchema,
   type SnapshotRecord,
 } from "../../manifest/snapshot.ts";
-import type { VmRecord } from "../../manifest/api.ts";
+import type { CreateVmBody, VmRecord } from "../../manifest/api.ts";
 import { parseOrThrow } from "../../manifest/mod.ts";
 import type { SnapshotServiceApi } from "../contracts.ts";
 import type { Pool } from "../ipam.ts";
@@ -30,16 +30,20 @@ import { toRecord, type VmService } from "../vms.ts";
 import { type PendingSnapshot, SnapshotFiles } from "./files.ts";
 import { identityDiff, identityOf } from "./identity.ts";
 import { IdleParker } from "./idle.ts";
+import { handIdentity, identityFromSpec } from "./identity_handoff.ts";
+
+/** The snapshot tree's folder of plugins' ready snapshots. */
+const PLUGIN_SNAPSHOTS = "_plugins";
 
 /** The parts of a spec a snapshot's memory depends on: a change makes it unrestorable. */
-function machineOf(spec: VmSpec): string {
+function machineOf(spec: VmSpec, clone: boolean): string {
   return JSON.stringify({
     cpus: spec.cpus,
     memoryMb: spec.memoryMb,
     machine: spec.machine,
-    cmdline: spec.cmdline,
     disks: spec.disks.map((d) => [d.id, d.format, d.readonly]),
-    net: spec.net ?? null,
+    // A clone has its own address, MAC and TAP (handed over after the restore).
+    ...(clone ? {} : { cmdline: spec.cmdline, net: spec.net ?? null }),
   });
 }
 
@@ -123,7 +127,7 @@ export class SnapshotService implements SnapshotServiceApi {
   async collectOrphans(): Promise<void> {
     try {
       for await (const e of Deno.readDir(this.files.root)) {
-        if (e.isDirectory && !this.#ctx.store.vms.get(e.name)) {
+        if (e.isDirectory && !e.name.startsWith("_") && !this.#ctx.store.vms.get(e.name)) {
           await this.files.removeAll(e.name);
         }
       }
@@ -154,7 +158,10 @@ export class SnapshotService implements SnapshotServiceApi {
       const pending = await this.files.begin(vm, name);
       let rec: SnapshotRecord;
       try {
-        await Deno.writeTextFile(`${pending.dir}/machine.json`, JSON.stringify(machineOf(spec)));
+        await Deno.writeTextFile(
+          `${pending.dir}/machine.json`,
+          JSON.stringify({ vm: machineOf(spec, false), clone: machineOf(spec, true) }),
+        );
         const pauseMs = await this.#save(hv, proc, spec, pending, body.stop === true);
         rec = await this.files.commit(pending, {
           name,
@@ -230,6 +237,118 @@ export class SnapshotService implements SnapshotServiceApi {
     await this.#vms.finishStop(stopping, 0);
   }
 
+  // ------------------------------------------------------------ warm start
+
+  /** Where a plugin's ready snapshot lives (`_plugins` is no DNS label: no VM can own it). */
+  warmDir(plugin: string): string {
+    return this.files.dir(PLUGIN_SNAPSHOTS, plugin);
+  }
+
+  /** The plugin's ready snapshot, or not_found. */
+  warmInfo(plugin: string): Promise<SnapshotRecord> {
+    return this.files.get(PLUGIN_SNAPSHOTS, plugin);
+  }
+
+  async unwarm(plugin: string): Promise<void> {
+    await this.files.remove(PLUGIN_SNAPSHOTS, plugin);
+  }
+
+  /**
+   * Takes a plugin's ready snapshot: boots a throwaway VM of it, waits until
+   * it is healthy, checks that its guest takes an identity over the console
+   * (clones need that, or they would all answer on one address), snapshots
+   * it stopped and keeps the snapshot as the plugin's. Replaces an older one.
+   */
+  async warm(plugin: string): Promise<SnapshotRecord> {
+    const hv = this.#hypervisor("snapshot");
+    const { store, guest, log } = this.#ctx;
+    if (!store.plugins.get(plugin)) {
+      throw new VolantError("not_found", `plugin ${plugin} not found`);
+    }
+    if (!guest) {
+      throw new VolantError(
+        "not_implemented",
+        "warm start needs the guest client (health checks)",
+      );
+    }
+    const tmp = `w${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    await this.#vms.create({ name: tmp, plugin, start: true });
+    try {
+      const row = this.#row(tmp);
+      const deadline = Date.now() + 180_000;
+      while (!(await guest.health(row.ip, { timeoutMs: 2000 })).ok) {
+        if (Date.now() > deadline) {
+          throw new VolantError("upstream", `plugin ${plugin}: no healthy VM`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const proc = this.#vms.procs.get(tmp)!;
+      const { spec } = await this.#spec(row);
+      await handIdentity(proc, identityFromSpec(spec), 20_000).catch((e) => {
+        throw new VolantError(
+          "conflict",
+          `plugin ${plugin} cannot be warmed: ${
+            message(e)
+          }; its guest agent lacks the identity hand-off`,
+        );
+      });
+      await this.create(tmp, { name: "ready", stop: true });
+      await Deno.mkdir(this.files.vmDir(PLUGIN_SNAPSHOTS), { recursive: true, mode: 0o700 });
+      await this.files.remove(PLUGIN_SNAPSHOTS, plugin).catch((e) => {
+        if (!(e instanceof VolantError && e.code === "not_found")) throw e;
+      });
+      await Deno.rename(this.files.dir(tmp, "ready"), this.warmDir(plugin));
+      return await this.warmInfo(plugin);
+    } finally {
+      await this.#vms.delete(tmp).catch((e) =>
+        log.error("cannot delete the warm-up VM", { vm: tmp, error: message(e) })
+      );
+    }
+  }
+
+  /**
+   * `POST /vms` with warm start: a VM of a plugin with a ready snapshot, and
+   * no resource, machine or command-line override, is created stopped and
+   * restored as a clone of that snapshot; anything else (or a clone that
+   * fails) boots cold as before.
+   */
+  async createVm(body: CreateVmBody): Promise<VmRecord> {
+    const vms = this.#vms;
+    const custom = body.cpu_cores !== undefined || body.memory_mb !== undefined ||
+      body.machine !== undefined || body.kernel_cmdline !== undefined;
+    const hv = this.#ctx.hypervisor;
+    if (body.start === false || custom || !hv?.restore) return vms.create(body);
+    const ready = await this.warmInfo(body.plugin).catch((e) => {
+      if (e instanceof VolantError && e.code === "not_found") return null;
+      throw e;
+    });
+    if (!ready) return vms.create(body);
+    await vms.create({ ...body, start: false });
+    try {
+      return await vms.locked(body.name, async () => {
+        const h = hv as Hypervisor & Required<Pick<Hypervisor, "restore">>;
+        return await this.#restoreLocked(
+          h,
+          this.#row(body.name),
+          ready,
+          this.warmDir(body.plugin),
+          true,
+        );
+      });
+    } catch (e) {
+      this.#ctx.log.warn("warm start failed: cold boot", { vm: body.name, error: message(e) });
+      try {
+        return await vms.start(body.name);
+      } catch (cold) {
+        // As a plain create: a VM that cannot boot is not left behind.
+        await vms.delete(body.name).catch((d) =>
+          this.#ctx.log.error("cannot delete", { vm: body.name, error: message(d) })
+        );
+        throw cold;
+      }
+    }
+  }
+
   // ------------------------------------------------------------ restore
 
   restore(vm: string, input: RestoreVmBody): Promise<VmRecord> {
@@ -245,51 +364,79 @@ export class SnapshotService implements SnapshotServiceApi {
       assertAllowed("start", row.state, vm);
       this.#vms.supervisor.cancelRestart(vm, true);
       const snap = await this.files.get(vm, body.from);
-      const { spec } = await this.#spec(row);
-      await this.#assertRestorable(hv, snap, spec);
-      await this.files.verify(snap);
-
-      const { network, options, events } = this.#ctx;
-      row = this.#vms.setState(vm, "starting", {
-        desired: "running",
-        last_error: null,
-        health: "unknown",
-        restarts: 0,
-      });
-      events.publish("vm.starting", "vm", vm, { automatic: false, restore: snap.name });
-      let proc: VmProcess | undefined;
-      const t0 = performance.now();
-      try {
-        const config = this.#ctx.store.configs.get(row.id)!.config;
-        if (spec.net) await network?.ensureTap({ name: spec.net.tap, bridge: options.bridge });
-        await this.#vms.applyNetPolicy(row, config);
-        await hv.prepare(spec);
-        const dir = this.files.dir(vm, snap.name);
-        for (const d of spec.disks.filter((x) => !x.readonly)) {
-          await Deno.copyFile(`${dir}/disk-${d.id}.qcow2`, d.path);
-        }
-        proc = await hv.restore(spec, `${dir}/vmm`);
-        this.#vms.procs.set(vm, proc);
-        row = this.#vms.setState(vm, "running", {
-          pid: proc.pid,
-          pid_start_time: proc.startTime,
-          serial_socket: proc.serialSocket,
-          health: this.#ctx.guest ? "starting" : "unknown",
-        });
-      } catch (error) {
-        await this.#rollback(row, proc, error);
-        throw error;
-      }
-      const ms = Math.round(performance.now() - t0);
-      events.publish("vm.restored", "vm", vm, { snapshot: snap.name, pid: proc.pid, ms });
-      events.publish("vm.running", "vm", vm, { pid: proc.pid, ip: row.ip, automatic: false });
-      this.#vms.supervisor.watch(vm, proc);
-      if (this.#ctx.guest && spec.net) this.#vms.supervisor.pollHealth(row);
-      return toRecord(row);
+      return await this.#restoreLocked(hv, row, snap, this.files.dir(vm, snap.name), false);
     });
   }
 
-  async #assertRestorable(hv: Hypervisor, snap: SnapshotRecord, spec: VmSpec): Promise<void> {
+  /**
+   * Restores `row`'s VM from `snap` in `dir` (its lock held; it is stopped):
+   * checks, TAP, overlays back, a new VMM loading the state, then running and
+   * watched. A clone (a plugin's ready snapshot) takes its own identity over
+   * the console before it is marked running.
+   */
+  async #restoreLocked(
+    hv: Hypervisor & Required<Pick<Hypervisor, "restore">>,
+    row: VmRow,
+    snap: SnapshotRecord,
+    dir: string,
+    clone: boolean,
+  ): Promise<VmRecord> {
+    const vm = row.name;
+    const { spec } = await this.#spec(row);
+    await this.#assertRestorable(hv, snap, spec, dir, clone);
+    await this.files.verify(snap, dir);
+    const { network, options, events } = this.#ctx;
+    row = this.#vms.setState(vm, "starting", {
+      desired: "running",
+      last_error: null,
+      health: "unknown",
+      restarts: 0,
+    });
+    events.publish("vm.starting", "vm", vm, { automatic: false, restore: snap.name, clone });
+    let proc: VmProcess | undefined;
+    const t0 = performance.now();
+    try {
+      const config = this.#ctx.store.configs.get(row.id)!.config;
+      if (spec.net) await network?.ensureTap({ name: spec.net.tap, bridge: options.bridge });
+      await this.#vms.applyNetPolicy(row, config);
+      await hv.prepare(spec);
+      for (const d of spec.disks.filter((x) => !x.readonly)) {
+        await Deno.copyFile(`${dir}/disk-${d.id}.qcow2`, d.path);
+      }
+      proc = await hv.restore(spec, `${dir}/vmm`, { resume: !clone });
+      if (clone) {
+        // Running, it still carries the template's address until it takes its own: the
+        // VM is not marked running (so not proxied to) before the guest acknowledges.
+        // (QMP set_link off during the hand-off stalled the guest's MAC change under TCG.)
+        await hv.resume!(proc);
+        await handIdentity(proc, identityFromSpec(spec));
+      }
+      this.#vms.procs.set(vm, proc);
+      row = this.#vms.setState(vm, "running", {
+        pid: proc.pid,
+        pid_start_time: proc.startTime,
+        serial_socket: proc.serialSocket,
+        health: this.#ctx.guest ? "starting" : "unknown",
+      });
+    } catch (error) {
+      await this.#rollback(row, proc, error);
+      throw error;
+    }
+    const ms = Math.round(performance.now() - t0);
+    events.publish("vm.restored", "vm", vm, { snapshot: snap.name, pid: proc.pid, ms, clone });
+    events.publish("vm.running", "vm", vm, { pid: proc.pid, ip: row.ip, automatic: false });
+    this.#vms.supervisor.watch(vm, proc);
+    if (this.#ctx.guest && spec.net) this.#vms.supervisor.pollHealth(row);
+    return toRecord(row);
+  }
+
+  async #assertRestorable(
+    hv: Hypervisor,
+    snap: SnapshotRecord,
+    spec: VmSpec,
+    savedDir: string,
+    clone: boolean,
+  ): Promise<void> {
     const now = await identityOf(hv, spec, this.#ctx.options.agentImage);
     const diff = identityDiff(snap.identity, now);
     if (diff.length > 0) {
@@ -300,14 +447,8 @@ export class SnapshotService implements SnapshotServiceApi {
         { problems: [{ field: "from", message: diff.join("; ") }] },
       );
     }
-    const savedDir = this.files.dir(snap.vm, snap.name);
-    const meta = JSON.parse(
-      await Deno.readTextFile(`${savedDir}/machine.json`).catch((e) => {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-        return "null";
-      }),
-    );
-    if (meta !== null && meta !== machineOf(spec)) {
+    const saved = JSON.parse(await Deno.readTextFile(`${savedDir}/machine.json`));
+    if (saved[clone ? "clone" : "vm"] !== machineOf(spec, clone)) {
       throw new VolantError(
         "conflict",
         `vm ${snap.vm}'s machine (CPUs, memory, disks, command line or network) changed since ` +
