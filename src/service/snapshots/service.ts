@@ -260,7 +260,7 @@ export class SnapshotService implements SnapshotServiceApi {
    * it stopped and keeps the snapshot as the plugin's. Replaces an older one.
    */
   async warm(plugin: string): Promise<SnapshotRecord> {
-    const hv = this.#hypervisor("snapshot");
+    this.#hypervisor("snapshot"); // 501 early when the driver cannot snapshot
     const { store, guest, log } = this.#ctx;
     if (!store.plugins.get(plugin)) {
       throw new VolantError("not_found", `plugin ${plugin} not found`);
@@ -355,7 +355,7 @@ export class SnapshotService implements SnapshotServiceApi {
     const body = parseOrThrow(RestoreVmBodySchema, input, "restore");
     const hv = this.#hypervisor("restore");
     return this.#vms.locked(vm, async () => {
-      let row = this.#row(vm);
+      const row = this.#row(vm);
       if (row.state === "running" || row.state === "starting") {
         throw new VolantError("conflict", `vm ${vm} is ${row.state}: stop it before restoring`, {
           problems: [{ field: "from", message: "the VM must be stopped" }],
