@@ -28,6 +28,10 @@ import { KeyService } from "./keys.ts";
 import { PluginService } from "./plugins.ts";
 import { SystemService } from "./system.ts";
 import { VmService } from "./vms.ts";
+import { systemClock } from "./lifecycle/clock.ts";
+import { LifecycleCore } from "./lifecycle/core.ts";
+import { VmOperations } from "./lifecycle/operations.ts";
+import { Supervisor } from "./supervisor.ts";
 import { SnapshotService } from "./snapshots/service.ts";
 import { warmCreating } from "./snapshots/warm_create.ts";
 
@@ -44,7 +48,10 @@ export { VmService } from "./vms.ts";
 /** Builds every service over the given adapters; call `start()` once, `close()` at shutdown. */
 export function createServices(deps: ServiceDeps): Services {
   const options = resolveOptions(deps.options);
-  const now = deps.now ?? (() => new Date());
+  const base = deps.clock ?? systemClock;
+  // `now` alone (older callers) overrides the clock's wall time, not its timers.
+  const clock = deps.now ? { ...base, now: deps.now } : base;
+  const now = () => clock.now();
   const events = new EventBus(deps.store, now, options.eventRetention);
   const ctx: ServiceContext = {
     store: deps.store,
@@ -58,16 +65,20 @@ export function createServices(deps: ServiceDeps): Services {
     resolve: deps.resolve ?? systemResolve,
     log: deps.log ?? silentLogger,
     now,
+    clock,
   };
   const ipam = new Ipam(deps.store.leases, planPool(options.subnet, options.pool));
   const keys = new KeyService(ctx);
   const plugins = new PluginService(ctx, keys.store);
+  // The lifecycle core sits below both the VM service and the supervisor.
   // After a VM delete: its artifacts and snapshots nobody else uses go.
-  const vms = new VmService(ctx, ipam, async () => {
+  const ops = new VmOperations(new LifecycleCore(ctx), ipam, async () => {
     await plugins.collectGarbage();
     await snapshots.collectOrphans();
   });
-  const snapshots = new SnapshotService(vms, ipam.pool);
+  const supervisor = new Supervisor(ops);
+  const vms = new VmService(ops, ipam);
+  const snapshots = new SnapshotService(ops, vms, ipam.pool);
   // What the API and the deployment controller call: creates go through warm start.
   const vmsApi = warmCreating(vms, snapshots);
   const system = new SystemService(ctx, ipam);
@@ -95,7 +106,7 @@ export function createServices(deps: ServiceDeps): Services {
       if (temps > 0) ctx.log.info("removed partial downloads", { count: temps });
       await plugins.collectGarbage();
       events.prune();
-      const { adopted, lost } = await vms.supervisor.reconcile();
+      const { adopted, lost } = await supervisor.reconcile();
       ctx.log.info("reconciled VMs", { adopted, lost });
       snapshots.idle.start();
       // After adoption: the controller sees the VMs as they really are.
@@ -104,7 +115,7 @@ export function createServices(deps: ServiceDeps): Services {
     async close() {
       snapshots.idle.stop();
       await deployments.controller.stop();
-      vms.supervisor.close();
+      supervisor.close();
     },
   };
 }

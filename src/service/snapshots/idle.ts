@@ -10,7 +10,8 @@
  * @module
  */
 import { VolantError } from "../../errors.ts";
-import type { VmService } from "../vms.ts";
+import type { VmServiceApi } from "../contracts.ts";
+import type { ServiceContext } from "../context.ts";
 import type { SnapshotService } from "./service.ts";
 
 /** The snapshot name scale to zero uses (one per VM, replaced at each park). */
@@ -29,7 +30,8 @@ function message(e: unknown): string {
 
 export class IdleParker {
   readonly #snapshots: SnapshotService;
-  readonly #vms: VmService;
+  readonly #ctx: ServiceContext;
+  readonly #vms: VmServiceApi;
   readonly #tickMs: number;
   readonly #wakeTimeoutMs: number;
   readonly #last = new Map<string, number>();
@@ -38,8 +40,14 @@ export class IdleParker {
   readonly #parking = new Set<string>();
   #timer?: ReturnType<typeof setInterval>;
 
-  constructor(snapshots: SnapshotService, vms: VmService, opts: IdleOptions = {}) {
+  constructor(
+    snapshots: SnapshotService,
+    ctx: ServiceContext,
+    vms: VmServiceApi,
+    opts: IdleOptions = {},
+  ) {
     this.#snapshots = snapshots;
+    this.#ctx = ctx;
     this.#vms = vms;
     this.#tickMs = opts.tickMs ?? 1000;
     this.#wakeTimeoutMs = opts.wakeTimeoutMs ?? 60_000;
@@ -48,7 +56,7 @@ export class IdleParker {
   start(): void {
     if (this.#timer) return;
     this.#timer = setInterval(() => {
-      this.tick().catch((e) => this.#vms.ctx.log.error("idle check failed", { error: message(e) }));
+      this.tick().catch((e) => this.#ctx.log.error("idle check failed", { error: message(e) }));
     }, this.#tickMs);
     Deno.unrefTimer(this.#timer);
   }
@@ -59,14 +67,14 @@ export class IdleParker {
   }
 
   #timeoutOf(name: string): number | undefined {
-    const { store } = this.#vms.ctx;
+    const { store } = this.#ctx;
     const row = store.vms.get(name);
     return row ? store.configs.get(row.id)?.config.idle_timeout_s : undefined;
   }
 
   /** Parks every running VM idle for longer than its timeout. */
   async tick(): Promise<void> {
-    const { store } = this.#vms.ctx;
+    const { store } = this.#ctx;
     const running = store.vms.list({
       state: "running",
       limit: 1000,
@@ -96,11 +104,11 @@ export class IdleParker {
       });
       await this.#snapshots.create(name, { name: IDLE_SNAPSHOT, stop: true });
       this.#last.delete(name);
-      this.#vms.ctx.log.info("parked idle VM", { vm: name });
+      this.#ctx.log.info("parked idle VM", { vm: name });
     } catch (e) {
       // Still running (or stopped by someone else meanwhile): try again after another timeout.
       this.#last.set(name, Date.now());
-      this.#vms.ctx.log.warn("cannot park idle VM", { vm: name, error: message(e) });
+      this.#ctx.log.warn("cannot park idle VM", { vm: name, error: message(e) });
     } finally {
       this.#parking.delete(name);
     }
@@ -136,7 +144,7 @@ export class IdleParker {
   async #wakeIfParked(name: string): Promise<void> {
     const pending = this.#waking.get(name);
     if (pending) return await pending;
-    const row = this.#vms.ctx.store.vms.get(name);
+    const row = this.#ctx.store.vms.get(name);
     if (!row || row.state !== "stopped" || !this.#timeoutOf(name)) return;
     const parked = await this.#snapshots.files.get(name, IDLE_SNAPSHOT).then(
       () => true,
@@ -152,7 +160,7 @@ export class IdleParker {
   }
 
   async #wake(name: string): Promise<void> {
-    const { log, guest } = this.#vms.ctx;
+    const { log, guest } = this.#ctx;
     const t0 = performance.now();
     let vm;
     try {

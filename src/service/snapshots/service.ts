@@ -20,13 +20,14 @@ import {
 } from "../../manifest/snapshot.ts";
 import type { CreateVmBody, VmRecord } from "../../manifest/api.ts";
 import { parseOrThrow } from "../../manifest/mod.ts";
-import type { SnapshotServiceApi } from "../contracts.ts";
 import type { Pool } from "../ipam.ts";
 import type { Hypervisor, VmProcess, VmSpec } from "../ports.ts";
 import { assertAllowed } from "../state_machine.ts";
 import type { VmRow } from "../store_port.ts";
 import { buildVmSpec, vmRuntimeDir } from "../vm_spec.ts";
-import { toRecord, type VmService } from "../vms.ts";
+import { toRecord } from "../vms.ts";
+import type { VmOperations } from "../lifecycle/operations.ts";
+import type { SnapshotServiceApi, VmServiceApi } from "../contracts.ts";
 import { type PendingSnapshot, SnapshotFiles } from "./files.ts";
 import { identityDiff, identityOf } from "./identity.ts";
 import { IdleParker } from "./idle.ts";
@@ -55,14 +56,17 @@ export class SnapshotService implements SnapshotServiceApi {
   readonly files: SnapshotFiles;
   /** Scale to zero (idle_timeout_s): started by the services' start(). */
   readonly idle: IdleParker;
-  readonly #vms: VmService;
+  readonly #ops: VmOperations;
+  /** The public VM service: creates, starts and deletes of warm start go through it. */
+  readonly #vms: VmServiceApi;
   readonly #pool: Pool;
 
-  constructor(vms: VmService, pool: Pool) {
+  constructor(ops: VmOperations, vms: VmServiceApi, pool: Pool) {
+    this.#ops = ops;
     this.#vms = vms;
     this.#pool = pool;
-    this.files = new SnapshotFiles(`${vms.ctx.options.stateDir}/snapshots`);
-    this.idle = new IdleParker(this, vms);
+    this.files = new SnapshotFiles(`${ops.core.ctx.options.stateDir}/snapshots`);
+    this.idle = new IdleParker(this, ops.core.ctx, vms);
   }
 
   enterAgent(vm: string): Promise<() => void> {
@@ -70,7 +74,11 @@ export class SnapshotService implements SnapshotServiceApi {
   }
 
   get #ctx() {
-    return this.#vms.ctx;
+    return this.#ops.core.ctx;
+  }
+
+  get #core() {
+    return this.#ops.core;
   }
 
   #hypervisor(
@@ -120,7 +128,7 @@ export class SnapshotService implements SnapshotServiceApi {
 
   remove(vm: string, name: string): Promise<void> {
     this.#row(vm);
-    return this.#vms.locked(vm, () => this.files.remove(vm, name));
+    return this.#core.locked(vm, () => this.files.remove(vm, name));
   }
 
   /** Removes the snapshots of VMs that no longer exist (run after a VM delete). */
@@ -141,7 +149,7 @@ export class SnapshotService implements SnapshotServiceApi {
   create(vm: string, input: CreateSnapshotBody): Promise<SnapshotRecord> {
     const body = parseOrThrow(CreateSnapshotBodySchema, input ?? {}, "snapshot");
     const hv = this.#hypervisor("snapshot");
-    return this.#vms.locked(vm, async () => {
+    return this.#core.locked(vm, async () => {
       const row = this.#row(vm);
       if (row.state !== "running") {
         throw new VolantError(
@@ -149,7 +157,7 @@ export class SnapshotService implements SnapshotServiceApi {
           `vm ${vm} is ${row.state}: only a running VM can be snapshot`,
         );
       }
-      const proc = this.#vms.procs.get(vm) ??
+      const proc = this.#core.process(vm) ??
         await hv.adopt(vm, vmRuntimeDir(this.#ctx.options, vm));
       if (!proc) throw new VolantError("conflict", `vm ${vm} has no running VMM`);
       const name = body.name ?? defaultName(this.#ctx.now());
@@ -188,11 +196,14 @@ export class SnapshotService implements SnapshotServiceApi {
       }
       // Committed first: a VM seen stopped by scale to zero always has its snapshot.
       if (body.stop) await this.#stopAfterSave(row, proc, hv);
-      this.#ctx.events.publish("vm.snapshotted", "vm", vm, {
-        snapshot: name,
-        size_bytes: rec.size_bytes,
-        pause_ms: rec.pause_ms,
-        stopped: body.stop === true,
+      this.#core.publish(vm, {
+        type: "vm.snapshotted",
+        data: {
+          snapshot: name,
+          size_bytes: rec.size_bytes,
+          pause_ms: rec.pause_ms,
+          stopped: body.stop === true,
+        },
       });
       return rec;
     });
@@ -231,10 +242,12 @@ export class SnapshotService implements SnapshotServiceApi {
 
   /** The VM's state is saved: its VMM goes without a shutdown (the guest must not run on). */
   async #stopAfterSave(row: VmRow, proc: VmProcess, hv: Hypervisor): Promise<void> {
-    const stopping = this.#vms.setState(row.name, "stopping", { desired: "stopped" });
-    this.#ctx.events.publish("vm.stopping", "vm", row.name, { reason: "snapshot" });
-    await hv.kill(proc);
-    await this.#vms.finishStop(stopping, 0);
+    const stopping = this.#core.transition(row.name, "stopping", {
+      type: "vm.stopping",
+      data: { grace_ms: 0 },
+    }, { desired: "stopped" });
+    await this.#core.intent.during(row.name, () => hv.kill(proc));
+    await this.#ops.finishStop(stopping, 0);
   }
 
   // ------------------------------------------------------------ warm start
@@ -282,7 +295,7 @@ export class SnapshotService implements SnapshotServiceApi {
         }
         await new Promise((r) => setTimeout(r, 100));
       }
-      const proc = this.#vms.procs.get(tmp)!;
+      const proc = this.#core.process(tmp)!;
       const { spec } = await this.#spec(row);
       await handIdentity(proc, identityFromSpec(spec), 20_000).catch((e) => {
         throw new VolantError(
@@ -325,7 +338,7 @@ export class SnapshotService implements SnapshotServiceApi {
     if (!ready) return vms.create(body);
     await vms.create({ ...body, start: false });
     try {
-      return await vms.locked(body.name, async () => {
+      return await this.#core.locked(body.name, async () => {
         const h = hv as Hypervisor & Required<Pick<Hypervisor, "restore">>;
         return await this.#restoreLocked(
           h,
@@ -354,7 +367,7 @@ export class SnapshotService implements SnapshotServiceApi {
   restore(vm: string, input: RestoreVmBody): Promise<VmRecord> {
     const body = parseOrThrow(RestoreVmBodySchema, input, "restore");
     const hv = this.#hypervisor("restore");
-    return this.#vms.locked(vm, async () => {
+    return this.#core.locked(vm, async () => {
       const row = this.#row(vm);
       if (row.state === "running" || row.state === "starting") {
         throw new VolantError("conflict", `vm ${vm} is ${row.state}: stop it before restoring`, {
@@ -362,7 +375,7 @@ export class SnapshotService implements SnapshotServiceApi {
         });
       }
       assertAllowed("start", row.state, vm);
-      this.#vms.supervisor.cancelRestart(vm, true);
+      this.#core.supervision.cancelRestart(vm, true);
       const snap = await this.files.get(vm, body.from);
       return await this.#restoreLocked(hv, row, snap, this.files.dir(vm, snap.name), false);
     });
@@ -385,20 +398,18 @@ export class SnapshotService implements SnapshotServiceApi {
     const { spec } = await this.#spec(row);
     await this.#assertRestorable(hv, snap, spec, dir, clone);
     await this.files.verify(snap, dir);
-    const { network, options, events } = this.#ctx;
-    row = this.#vms.setState(vm, "starting", {
-      desired: "running",
-      last_error: null,
-      health: "unknown",
-      restarts: 0,
-    });
-    events.publish("vm.starting", "vm", vm, { automatic: false, restore: snap.name, clone });
+    const { network, options } = this.#ctx;
+    row = this.#core.transition(vm, "starting", {
+      type: "vm.starting",
+      data: { automatic: false, attempt: 0 },
+    }, { desired: "running", last_error: null, health: "unknown", restarts: 0 });
     let proc: VmProcess | undefined;
+    const polled = Boolean(this.#ctx.guest && spec.net);
     const t0 = performance.now();
     try {
       const config = this.#ctx.store.configs.get(row.id)!.config;
       if (spec.net) await network?.ensureTap({ name: spec.net.tap, bridge: options.bridge });
-      await this.#vms.applyNetPolicy(row, config);
+      await this.#ops.applyNetPolicy(row, config);
       await hv.prepare(spec);
       for (const d of spec.disks.filter((x) => !x.readonly)) {
         await Deno.copyFile(`${dir}/disk-${d.id}.qcow2`, d.path);
@@ -411,22 +422,30 @@ export class SnapshotService implements SnapshotServiceApi {
         await hv.resume!(proc);
         await handIdentity(proc, identityFromSpec(spec));
       }
-      this.#vms.procs.set(vm, proc);
-      row = this.#vms.setState(vm, "running", {
+      this.#core.track(vm, proc);
+      row = this.#core.transition(vm, "running", {
+        type: "vm.started",
+        data: { name: vm, state: "running", ip: row.ip, pid: proc.pid },
+      }, {
         pid: proc.pid,
         pid_start_time: proc.startTime,
         serial_socket: proc.serialSocket,
-        health: this.#ctx.guest ? "starting" : "unknown",
+        health: polled ? "starting" : "unknown",
       });
     } catch (error) {
       await this.#rollback(row, proc, error);
       throw error;
     }
     const ms = Math.round(performance.now() - t0);
-    events.publish("vm.restored", "vm", vm, { snapshot: snap.name, pid: proc.pid, ms, clone });
-    events.publish("vm.running", "vm", vm, { pid: proc.pid, ip: row.ip, automatic: false });
-    this.#vms.supervisor.watch(vm, proc);
-    if (this.#ctx.guest && spec.net) this.#vms.supervisor.pollHealth(row);
+    this.#core.publish(vm, {
+      type: "vm.restored",
+      data: { snapshot: snap.name, pid: proc.pid, ms, clone },
+    });
+    this.#core.publish(vm, {
+      type: "vm.running",
+      data: { pid: proc.pid, ip: row.ip, automatic: false },
+    });
+    this.#core.supervision.booted(row, proc, polled);
     return toRecord(row);
   }
 
@@ -459,18 +478,21 @@ export class SnapshotService implements SnapshotServiceApi {
   }
 
   async #rollback(row: VmRow, proc: VmProcess | undefined, error: unknown): Promise<void> {
-    const { hypervisor, network, events, log } = this.#ctx;
-    this.#vms.procs.delete(row.name);
-    if (proc) await hypervisor?.kill(proc).catch((e) => log.error("kill", { error: message(e) }));
-    await network?.deleteTap(row.tap).catch((e) => log.error("tap", { error: message(e) }));
-    this.#vms.setState(row.name, "stopped", {
-      pid: null,
-      pid_start_time: null,
-      serial_socket: null,
-      health: "unknown",
-      last_error: `restore failed: ${message(error)}`,
-    });
-    events.publish("vm.failed", "vm", row.name, { error: message(error), during: "restore" });
+    const { hypervisor, network, log } = this.#ctx;
+    this.#core.untrack(row.name);
+    const problems: string[] = [];
+    if (proc && hypervisor) {
+      const started = proc;
+      await this.#core.intent.during(row.name, () => hypervisor.kill(started)).catch((e) =>
+        problems.push(`kill: ${message(e)}`)
+      );
+    }
+    await network?.deleteTap(row.tap).catch((e) => problems.push(`tap: ${message(e)}`));
+    if (problems.length > 0) log.error("restore rollback incomplete", { vm: row.name, problems });
+    this.#core.transition(row.name, "stopped", {
+      type: "vm.failed",
+      data: { cause: "start_failed", error: `restore: ${message(error)}`, rollback: problems },
+    }, { last_error: `restore failed: ${message(error)}` });
   }
 }
 
