@@ -34,6 +34,7 @@ import { pluginRoutes } from "./routes/plugins.ts";
 import { healthRoutes, systemRoutes } from "./routes/system.ts";
 import { vmLogRoutes } from "./routes/vm_logs.ts";
 import { vmRoutes } from "./routes/vms.ts";
+import { pluginWarmRoutes, snapshotRoutes } from "./routes/snapshots.ts";
 import type { ApiEnv } from "./types.ts";
 import { silentLogger } from "../log/mod.ts";
 
@@ -64,12 +65,14 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/", healthRoutes());
   app.route("/api/v1/plugins", pluginRoutes(plugins));
   app.route("/api/v1/plugins", pluginActionRoutes(actions));
+  app.route("/api/v1/plugins", pluginWarmRoutes(deps.services.snapshots));
   const deployments = deps.services.deployments;
   if (deployments) {
     app.use("*", replicaGuard({ ownerOf: (n) => deployments.ownerOf(n) }));
   }
   app.route("/api/v1/vms", vmRoutes(vms));
   app.route("/api/v1/vms", vmActionRoutes(actions));
+  app.route("/api/v1/vms", snapshotRoutes(deps.services.snapshots));
   const shutdown = deps.shutdown ?? new AbortController().signal;
   app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? NO_LOG_READER, shutdown));
   app.route(
@@ -77,6 +80,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     agentProxyRoutes(vms, {
       port: deps.agentPort ?? 8080,
       timeoutMs: deps.agentTimeoutMs ?? 120_000,
+      enter: deps.services.snapshots && ((n) => deps.services.snapshots!.enterAgent(n)),
     }),
   );
   app.route("/api/v1/deployments", deploymentRoutes(deployments));

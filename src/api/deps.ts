@@ -37,7 +37,7 @@ function unavailable(): VolantError {
 export interface ApiDeps {
   services:
     & Pick<Services, "plugins" | "vms" | "events" | "system" | "keys" | "actions">
-    & Partial<Pick<Services, "deployments">>;
+    & Partial<Pick<Services, "deployments" | "snapshots">>;
   /** Bearer token for TCP; the unix socket is always trusted. */
   auth: AuthOptions;
   logger?: LogSink;

@@ -145,6 +145,12 @@ export const vmsCreate: Command = {
       help: "restart policy: never|on-failure|always",
     },
     "no-start": { type: "boolean", help: "create only; leave the VM in state created" },
+    "idle-timeout": {
+      type: "string",
+      value: "SECONDS",
+      help:
+        "scale to zero: snapshot and stop after this long idle; the next agent request restores",
+    },
   },
   arity: [1, 1],
   async run(ctx) {
@@ -164,6 +170,7 @@ export const vmsCreate: Command = {
       machine: choiceFlag(v, "machine", MachineSchema.options),
       restart_policy: choiceFlag(v, "restart", RestartPolicySchema.options),
       start: v["no-start"] !== true,
+      idle_timeout_s: intFlag(v, "idle-timeout", 1, 86_400),
     });
     if (ctx.output === "json") ctx.io.out(json(vm));
     else ctx.io.out(`vm ${vm.name} created (state ${vm.state}, ip ${vm.ip}, mac ${vm.mac})`);

@@ -41,6 +41,7 @@ import {
 } from "./cmd_vms.ts";
 import type { Command } from "./command.ts";
 import { DEPLOYMENT_COMMANDS } from "./cmd_deployments.ts";
+import { SNAPSHOT_COMMANDS } from "./cmd_snapshots.ts";
 import { commandHelp, groupHelp, topHelp } from "./help.ts";
 import { type Io, processIo } from "./io.ts";
 
@@ -69,6 +70,7 @@ export const COMMANDS: Command[] = [
   vmsConsole,
   vmsAction,
   vmsOpenapi,
+  ...SNAPSHOT_COMMANDS,
   ...DEPLOYMENT_COMMANDS,
   events,
   systemInfo,

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { SnapshotClient } from "./snapshots.ts";
 import type { z } from "zod";
 import { VolantError } from "../errors.ts";
 import {
@@ -69,6 +70,11 @@ export class VolantClient {
 
   constructor(transport: Transport) {
     this.transport = transport;
+  }
+
+  /** VM snapshots: create, list, get, remove, restore. */
+  get snapshots(): SnapshotClient {
+    return new SnapshotClient(this.transport);
   }
 
   /** Deployments: list, get, create, patch (scale/config), rollback, delete. */

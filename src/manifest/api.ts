@@ -245,6 +245,8 @@ export const CreateVmBodySchema = z.strictObject({
   restart_policy: RestartPolicySchema.optional(),
   /** Boot right away (default true); false leaves the VM `created`. */
   start: z.boolean().default(true),
+  /** Scale to zero: snapshot and stop after this many idle seconds; the next request restores. */
+  idle_timeout_s: z.int().min(1).max(86_400).optional(),
 });
 export type CreateVmBody = z.input<typeof CreateVmBodySchema>;
 
@@ -304,6 +306,8 @@ export const VmConfigSchema = z.strictObject({
   cloud_init: CloudInitSchema.optional(),
   expose: z.array(ExposeSchema).optional(),
   metadata: JsonObject.optional(),
+  /** Scale to zero after this many seconds without a request through the agent proxy. */
+  idle_timeout_s: z.int().min(1).max(86_400).optional(),
 });
 export type VmConfig = z.infer<typeof VmConfigSchema>;
 
@@ -323,6 +327,8 @@ export const VmConfigPatchSchema = z.strictObject({
   cloud_init: CloudInitSchema.nullable().optional(),
   expose: z.array(ExposeSchema).optional(),
   metadata: JsonObject.nullable().optional(),
+  /** null turns scale to zero off. */
+  idle_timeout_s: z.int().min(1).max(86_400).nullable().optional(),
 });
 export type VmConfigPatch = z.infer<typeof VmConfigPatchSchema>;
 
@@ -376,6 +382,8 @@ export const EVENT_TYPES = [
   "vm.config_updated",
   "vm.adopted",
   "vm.failed",
+  "vm.snapshotted",
+  "vm.restored",
   "deployment.created",
   "deployment.updated",
   "deployment.deleted",

@@ -108,6 +108,19 @@ export const VmEventData = {
     reason: z.string().optional(),
     attempt: z.int().optional(),
   }),
+  "vm.snapshotted": z.object({
+    snapshot: z.string(),
+    size_bytes: z.int().min(0),
+    pause_ms: z.int().min(0),
+    stopped: z.boolean(),
+  }),
+  "vm.restored": z.object({
+    snapshot: z.string(),
+    pid: z.int(),
+    ms: z.int().min(0),
+    /** True for a warm-start clone of a plugin's ready snapshot. */
+    clone: z.boolean(),
+  }),
 } as const;
 
 export type VmEventType = keyof typeof VmEventData;

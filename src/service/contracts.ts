@@ -26,6 +26,7 @@ import type {
   VmRecord,
   VolantEvent,
 } from "../manifest/api.ts";
+import type { CreateSnapshotBody, RestoreVmBody, SnapshotRecord } from "../manifest/snapshot.ts";
 import type { AddKeyBody, TrustedKey } from "../manifest/signing.ts";
 import type {
   CreateDeploymentBody,
@@ -154,10 +155,33 @@ export interface Services {
   actions: ActionServiceApi;
   /** Deployments (replicas kept converged by the deployment controller). */
   deployments: DeploymentServiceApi;
+  /** VM snapshots: save, list, delete, restore (src/service/snapshots). */
+  snapshots?: SnapshotServiceApi;
   /** Reconcile/adopt VMs recorded as active; call once at daemon start. */
   start(): Promise<void>;
   /** Stops watchers and health pollers (VMs keep running: they are detached). */
   close(): Promise<void>;
+}
+
+/** VM snapshots: what src/api calls (implemented in snapshots/service.ts). */
+export interface SnapshotServiceApi {
+  create(vm: string, body: CreateSnapshotBody): Promise<SnapshotRecord>;
+  list(vm: string): Promise<SnapshotRecord[]>;
+  get(vm: string, name: string): Promise<SnapshotRecord>;
+  remove(vm: string, name: string): Promise<void>;
+  restore(vm: string, body: RestoreVmBody): Promise<VmRecord>;
+  /**
+   * Before a request through the agent proxy: counts it as activity and wakes
+   * a VM parked by scale to zero (held until it answers). Returns the
+   * function to call once the request is over.
+   */
+  enterAgent(vm: string): Promise<() => void>;
+  /** Takes (or replaces) a plugin's ready snapshot for warm starts. */
+  warm(plugin: string): Promise<SnapshotRecord>;
+  warmInfo(plugin: string): Promise<SnapshotRecord>;
+  unwarm(plugin: string): Promise<void>;
+  /** `vms create`, restoring a clone of the plugin's ready snapshot when it has one. */
+  createVm(body: CreateVmBody): Promise<VmRecord>;
 }
 
 /** Deployments: what src/api calls (implemented in deployments/service.ts). */

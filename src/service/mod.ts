@@ -33,6 +33,8 @@ import { systemClock } from "./lifecycle/clock.ts";
 import { LifecycleCore } from "./lifecycle/core.ts";
 import { VmOperations } from "./lifecycle/operations.ts";
 import { Supervisor } from "./supervisor.ts";
+import { SnapshotService } from "./snapshots/service.ts";
+import { warmCreating } from "./snapshots/warm_create.ts";
 
 export type * from "./contracts.ts";
 export type { ServiceDeps, ServiceOptions } from "./options.ts";
@@ -71,13 +73,20 @@ export function createServices(deps: ServiceDeps): Services {
   const artifacts = deps.artifacts ?? new ArtifactStore(options.stateDir);
   const plugins = new PluginService(ctx, keys.store, artifacts);
   // The lifecycle core sits below both the VM service and the supervisor.
-  const ops = new VmOperations(new LifecycleCore(ctx), ipam, () => plugins.collectGarbage());
+  // After a VM delete: its artifacts and snapshots nobody else uses go.
+  const ops = new VmOperations(new LifecycleCore(ctx), ipam, async () => {
+    await plugins.collectGarbage();
+    await snapshots.collectOrphans();
+  });
   const supervisor = new Supervisor(ops);
   const vms = new VmService(ops, ipam);
+  const snapshots = new SnapshotService(ops, vms, ipam.pool);
+  // What the API and the deployment controller call: creates go through warm start.
+  const vmsApi = warmCreating(vms, snapshots);
   const system = new SystemService(ctx, ipam);
   const deployments = createDeployments({
     store: deps.store,
-    vms,
+    vms: vmsApi,
     events,
     guest: deps.guest,
     log: ctx.log,
@@ -86,12 +95,13 @@ export function createServices(deps: ServiceDeps): Services {
   });
   return {
     plugins,
-    vms,
+    vms: vmsApi,
     events,
     system,
     keys,
     actions: new ActionService(ctx, vms, plugins),
     deployments: deployments.service,
+    snapshots,
     async start() {
       // Leftovers of a crash: partial downloads, blobs of an unfinished install, old events.
       const temps = await artifacts.cleanTemp();
@@ -100,10 +110,12 @@ export function createServices(deps: ServiceDeps): Services {
       events.prune();
       const { adopted, lost } = await supervisor.reconcile();
       ctx.log.info("reconciled VMs", { adopted, lost });
+      snapshots.idle.start();
       // After adoption: the controller sees the VMs as they really are.
       deployments.controller.start();
     },
     async close() {
+      snapshots.idle.stop();
       await deployments.controller.stop();
       supervisor.close();
     },

@@ -115,6 +115,12 @@ export interface Hypervisor {
     cgroup: "v1" | "v2" | null;
     notes: string[];
   };
+  /**
+   * The VMM's identity for snapshots (binary version and accelerator): a
+   * snapshot taken under another is refused. Optional.
+   */
+  version?(): Promise<string>;
+
   /** Creates the runtime dir and per-VM overlays; idempotent. */
   prepare(spec: VmSpec): Promise<void>;
   /** Spawns the VMM detached (own session) and returns once its pid is known. */
@@ -132,19 +138,19 @@ export interface Hypervisor {
   /** Removes the runtime dir and per-VM state (overlays); the VM must be stopped. */
   destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void>;
   /**
-   * Optional (Cloud Hypervisor): writes a snapshot of a running or paused VM
+   * Optional (Cloud Hypervisor, QEMU): writes a snapshot of a running or paused VM
    * into `dir` (absolute; created if missing, else it must be empty). The VM is
    * paused for the copy and resumed unless `resume: false`. Slow: it copies all
    * guest memory. See docs/hypervisors.md.
    */
   snapshot?(proc: VmProcess, dir: string, opts?: { resume?: boolean }): Promise<void>;
   /**
-   * Optional (Cloud Hypervisor): restores `spec`'s VM from a snapshot `dir` of
+   * Optional (Cloud Hypervisor, QEMU): restores `spec`'s VM from a snapshot `dir` of
    * that same VM into a new VMM (its previous VMM must have exited); resumes it
    * unless `resume: false`. Returns the new process (tracked like a boot).
    */
   restore?(
-    spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir" | "serialLogMaxBytes">,
+    spec: VmSpec,
     dir: string,
     opts?: { resume?: boolean; prefault?: boolean },
   ): Promise<VmProcess>;

@@ -45,6 +45,7 @@ export function initialConfig(
   };
   if (m.network) config.network = m.network;
   if (m.cloud_init) config.cloud_init = m.cloud_init;
+  if (body.idle_timeout_s !== undefined) config.idle_timeout_s = body.idle_timeout_s;
   return parseOrThrow(VmConfigSchema, config, "VM config");
 }
 
@@ -118,6 +119,10 @@ export function mergeConfigPatch(
   if (patch.metadata !== undefined) {
     if (patch.metadata === null) delete next.metadata;
     else next.metadata = patch.metadata;
+  }
+  if (patch.idle_timeout_s !== undefined) {
+    if (patch.idle_timeout_s === null) delete next.idle_timeout_s;
+    else next.idle_timeout_s = patch.idle_timeout_s;
   }
   return parseOrThrow(VmConfigSchema, next, "VM config");
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { DEPLOYMENT_TOOLS } from "./deployment_tools.ts";
+import { SNAPSHOT_TOOLS } from "./snapshot_tools.ts";
 import type { RestToolSpec } from "./tool_spec.ts";
 
 const readOnly = { readOnlyHint: true, openWorldHint: false };
@@ -230,5 +231,6 @@ export const REST_TOOLS: readonly RestToolSpec[] = [
   ...VM_TOOLS,
   ...ACTION_TOOLS,
   ...DEPLOYMENT_TOOLS,
+  ...SNAPSHOT_TOOLS,
   ...OTHER_TOOLS,
 ];

@@ -32,6 +32,12 @@ const NOT_TOOLS: Record<string, string> = {
   "post /api/v1/keys": "which signers to trust is a person's decision: volar keys",
   "get /api/v1/keys/{name}": "which signers to trust is a person's decision: volar keys",
   "delete /api/v1/keys/{name}": "which signers to trust is a person's decision: volar keys",
+  "post /api/v1/vms/{name}/snapshot":
+    "body name (snapshot) clashes with path name (VM): REST/volar",
+  "post /api/v1/vms/{name}/snapshots":
+    "body name (snapshot) clashes with path name (VM): REST/volar",
+  "delete /api/v1/vms/{name}/snapshots/{snapshot}": "204 without a body: REST/volar",
+  "delete /api/v1/plugins/{name}/warm": "204 without a body: REST/volar",
   "get /mcp": "MCP itself",
   "post /mcp": "MCP itself",
   "delete /mcp": "MCP itself",

@@ -7,6 +7,8 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { ApiEnv } from "../types.ts";
 import { z } from "zod";
 import { VolantError } from "../../errors.ts";
 import type { VmServiceApi } from "../../service/contracts.ts";
@@ -55,6 +57,11 @@ function docRoute(method: typeof methods[number]) {
 export interface AgentProxyOptions {
   port: number;
   timeoutMs: number;
+  /**
+   * Before forwarding: activity for scale to zero, and the wake of a parked
+   * VM (snapshots.enterAgent); returns what to call when the request is over.
+   */
+  enter?: (name: string) => Promise<() => void>;
 }
 
 /** The agent proxy router. The documented routes are hidden twins of one ALL handler. */
@@ -71,7 +78,15 @@ export function agentProxyRoutes(vms: VmServiceApi, options: AgentProxyOptions) 
     if (c.req.header("upgrade") !== undefined) {
       throw new VolantError("invalid_input", "WebSocket upgrades are not proxied to the agent");
     }
-    const vm = vms.get(name.data.name);
+    const leave = await options.enter?.(name.data.name);
+    try {
+      return await forward(c, name.data.name);
+    } finally {
+      leave?.();
+    }
+  });
+  async function forward(c: Context<ApiEnv>, vmName: string): Promise<Response> {
+    const vm = vms.get(vmName);
     if (vm.state !== "running") {
       throw new VolantError("conflict", `vm ${vm.name} is ${vm.state}, not running`);
     }
@@ -108,6 +123,6 @@ export function agentProxyRoutes(vms: VmServiceApi, options: AgentProxyOptions) 
       statusText: upstream.statusText,
       headers: stripHopByHop(upstream.headers),
     });
-  });
+  }
   return app;
 }

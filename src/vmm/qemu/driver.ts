@@ -17,13 +17,22 @@ import { sleep } from "../exit_watch.ts";
 import { type AccelDecision, AccelResolver, hostAccel } from "../accel/mod.ts";
 import { hostTscKhz } from "../host.ts";
 import { isSameLiveProcess } from "../proc.ts";
-import { DEFAULT_RUNTIME_ROOT, runtimePath } from "../runtime_dir.ts";
+import {
+  clearBootFiles,
+  DEFAULT_RUNTIME_ROOT,
+  runtimePath,
+  validateSpecDirs,
+} from "../runtime_dir.ts";
 import { cgroupParentFor } from "../cgroup.ts";
 import { type Jail, type JailStatus, QEMU_SANDBOX } from "../jail.ts";
 import { resolveBinary, type SpawnExtras } from "../spawn.ts";
 import { closeFd, openTapFd } from "../tap_fd.ts";
 import { buildQemuArgs } from "./args.ts";
 import { qmpExecute, qmpStatus } from "./qmp.ts";
+import { loadState, saveState } from "./migration.ts";
+
+/** The VM state file inside a snapshot dir (QEMU's migration stream). */
+export const QEMU_STATE_FILE = "qemu-state.bin";
 
 /** QEMU driver options. */
 export interface QemuDriverOptions extends DetachedDriverOptions {
@@ -165,7 +174,8 @@ export class QemuDriver extends DetachedVmmDriver {
     const st = await qmpStatus(this.controlSocket(proc));
     const state = st.status === "running"
       ? "running"
-      : st.status === "paused" || st.status === "suspended"
+      // postmigrate: stopped after a snapshot's save; inmigrate/prelaunch: loading one.
+      : ["paused", "suspended", "postmigrate", "inmigrate", "prelaunch"].includes(st.status)
       ? "paused"
       : st.status === "shutdown"
       ? "shutdown"
@@ -179,6 +189,75 @@ export class QemuDriver extends DetachedVmmDriver {
 
   async resume(proc: VmProcess): Promise<void> {
     await qmpExecute(this.controlSocket(proc), "cont");
+  }
+
+  /** `qemu-system-x86_64 --version`'s first line plus the accelerator: a snapshot's VMM identity. */
+  async version(): Promise<string> {
+    const bin = await this.binary();
+    const out = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
+    const line = new TextDecoder().decode(out.stdout).split("\n")[0].trim();
+    return `${line}; accel ${await this.accel()}`;
+  }
+
+  /**
+   * Saves device state and RAM of a running or paused VM into
+   * `dir/qemu-state.bin` (QMP migration over a unix socket, see
+   * migration.ts). The VM is stopped for the save; it is resumed afterwards
+   * unless `resume: false`, in which case it stays stopped with its disks
+   * flushed (the caller copies overlays, then resumes or stops it).
+   */
+  async snapshot(proc: VmProcess, dir: string, opts: { resume?: boolean } = {}): Promise<void> {
+    const qmp = this.controlSocket(proc);
+    const { state } = await this.info(proc);
+    if (state !== "running" && state !== "paused") {
+      throw new VolantError("conflict", `VM ${proc.name} is ${state}: cannot snapshot it`);
+    }
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      await saveState(qmp, `${proc.runtimeDir}/migrate.sock`, `${dir}/${QEMU_STATE_FILE}`);
+    } finally {
+      if (opts.resume !== false && state === "running") await qmpExecute(qmp, "cont");
+    }
+  }
+
+  /**
+   * Starts a new QEMU for `spec` (the same command line as its boot, plus
+   * `-incoming defer -S`) and loads `dir/qemu-state.bin` into it. The VM
+   * comes back exactly where it was saved: same memory, devices, MAC, uptime.
+   * It is resumed unless `resume: false`. A stream QEMU cannot load ends the
+   * new VMM and fails here; nothing is left running.
+   */
+  async restore(spec: VmSpec, dir: string, opts: { resume?: boolean } = {}): Promise<VmProcess> {
+    validateSpecDirs(spec, this.roots);
+    const file = `${dir}/${QEMU_STATE_FILE}`;
+    await Deno.stat(file).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new VolantError("not_found", `${dir} holds no QEMU state (${QEMU_STATE_FILE})`);
+    });
+    const binary = await this.binary();
+    const existed = { runtimeDir: await pathExists(spec.runtimeDir), stateDir: true };
+    await this.prepare(spec);
+    const running = await this.liveRecord(spec.runtimeDir);
+    if (running) {
+      throw new VolantError(
+        "conflict",
+        `VM ${spec.name} already has a running VMM (pid ${running.pid}): stop it before restoring`,
+      );
+    }
+    await clearBootFiles(spec.runtimeDir);
+    const argv = [...await this.buildArgv(binary, spec), "-incoming", "defer", "-S"];
+    const proc = await this.launch(spec, argv, {
+      existed,
+      timeoutMs: this.startTimeoutMs + 600_000,
+      ready: async (p, signal) => {
+        const qmp = this.controlSocket(p);
+        await this.waitControlReady(qmp, signal);
+        await loadState(qmp, `${spec.runtimeDir}/migrate-in.sock`, file, signal);
+        if (opts.resume !== false) await qmpExecute(qmp, "cont");
+      },
+    });
+    this.#releaseAtExit(proc);
+    return proc;
   }
 
   protected async binary(): Promise<string> {
@@ -239,4 +318,14 @@ function accelSource(accel: NonNullable<QemuDriverOptions["accel"]>): () => Prom
     provisional: false,
   };
   return () => Promise.resolve(fixed);
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
 }

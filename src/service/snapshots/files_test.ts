@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { VolantError } from "../../errors.ts";
+import { SnapshotFiles } from "./files.ts";
+
+const record = (vm: string, name: string) => ({
+  name,
+  vm,
+  plugin: "p",
+  created_at: new Date().toISOString(),
+  after: "running" as const,
+  pause_ms: 1,
+  identity: { vmm: "qemu: x", kernel: "k", initramfs: "", agent: "" },
+  config_version: 1,
+});
+
+Deno.test("snapshot files: commit is atomic, checksums catch truncation, temp dirs never list", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const files = new SnapshotFiles(root);
+    const p = await files.begin("web", "s1");
+    await Deno.mkdir(`${p.dir}/vmm`);
+    await Deno.writeFile(`${p.dir}/vmm/state.bin`, new Uint8Array(4096).fill(7));
+    // Not committed yet: nothing lists, the name is not taken.
+    assert.deepEqual(await files.list("web"), []);
+    const rec = await files.commit(p, record("web", "s1"));
+    assert.deepEqual(rec.files.map((f) => [f.path, f.size]), [["vmm/state.bin", 4096]]);
+    assert.equal(rec.size_bytes, 4096);
+    assert.deepEqual((await files.list("web")).map((s) => s.name), ["s1"]);
+    await assert.rejects(
+      files.begin("web", "s1"),
+      (e) => e instanceof VolantError && e.code === "conflict",
+    );
+
+    await files.verify(rec);
+    const f = await Deno.open(`${root}/web/s1/vmm/state.bin`, { write: true });
+    await f.truncate(100);
+    f.close();
+    await assert.rejects(
+      files.verify(rec),
+      (e) =>
+        e instanceof VolantError && e.code === "checksum_mismatch" &&
+        /state\.bin is 100 bytes, not 4096/.test(e.message),
+    );
+
+    // A crash mid-save leaves a .tmp dir: ignored by list, gone with the VM.
+    await files.begin("web", "s2");
+    assert.deepEqual((await files.list("web")).map((s) => s.name), ["s1"]);
+    await files.remove("web", "s1");
+    await assert.rejects(
+      files.get("web", "s1"),
+      (e) => e instanceof VolantError && e.code === "not_found",
+    );
+    await files.removeAll("web");
+    await assert.rejects(Deno.stat(`${root}/web`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
