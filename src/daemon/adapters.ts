@@ -94,10 +94,20 @@ export async function buildHypervisor(
     if (d.mode === "auto" && d.accel === "tcg") log.warn("accelerator: tcg", fields);
     else log.info(`accelerator: ${d.accel}`, fields);
     const { resolveJail } = await import("../vmm/jail.ts");
-    const { jail, status } = await resolveJail({ enabled: config.jail, user: config.vmmUser });
+    const { resolveBinary } = await import("../vmm/spawn.ts");
+    const { jail, status } = await resolveJail({
+      enabled: config.jail,
+      user: config.vmmUser,
+      vmmBinary: await resolveBinary("qemu-system-x86_64") ?? undefined,
+    });
     const jailFields = { user: status.user, uid: status.uid, cgroup: status.cgroup };
     if (jail) {
-      log.info("vmm jail on", { ...jailFields, seccomp: status.seccomp, notes: status.notes });
+      log.info("vmm jail on", {
+        ...jailFields,
+        seccomp: status.seccomp,
+        mount_ns: status.mountNs,
+        notes: status.notes,
+      });
     } else log.warn("vmm jail off: VMMs run with the daemon's privileges", { notes: status.notes });
     hypervisor = new QemuDriver({ ...roots, accel, jail, jailStatus: status });
   } else {

@@ -113,6 +113,7 @@ export interface Hypervisor {
     gid: number | null;
     seccomp: boolean;
     cgroup: "v1" | "v2" | null;
+    mountNs: boolean;
     notes: string[];
   };
   /** Creates the runtime dir and per-VM overlays; idempotent. */

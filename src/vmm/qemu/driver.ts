@@ -107,8 +107,18 @@ export class QemuDriver extends DetachedVmmDriver {
       throw new Error(`vm ${spec.name}: a jailed QEMU launch needs cpus and memoryMb`);
     }
     const { wrapper } = await this.#jail.spawnFor(
-      { name: spec.name, cpus: spec.cpus, memoryMb: spec.memoryMb },
+      {
+        name: spec.name,
+        cpus: spec.cpus,
+        memoryMb: spec.memoryMb,
+        runtimeDir: spec.runtimeDir,
+        kernel: spec.kernel,
+        initramfs: spec.initramfs,
+        disks: spec.disks,
+        vsock: spec.vsock,
+      },
       this.#cgroupParent,
+      await this.accel(),
     );
     const fd = spec.net ? openTapFd(spec.net.tap) : undefined;
     return {
