@@ -98,6 +98,7 @@ export async function buildHypervisor(
     const { jail, status } = await resolveJail({
       enabled: config.jail,
       user: config.vmmUser,
+      memoryOverheadMb: config.vmmMemoryOverheadMb,
       vmmBinary: await resolveBinary("qemu-system-x86_64") ?? undefined,
     });
     const jailFields = { user: status.user, uid: status.uid, cgroup: status.cgroup };

@@ -71,6 +71,8 @@ export interface VmExit {
    * for the restart policy). Absent otherwise.
    */
   guest?: "reboot" | "panic";
+  /** Set when the kernel killed the VMM at its cgroup's memory limit (the QEMU jail). */
+  oom?: boolean;
 }
 
 export interface VmInfo {

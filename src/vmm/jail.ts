@@ -17,7 +17,9 @@ import {
   createVmCgroup,
   detectCgroups,
   limitsFor,
+  oomKills,
   removeVmCgroup,
+  VMM_OVERHEAD_MB,
 } from "./cgroup.ts";
 import { resolveBinary } from "./spawn.ts";
 import {
@@ -78,6 +80,8 @@ export type JailSpec =
 /** A resolved jail: the user, the cgroup hierarchy, the helper binaries. */
 export class Jail {
   readonly #checkedDirs = new Set<string>();
+  /** What the VMM may use beyond guest RAM (config `vmm_memory_overhead_mb`). */
+  memoryOverheadMb = VMM_OVERHEAD_MB;
   constructor(
     readonly user: string,
     readonly uid: number,
@@ -140,7 +144,9 @@ export class Jail {
         ...this.root.system,
         ...files,
       ]);
-      const procs = this.cgroups ? await createVmCgroup(this.cgroups, group, limitsFor(spec)) : [];
+      const procs = this.cgroups
+        ? await createVmCgroup(this.cgroups, group, limitsFor(spec, this.memoryOverheadMb))
+        : [];
       // unshare execs sh in place (no --fork): the pid the daemon tracks stays the VMM's.
       head = [
         this.root.unshare,
@@ -157,7 +163,9 @@ export class Jail {
         ...mounts,
       ];
     } else {
-      const procs = this.cgroups ? await createVmCgroup(this.cgroups, group, limitsFor(spec)) : [];
+      const procs = this.cgroups
+        ? await createVmCgroup(this.cgroups, group, limitsFor(spec, this.memoryOverheadMb))
+        : [];
       head = [this.sh, "-c", JOIN_AND_EXEC, "volant-jail", ...procs, "--"];
     }
     return {
@@ -173,6 +181,12 @@ export class Jail {
         "--",
       ],
     };
+  }
+
+  /** True when the kernel OOM-killed a process in the VM's cgroup (its memory limit). */
+  async oomKilled(name: string, cgroupParent: string): Promise<boolean> {
+    if (!this.cgroups) return false;
+    return ((await oomKills(this.cgroups, { parent: cgroupParent, name })) ?? 0) > 0;
   }
 
   /** Removes the VM's cgroup once its VMM has exited. */
@@ -283,6 +297,8 @@ export async function resolveJail(
     /** The VMM binary (absolute) its private root must hold; absent = no mount namespace. */
     vmmBinary?: string;
     rootMount?: string;
+    /** Config `vmm_memory_overhead_mb`: the cgroup's memory limit is guest RAM plus this. */
+    memoryOverheadMb?: number;
   },
 ): Promise<{ jail: Jail | null; status: JailStatus }> {
   const off = (note: string): { jail: null; status: JailStatus } => ({
@@ -340,6 +356,7 @@ export async function resolveJail(
     sh,
     "reason" in root ? null : root,
   );
+  if (o.memoryOverheadMb !== undefined) jail.memoryOverheadMb = o.memoryOverheadMb;
   return { jail, status: jail.status(notes) };
 }
 

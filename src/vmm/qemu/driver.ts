@@ -6,7 +6,7 @@
  * @module
  */
 import { VolantError } from "../../errors.ts";
-import type { AccelInfo, VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
+import type { AccelInfo, VmExit, VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
 import {
   type ControlFile,
   type DetachedDriverOptions,
@@ -86,6 +86,30 @@ export class QemuDriver extends DetachedVmmDriver {
   override async destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void> {
     await super.destroy(spec);
     await this.#jail?.release(spec.name, this.#cgroupParent);
+  }
+
+  /** Exit promises with the cgroup's OOM verdict added, one per tracked VMM. */
+  readonly #withOom = new WeakMap<Promise<VmExit>, Promise<VmExit>>();
+
+  /**
+   * The exit, marked `oom` when the VMM died at its cgroup's memory limit. The
+   * count is read before the cgroup goes (release runs after this resolves).
+   */
+  override exited(proc: VmProcess): Promise<VmExit> {
+    const base = super.exited(proc);
+    const jail = this.#jail;
+    if (!jail) return base;
+    let p = this.#withOom.get(base);
+    if (!p) {
+      p = base.then(async (exit) => {
+        if (exit.requested || exit.code === 0) return exit;
+        return (await jail.oomKilled(proc.name, this.#cgroupParent))
+          ? { ...exit, oom: true }
+          : exit;
+      });
+      this.#withOom.set(base, p);
+    }
+    return p;
   }
 
   /** The VM's cgroup goes once its VMM has exited. */
