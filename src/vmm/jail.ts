@@ -35,6 +35,9 @@ import {
 export const QEMU_SANDBOX =
   "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 
+/** The KVM device a jailed VMM opens under KVM. */
+export const KVM_DEVICE = "/dev/kvm";
+
 /** Default system user of jailed VMMs. */
 export const DEFAULT_VMM_USER = "volant-vmm";
 
@@ -174,13 +177,33 @@ export class Jail {
         this.setpriv,
         `--reuid=${this.uid}`,
         `--regid=${this.gid}`,
-        "--clear-groups",
+        ...(await this.#groups(accel)),
         "--nnp",
         "--inh-caps=-all",
         "--bounding-set=-all",
         "--",
       ],
     };
+  }
+
+  /**
+   * Supplementary groups: none, except under KVM the group of /dev/kvm when
+   * only that group may open it (root:kvm 0660 on most distributions).
+   */
+  async #groups(accel: "kvm" | "tcg"): Promise<string[]> {
+    if (accel !== "kvm") return ["--clear-groups"];
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(KVM_DEVICE);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return ["--clear-groups"];
+      throw e;
+    }
+    const mode = st.mode! & 0o777;
+    if ((mode & 0o006) === 0o006 || st.gid === 0 || (mode & 0o060) !== 0o060) {
+      return ["--clear-groups"];
+    }
+    return [`--groups=${st.gid}`];
   }
 
   /** True when the kernel OOM-killed a process in the VM's cgroup (its memory limit). */
