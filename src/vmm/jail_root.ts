@@ -23,6 +23,10 @@ import type { VmSpec } from "../service/ports.ts";
 export interface JailMount {
   kind: "ro" | "rw" | "dev" | "ln";
   path: string;
+  /** A directory (its mountpoint is a directory; else an empty file). */
+  dir?: boolean;
+  /** `ln`: the link's target, copied as is. */
+  target?: string;
 }
 
 /** Where the jail's tmpfs root is mounted inside each VMM's own namespace (empty on the host). */
@@ -65,13 +69,13 @@ export async function systemMounts(binaries: string[]): Promise<JailMount[]> {
   for (const p of TOP_LEVEL) {
     const k = await kindOf(p);
     // A symlink is copied; a real /lib (unmerged /usr) is bound read-only.
-    if (k === "link") out.push({ kind: "ln", path: p });
-    else if (k === "dir") out.push({ kind: "ro", path: p });
+    if (k === "link") out.push({ kind: "ln", path: p, target: await Deno.readLink(p) });
+    else if (k === "dir") out.push({ kind: "ro", path: p, dir: true });
   }
   for (const p of SYSTEM_DIRS) {
     const k = await kindOf(p);
-    if (k === "link") out.push({ kind: "ln", path: p });
-    else if (k === "dir") out.push({ kind: "ro", path: p });
+    if (k === "link") out.push({ kind: "ln", path: p, target: await Deno.readLink(p) });
+    else if (k === "dir") out.push({ kind: "ro", path: p, dir: true });
   }
   if (await kindOf("/etc/ld.so.cache") === "file") {
     out.push({ kind: "ro", path: "/etc/ld.so.cache" });
@@ -91,7 +95,7 @@ export function vmMounts(
   spec: Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock">,
   accel: "kvm" | "tcg",
 ): JailMount[] {
-  const out: JailMount[] = [{ kind: "rw", path: spec.runtimeDir }];
+  const out: JailMount[] = [{ kind: "rw", path: spec.runtimeDir, dir: true }];
   out.push({ kind: "ro", path: spec.kernel });
   if (spec.initramfs) out.push({ kind: "ro", path: spec.initramfs });
   for (const d of spec.disks) {
@@ -107,31 +111,37 @@ export function vmMounts(
 
 /**
  * The namespace script. Arguments: cgroup.procs files, `--`, the tmpfs
- * mountpoint, umount's path, `kind:path` entries, `--`, then the command
- * (setpriv ... VMM) it execs inside the new root. Any failure exits
- * non-zero before the VMM runs, with the reason on stderr (the VMM log).
+ * mountpoint, umount's path, the directories and the empty files to make
+ * in the tmpfs (newline-separated, already under the mountpoint: one mkdir
+ * for all), `kind:path` bind entries (`ln:path=target` for links), `--`,
+ * then the command (setpriv ... VMM) it execs inside the new root. Every
+ * exec counts on a loaded host (tens of ms each), so the tree is made with
+ * as few as possible. Any failure exits non-zero before the VMM runs, with
+ * the reason on stderr (the VMM log).
  */
 export const JAIL_SCRIPT = [
   "set -e",
   "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
   'while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift',
-  "r=$1; u=$2; shift 2",
+  "r=$1; u=$2; dirs=$3; files=$4; shift 4",
   'mount -t tmpfs -o mode=0755,nosuid,nodev,size=1m volant-vmm-root "$r"',
+  "IFS='",
+  "'",
+  "mkdir -p $dirs",
+  'for f in $files; do : >"$f"; done',
+  "unset IFS",
   'while [ "$1" != -- ]; do',
-  "  k=${1%%:*}; p=${1#*:}; t=$r$p",
-  '  mkdir -p "${t%/*}"',
-  '  if [ "$k" = ln ]; then ln -s "$(readlink "$p")" "$t"; shift; continue; fi',
-  '  if [ -d "$p" ]; then mkdir -p "$t"; else : >"$t"; fi',
+  "  k=${1%%:*}; p=${1#*:}",
   "  case $k in",
-  '    ro) mount -o bind,ro,nosuid,nodev "$p" "$t" ;;',
-  '    rw) mount -o bind,nosuid,nodev,noexec "$p" "$t" ;;',
-  '    dev) mount -o bind,nosuid,noexec "$p" "$t" ;;',
+  '    ln) ln -s "${p#*=}" "$r${p%%=*}" ;;',
+  '    ro) mount -o bind,ro,nosuid,nodev "$p" "$r$p" ;;',
+  '    rw) mount -o bind,nosuid,nodev,noexec "$p" "$r$p" ;;',
+  '    dev) mount -o bind,nosuid,noexec "$p" "$r$p" ;;',
   '    *) echo "volant-jail: bad entry $1" >&2; exit 125 ;;',
   "  esac",
   "  shift",
   "done",
   "shift",
-  'mkdir "$r/proc"',
   'mount -t proc -o nosuid,nodev,noexec proc "$r/proc"',
   'mount -o remount,ro,nosuid,nodev "$r"',
   'cd "$r"',
@@ -142,7 +152,34 @@ export const JAIL_SCRIPT = [
   'exec "$@"',
 ].join("\n");
 
+function parentOf(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i <= 0 ? "/" : p.slice(0, i);
+}
+
 /** The script's arguments between the cgroup files and the command. */
 export function jailRootArgs(rootMount: string, umount: string, mounts: JailMount[]): string[] {
-  return [rootMount, umount, ...mounts.map((m) => `${m.kind}:${m.path}`), "--"];
+  for (const m of mounts) {
+    // Newlines split the dir and file lists; no path Volant makes has one.
+    if (m.path.includes("\n") || !m.path.startsWith("/")) {
+      throw new Error(`jail: unusable path ${JSON.stringify(m.path)}`);
+    }
+  }
+  const dirs = new Set<string>(["/proc"]);
+  const files: string[] = [];
+  for (const m of mounts) {
+    for (let d = parentOf(m.path); d !== "/"; d = parentOf(d)) dirs.add(d);
+    if (m.kind === "ln") continue;
+    if (m.dir) dirs.add(m.path);
+    else files.push(m.path);
+  }
+  const under = (p: string) => `${rootMount}${p}`;
+  return [
+    rootMount,
+    umount,
+    [...dirs].map(under).join("\n"),
+    files.map(under).join("\n"),
+    ...mounts.map((m) => m.kind === "ln" ? `ln:${m.path}=${m.target}` : `${m.kind}:${m.path}`),
+    "--",
+  ];
 }

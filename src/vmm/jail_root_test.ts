@@ -32,7 +32,7 @@ Deno.test("vmMounts: runtime dir and overlays writable, artifacts read-only, dev
     ],
   } as Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks">;
   assert.deepEqual(vmMounts(spec, "tcg"), [
-    { kind: "rw", path: "/run/volant/vms/a" },
+    { kind: "rw", path: "/run/volant/vms/a", dir: true },
     { kind: "ro", path: "/s/k" },
     { kind: "ro", path: "/s/i" },
     { kind: "rw", path: "/s/vms/a/d0.qcow2" },
