@@ -9,9 +9,10 @@
  * - `deny`: egress deny-all;
  * - `iso`: default egress (allow-all) but `isolation: true`.
  *
- * Each guest runs a CGI probe (`/cgi-bin/probe?<host>:<port>`: busybox wget
- * with a 3 s timeout) and reports what it reached over its own HTTP
- * endpoint; the test asks each guest in turn. All three boot at once and
+ * Each guest runs a CGI probe (`/cgi-bin/probe?<host>:<port>`: an HTTP
+ * request through busybox nc with a 3 s timeout; the static busybox's wget
+ * crashes resolving any address) and reports what it reached over its own
+ * HTTP endpoint; the test asks each guest in turn. All three boot at once and
  * share one daemon. Takes ~1.5-2.5 min (three TCG boots on 2 cores).
  */
 import assert from "node:assert/strict";
@@ -25,7 +26,9 @@ const SERVER = "10.99.0.2";
 /** Reports "reached" or "blocked" for the destination in the query string. */
 const PROBE_CGI = `#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
-out=$(wget -T 3 -O /dev/null "http://$QUERY_STRING/" 2>&1) && echo reached || echo "blocked $out"
+h=\${QUERY_STRING%:*}; p=\${QUERY_STRING##*:}
+out=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 "$h" "$p" 2>&1 | head -c 120)
+case $out in HTTP/*) echo reached ;; *) echo "blocked $out" ;; esac
 `;
 
 interface Vm {
