@@ -176,15 +176,18 @@ Deno.test({
       assert.equal(await probe(vms.allow, `${vms.deny.ip}:80`), "reached");
     });
   } finally {
-    for (const s of servers) {
-      try {
-        s.kill("SIGTERM");
-        await s.status;
-      } catch (e) {
-        if (!(e instanceof TypeError)) throw e; // already exited
-      }
-    }
+    await Promise.all(servers.map(stopServer));
     await sb.close();
     await outside?.delete();
   }
 });
+
+/** Ends one of our socat servers (by its own handle); one that already exited is fine. */
+async function stopServer(s: Deno.ChildProcess): Promise<void> {
+  try {
+    s.kill("SIGTERM");
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e; // already exited
+  }
+  await s.status;
+}
