@@ -12,6 +12,8 @@
 import { prepareHost } from "../scripts/journey/prepare.ts";
 import { Sandbox } from "../scripts/journey/sandbox.ts";
 import { REPO } from "../scripts/_repo.ts";
+import { Jail, resolveJail } from "../src/vmm/jail.ts";
+import type { VmSpec } from "../src/service/ports.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 4);
 const TARGET = 1.05;
@@ -56,8 +58,61 @@ async function installExample(sb: Sandbox): Promise<void> {
   if (r.code !== 0) throw new Error(`plugins install: ${r.stderr}`);
 }
 
+/**
+ * The jail wrapper alone, per spawn: setpriv only vs. unshare + private root
+ * + setpriv, each exec'ing /usr/bin/true (no cgroup, no VM), medians of `n`.
+ */
+export async function wrapperMs(n: number): Promise<{ plain: number; root: number }> {
+  const tmp = await Deno.makeTempDir({ prefix: "volant-jb-wrap-" });
+  try {
+    const { jail } = await resolveJail({
+      enabled: true,
+      user: "65534:65534",
+      vmmBinary: "/usr/bin/true",
+      rootMount: `${tmp}/mnt`,
+    });
+    if (!jail?.root) throw new Error("no private root on this host");
+    const spec = {
+      name: "w",
+      runtimeDir: `${tmp}/run`,
+      kernel: `${tmp}/k`,
+      disks: [],
+      cpus: 1,
+      memoryMb: 64,
+    } as unknown as VmSpec;
+    await Deno.mkdir(spec.runtimeDir);
+    await Deno.writeTextFile(spec.kernel, "k");
+    const time = async (j: Jail) => {
+      const { wrapper } = await j.spawnFor(spec, "unused");
+      const ms: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        const out = await new Deno.Command(wrapper[0], {
+          args: [...wrapper.slice(1), "/usr/bin/true"],
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+        ms.push(performance.now() - t0);
+      }
+      return median(ms);
+    };
+    const args = [jail.user, jail.uid, jail.gid, null, jail.setpriv, jail.sh] as const;
+    return { plain: await time(new Jail(...args)), root: await time(new Jail(...args, jail.root)) };
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (Deno.uid() !== 0) throw new Error("jail_bench needs root (netns, TAP, cgroups)");
+  const wrap = await wrapperMs(20);
+  console.log(
+    `jail wrapper per spawn: setpriv only ${wrap.plain.toFixed(1)} ms, ` +
+      `with the private root ${wrap.root.toFixed(1)} ms (+${
+        (wrap.root - wrap.plain).toFixed(1)
+      } ms)`,
+  );
   const artifacts = await prepareHost();
   const jailed = await Sandbox.create({ artifacts, prefix: "volant-jb", keepSys: true });
   let open: Sandbox | null = null;
@@ -101,6 +156,8 @@ async function main(): Promise<void> {
         median_jailed_ms: Math.round(j),
         median_unjailed_ms: Math.round(u),
         ratio: Number(ratio.toFixed(3)),
+        wrapper_setpriv_ms: Number(wrap.plain.toFixed(1)),
+        wrapper_private_root_ms: Number(wrap.root.toFixed(1)),
         target: TARGET,
         met: ratio <= TARGET,
       }),

@@ -23,7 +23,8 @@ export const doctor: Command = {
   description: [
     "Checks /dev/net/tun, bridge/TAP/netns and nftables (in a throwaway network namespace),",
     "ip_forward, QEMU and its microvm machine, the accelerator (the same KVM probe volantd",
-    "runs: a bounded boot of the guest kernel under KVM), the guest kernel, agent image and",
+    "runs: a bounded boot of the guest kernel under KVM), the VMM jail's prerequisites",
+    "(root, setpriv, cgroups, mount namespaces), the guest kernel, agent image and",
     "boot initramfs against their SHA256SUMS, the state and runtime dirs, free disk space,",
     "volantd and the API socket. Paths come from volantd's config (the config file and",
     "VOLANT_* env, as volantd would resolve them); --config names another file.",

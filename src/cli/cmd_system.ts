@@ -26,7 +26,7 @@ export const systemInfo: Command = {
     const jail = j.enabled
       ? `on: user ${j.user} (uid ${j.uid}), seccomp ${j.seccomp ? "on" : "off"}, cgroup ${
         j.cgroup ?? "none"
-      }`
+      }, mount namespace ${j.mount_ns ? "on" : "off"}`
       : "off";
     const states = Object.entries(i.vms.by_state).map(([s, n]) => `${s} ${n}`).join(", ");
     ctx.io.out(keyValues([

@@ -55,6 +55,11 @@ export const DEFAULTS = {
   jail: true,
   /** The jailed VMM's user (created as a system user if missing) or `UID:GID`. */
   vmm_user: "volant-vmm",
+  /**
+   * Memory a jailed VMM may use beyond guest RAM (its cgroup limit is guest RAM
+   * plus this): QEMU's device model, TCG code cache and I/O buffers.
+   */
+  vmm_memory_overhead_mb: 320,
 } as const;
 
 export type ConfigKey = keyof typeof DEFAULTS;

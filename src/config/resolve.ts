@@ -40,6 +40,7 @@ export interface ResolvedConfig {
   requireSignatures: boolean;
   jail: boolean;
   vmmUser: string;
+  vmmMemoryOverheadMb: number;
   /** Where each key's value came from, e.g. `env VOLANT_SUBNET`. */
   sources: Record<ConfigKey, string>;
   /** The config file read, if any. */
@@ -151,6 +152,7 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     requireSignatures: values.require_signatures as boolean,
     jail: values.jail as boolean,
     vmmUser: values.vmm_user as string,
+    vmmMemoryOverheadMb: values.vmm_memory_overhead_mb as number,
     sources,
     configFile: inputs.file?.path ?? null,
   };

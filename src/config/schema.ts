@@ -77,6 +77,7 @@ export const KEY_SCHEMAS: Record<ConfigKey, z.ZodType> = {
   download_timeout_seconds: int(1, 3600),
   require_signatures: bool,
   jail: bool,
+  vmm_memory_overhead_mb: int(16, 65536),
   vmm_user: z.string().regex(
     /^([a-z_][a-z0-9_-]{0,31}|\d+:\d+)$/,
     "must be a user name or UID:GID",

@@ -97,12 +97,7 @@ export async function buildHypervisor(
     };
     if (d.mode === "auto" && d.accel === "tcg") log.warn("accelerator: tcg", fields);
     else log.info(`accelerator: ${d.accel}`, fields);
-    const { resolveJail } = await import("../vmm/jail.ts");
-    const { jail, status } = await resolveJail({ enabled: config.jail, user: config.vmmUser });
-    const jailFields = { user: status.user, uid: status.uid, cgroup: status.cgroup };
-    if (jail) {
-      log.info("vmm jail on", { ...jailFields, seccomp: status.seccomp, notes: status.notes });
-    } else log.warn("vmm jail off: VMMs run with the daemon's privileges", { notes: status.notes });
+    const { jail, status } = await vmmJail(config, log, "qemu-system-x86_64");
     hypervisor = new QemuDriver({ ...roots, accel, jail, jailStatus: status });
   } else {
     if (config.accel === "tcg") {
@@ -113,7 +108,8 @@ export async function buildHypervisor(
       );
     }
     const { CloudHypervisorDriver } = await import("../vmm/cloud_hypervisor/driver.ts");
-    hypervisor = new CloudHypervisorDriver(roots);
+    const { jail, status } = await vmmJail(config, log, "cloud-hypervisor");
+    hypervisor = new CloudHypervisorDriver({ ...roots, jail, jailStatus: status });
   }
   const available = await hypervisor.available();
   if (available.ok) {
@@ -125,4 +121,29 @@ export async function buildHypervisor(
     reason: available.reason,
   });
   return { hypervisor, reason: available.reason };
+}
+
+/**
+ * The VMM jail for `binary` (its private root must hold it), logged once at
+ * start with what the host lacks.
+ */
+async function vmmJail(config: ResolvedConfig, log: Logger, binary: string) {
+  const { resolveJail } = await import("../vmm/jail.ts");
+  const { resolveBinary } = await import("../vmm/spawn.ts");
+  const { jail, status } = await resolveJail({
+    enabled: config.jail,
+    user: config.vmmUser,
+    memoryOverheadMb: config.vmmMemoryOverheadMb,
+    vmmBinary: await resolveBinary(binary) ?? undefined,
+  });
+  const fields = { user: status.user, uid: status.uid, cgroup: status.cgroup };
+  if (jail) {
+    log.info("vmm jail on", {
+      ...fields,
+      seccomp: status.seccomp,
+      mount_ns: status.mountNs,
+      notes: status.notes,
+    });
+  } else log.warn("vmm jail off: VMMs run with the daemon's privileges", { notes: status.notes });
+  return { jail, status };
 }

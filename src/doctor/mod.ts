@@ -28,6 +28,7 @@ import {
   qemuCheck,
 } from "./checks_guest.ts";
 import { ipForwardCheck, netnsBridgeCheck, nftablesCheck, tunCheck } from "./checks_net.ts";
+import { jailCheck } from "./checks_jail.ts";
 
 export * from "./check.ts";
 export { checkArtifact } from "./checks_guest.ts";
@@ -40,6 +41,7 @@ export const DEFAULT_CHECKS: readonly Check[] = [
   ipForwardCheck,
   qemuCheck,
   accelCheck,
+  jailCheck,
   kernelCheck,
   agentImageCheck,
   bootInitramfsCheck,

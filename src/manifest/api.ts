@@ -458,6 +458,8 @@ export const SystemInfoSchema = z.object({
       gid: z.int().nullable(),
       seccomp: z.boolean(),
       cgroup: z.enum(["v1", "v2"]).nullable(),
+      /** The VMM runs in a private mount namespace holding only its own files. */
+      mount_ns: z.boolean(),
       notes: z.array(z.string()),
     }),
   }),

@@ -71,6 +71,8 @@ export interface VmExit {
    * for the restart policy). Absent otherwise.
    */
   guest?: "reboot" | "panic";
+  /** Set when the kernel killed the VMM at its cgroup's memory limit (the QEMU jail). */
+  oom?: boolean;
 }
 
 export interface VmInfo {
@@ -113,6 +115,7 @@ export interface Hypervisor {
     gid: number | null;
     seccomp: boolean;
     cgroup: "v1" | "v2" | null;
+    mountNs: boolean;
     notes: string[];
   };
   /**

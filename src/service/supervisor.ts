@@ -20,6 +20,7 @@ import type { VmRow } from "./store_port.ts";
 import { vmRuntimeDir } from "./vm_spec.ts";
 
 function describeExit(exit: VmExit): string {
+  if (exit.oom) return `VMM killed at its cgroup memory limit (out of memory, ${exit.signal})`;
   if (exit.guest) return `guest ${exit.guest === "panic" ? "panicked" : "rebooted"} (VMM stopped)`;
   if (exit.signal) return `VMM killed by ${exit.signal}`;
   return `VMM exited with code ${exit.code}`;

@@ -7,6 +7,7 @@ import type { SystemInfo } from "../manifest/api.ts";
 import type { SystemServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import type { Ipam } from "./ipam.ts";
+import type { Hypervisor } from "./ports.ts";
 
 export class SystemService implements SystemServiceApi {
   readonly #ctx: ServiceContext;
@@ -49,15 +50,7 @@ export class SystemService implements SystemServiceApi {
             },
           }
           : {}),
-        jail: hypervisor?.jailStatus ?? {
-          enabled: false,
-          user: null,
-          uid: null,
-          gid: null,
-          seccomp: false,
-          cgroup: null,
-          notes: [`the ${hypervisor?.kind ?? "configured"} driver has no VMM jail`],
-        },
+        jail: jailInfo(hypervisor?.jailStatus, hypervisor?.kind),
       },
       network: {
         bridge: options.bridge,
@@ -72,4 +65,22 @@ export class SystemService implements SystemServiceApi {
       plugins: { total: plugins.length, enabled: plugins.filter((p) => p.enabled).length },
     };
   }
+}
+
+/** The jail as system/info shows it (snake_case), or "off" for a driver without one. */
+function jailInfo(j: Hypervisor["jailStatus"], kind: string | undefined) {
+  if (!j) {
+    return {
+      enabled: false,
+      user: null,
+      uid: null,
+      gid: null,
+      seccomp: false,
+      cgroup: null,
+      mount_ns: false,
+      notes: [`the ${kind ?? "configured"} driver has no VMM jail`],
+    };
+  }
+  const { mountNs, ...rest } = j;
+  return { ...rest, mount_ns: mountNs };
 }

@@ -17,13 +17,26 @@ import {
   createVmCgroup,
   detectCgroups,
   limitsFor,
+  oomKills,
   removeVmCgroup,
+  VMM_OVERHEAD_MB,
 } from "./cgroup.ts";
 import { resolveBinary } from "./spawn.ts";
+import {
+  DEFAULT_JAIL_ROOT_MOUNT,
+  JAIL_SCRIPT,
+  type JailMount,
+  jailRootArgs,
+  systemMounts,
+  vmMounts,
+} from "./jail_root.ts";
 
 /** QEMU's seccomp filter: what a jailed VMM may not do even as its own user. */
 export const QEMU_SANDBOX =
   "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
+
+/** The KVM device a jailed VMM opens under KVM. */
+export const KVM_DEVICE = "/dev/kvm";
 
 /** Default system user of jailed VMMs. */
 export const DEFAULT_VMM_USER = "volant-vmm";
@@ -36,6 +49,8 @@ export interface JailStatus {
   gid: number | null;
   seccomp: boolean;
   cgroup: "v1" | "v2" | null;
+  /** The VMM sees only its own files (private mount namespace, see jail_root.ts). */
+  mountNs: boolean;
   /** What the host lacks or what was turned off, one sentence each. */
   notes: string[];
 }
@@ -50,9 +65,26 @@ export interface JailSpawn {
 const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; ' +
   'shift; exec "$@"';
 
+/** What the mount namespace needs on the host (resolved once at daemon start). */
+export interface JailRootHost {
+  unshare: string;
+  umount: string;
+  /** The empty directory each VMM's tmpfs root is mounted on, inside its own namespace. */
+  rootMount: string;
+  /** Binaries, libraries, firmware and device nodes every VMM's tree holds. */
+  system: JailMount[];
+}
+
+/** What spawnFor needs of a VM: its resources, and its files when it gets its own root. */
+export type JailSpec =
+  & Pick<VmSpec, "name" | "cpus" | "memoryMb">
+  & Partial<Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock">>;
+
 /** A resolved jail: the user, the cgroup hierarchy, the helper binaries. */
 export class Jail {
   readonly #checkedDirs = new Set<string>();
+  /** What the VMM may use beyond guest RAM (config `vmm_memory_overhead_mb`). */
+  memoryOverheadMb = VMM_OVERHEAD_MB;
   constructor(
     readonly user: string,
     readonly uid: number,
@@ -60,6 +92,8 @@ export class Jail {
     readonly cgroups: CgroupHost | null,
     readonly setpriv: string,
     readonly sh: string,
+    /** The mount namespace's host side; null = the VMM sees the host filesystem. */
+    readonly root: JailRootHost | null = null,
   ) {}
 
   /**
@@ -68,47 +102,114 @@ export class Jail {
    * readable through the jail group where "other" cannot already read them.
    */
   async prepareVm(spec: VmSpec): Promise<void> {
-    await this.#reach(spec.runtimeDir, false);
+    // In its own mount namespace the VMM reaches its files through the jail's
+    // tmpfs dirs, so host directories on the way (the 0700 state dir) stay closed.
+    const ancestors = this.root === null;
+    await this.#reach(spec.runtimeDir, false, ancestors);
     await Deno.chown(spec.runtimeDir, this.uid, this.gid);
     const readable = [spec.kernel, ...(spec.initramfs ? [spec.initramfs] : [])];
     for (const d of spec.disks) {
       if (d.readonly) readable.push(d.path);
       else {
-        await this.#reach(d.path, false);
+        await this.#reach(d.path, false, ancestors);
         await Deno.chown(d.path, this.uid, this.gid);
         // The overlay's directory too: QEMU may reopen the image (e.g. on commit).
         await Deno.chown(parent(d.path), this.uid, this.gid);
       }
       if (d.backingImage) readable.push(d.backingImage);
     }
-    for (const p of readable) await this.#reach(p, true);
+    for (const p of readable) await this.#reach(p, true, ancestors);
   }
 
   /** Creates the VM's cgroup and returns how to spawn into it as the jail user. */
   async spawnFor(
-    spec: Pick<VmSpec, "name" | "cpus" | "memoryMb">,
+    spec: JailSpec,
     cgroupParent: string,
+    accel: "kvm" | "tcg" = "tcg",
   ): Promise<JailSpawn> {
     const group = { parent: cgroupParent, name: spec.name };
-    const procs = this.cgroups ? await createVmCgroup(this.cgroups, group, limitsFor(spec)) : [];
-    return {
-      wrapper: [
+    let head: string[];
+    if (this.root) {
+      if (!spec.runtimeDir || !spec.kernel || !spec.disks) {
+        throw new Error(`vm ${spec.name}: a VMM in its own root needs its runtime dir and files`);
+      }
+      const files = vmMounts(
+        {
+          runtimeDir: spec.runtimeDir,
+          kernel: spec.kernel,
+          initramfs: spec.initramfs,
+          disks: spec.disks,
+          vsock: spec.vsock,
+        },
+        accel,
+      );
+      const mounts = jailRootArgs(this.root.rootMount, this.root.umount, [
+        ...this.root.system,
+        ...files,
+      ]);
+      const procs = this.cgroups
+        ? await createVmCgroup(this.cgroups, group, limitsFor(spec, this.memoryOverheadMb))
+        : [];
+      // unshare execs sh in place (no --fork): the pid the daemon tracks stays the VMM's.
+      head = [
+        this.root.unshare,
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
         this.sh,
         "-c",
-        JOIN_AND_EXEC,
+        JAIL_SCRIPT,
         "volant-jail",
         ...procs,
         "--",
+        ...mounts,
+      ];
+    } else {
+      const procs = this.cgroups
+        ? await createVmCgroup(this.cgroups, group, limitsFor(spec, this.memoryOverheadMb))
+        : [];
+      head = [this.sh, "-c", JOIN_AND_EXEC, "volant-jail", ...procs, "--"];
+    }
+    return {
+      wrapper: [
+        ...head,
         this.setpriv,
         `--reuid=${this.uid}`,
         `--regid=${this.gid}`,
-        "--clear-groups",
+        ...(await this.#groups(accel)),
         "--nnp",
         "--inh-caps=-all",
         "--bounding-set=-all",
         "--",
       ],
     };
+  }
+
+  /**
+   * Supplementary groups: none, except under KVM the group of /dev/kvm when
+   * only that group may open it (root:kvm 0660 on most distributions).
+   */
+  async #groups(accel: "kvm" | "tcg"): Promise<string[]> {
+    if (accel !== "kvm") return ["--clear-groups"];
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(KVM_DEVICE);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return ["--clear-groups"];
+      throw e;
+    }
+    const mode = st.mode! & 0o777;
+    if ((mode & 0o006) === 0o006 || st.gid === 0 || (mode & 0o060) !== 0o060) {
+      return ["--clear-groups"];
+    }
+    return [`--groups=${st.gid}`];
+  }
+
+  /** True when the kernel OOM-killed a process in the VM's cgroup (its memory limit). */
+  async oomKilled(name: string, cgroupParent: string): Promise<boolean> {
+    if (!this.cgroups) return false;
+    return ((await oomKills(this.cgroups, { parent: cgroupParent, name })) ?? 0) > 0;
   }
 
   /** Removes the VM's cgroup once its VMM has exited. */
@@ -124,6 +225,7 @@ export class Jail {
       gid: this.gid,
       seccomp: true,
       cgroup: this.cgroups ? (this.cgroups.version === 2 ? "v2" : "v1") : null,
+      mountNs: this.root !== null,
       notes,
     };
   }
@@ -134,9 +236,9 @@ export class Jail {
    * the file itself, if `read`, group read. Only root-group entries are
    * regrouped; anything else is refused with a message saying what to change.
    */
-  async #reach(path: string, read: boolean): Promise<void> {
+  async #reach(path: string, read: boolean, ancestors: boolean): Promise<void> {
     const dirs: string[] = [];
-    for (let d = parent(path); d !== "/"; d = parent(d)) dirs.push(d);
+    for (let d = parent(path); ancestors && d !== "/"; d = parent(d)) dirs.push(d);
     for (const d of dirs.reverse()) {
       if (this.#checkedDirs.has(d)) continue;
       await this.#grant(d, 0o001, 0o010);
@@ -211,7 +313,16 @@ const USER_RE = /^([a-z_][a-z0-9_-]{0,31}|\d+:\d+)$/;
  * runs without limits and says so.
  */
 export async function resolveJail(
-  o: { enabled: boolean; user: string; uid?: number },
+  o: {
+    enabled: boolean;
+    user: string;
+    uid?: number;
+    /** The VMM binary (absolute) its private root must hold; absent = no mount namespace. */
+    vmmBinary?: string;
+    rootMount?: string;
+    /** Config `vmm_memory_overhead_mb`: the cgroup's memory limit is guest RAM plus this. */
+    memoryOverheadMb?: number;
+  },
 ): Promise<{ jail: Jail | null; status: JailStatus }> {
   const off = (note: string): { jail: null; status: JailStatus } => ({
     jail: null,
@@ -222,6 +333,7 @@ export async function resolveJail(
       gid: null,
       seccomp: false,
       cgroup: null,
+      mountNs: false,
       notes: [note],
     },
   });
@@ -254,7 +366,43 @@ export async function resolveJail(
   const notes: string[] = [];
   const cg = await detectCgroups();
   if ("reason" in cg) notes.push(`${cg.reason}: VMMs run without cpu/memory/pids limits`);
-  const jail = new Jail(o.user, ids[0], ids[1], "reason" in cg ? null : cg, setpriv, sh);
-  notes.push("no mount namespace: the VMM sees the host filesystem as its user may");
+  const root = await resolveRoot(o.vmmBinary, setpriv, o.rootMount ?? DEFAULT_JAIL_ROOT_MOUNT);
+  if ("reason" in root) {
+    notes.push(`${root.reason}: the VMM sees the host filesystem as its user may`);
+  }
+  const jail = new Jail(
+    o.user,
+    ids[0],
+    ids[1],
+    "reason" in cg ? null : cg,
+    setpriv,
+    sh,
+    "reason" in root ? null : root,
+  );
+  if (o.memoryOverheadMb !== undefined) jail.memoryOverheadMb = o.memoryOverheadMb;
   return { jail, status: jail.status(notes) };
+}
+
+/** The mount namespace's host side, or why this host cannot give a VMM its own root. */
+async function resolveRoot(
+  vmmBinary: string | undefined,
+  setpriv: string,
+  rootMount: string,
+): Promise<JailRootHost | { reason: string }> {
+  if (!vmmBinary) return { reason: "no VMM binary to put in a private root" };
+  try {
+    await Deno.stat("/proc/self/ns/mnt");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    return { reason: "the kernel has no mount namespaces (CONFIG_NAMESPACES)" };
+  }
+  const [unshare, umount, pivot] = await Promise.all(
+    ["unshare", "umount", "pivot_root"].map((b) => resolveBinary(b)),
+  );
+  if (!unshare || !umount || !pivot) {
+    return { reason: "unshare, umount or pivot_root not found (apt-get install util-linux mount)" };
+  }
+  await Deno.mkdir(rootMount, { recursive: true, mode: 0o755 });
+  const system = await systemMounts([vmmBinary, setpriv, umount]);
+  return { unshare, umount, rootMount, system };
 }

@@ -5,7 +5,9 @@
  * capabilities, no_new_privs and seccomp filtering (`Seccomp: 2`), inside its
  * own cgroup with the limits its resources imply; the VM must still boot to
  * healthy, serve HTTP over the TAP fd it was handed, survive a daemon restart
- * (adopted, same pid), and stop cleanly with its cgroup removed. The plugin
+ * (adopted, same pid), and stop cleanly with its cgroup removed. Its visible
+ * filesystem (/proc/<pid>/root, /proc/<pid>/mountinfo) must hold only its
+ * runtime dir, its artifacts and what QEMU itself needs. The plugin
  * carries a `network.egress` allow-list and `isolation`: the daemon's
  * nftables tables hold the VM's rules while it runs and drop them with its
  * TAP (src/net/egress_test.ts proves the rules against real traffic).
@@ -17,6 +19,7 @@ import { Sandbox } from "../../scripts/journey/sandbox.ts";
 import { REPO } from "../../scripts/_repo.ts";
 import { cgroupDirs, cgroupParentFor, detectCgroups, limitsFor } from "../../src/vmm/cgroup.ts";
 import { DEFAULT_RUNTIME_ROOT } from "../../src/vmm/runtime_dir.ts";
+import { assertJailedView } from "./_jail_view.ts";
 
 interface Vm {
   name: string;
@@ -183,12 +186,25 @@ Deno.test({
       assert.match(rules, new RegExp(`oifname "${vm.tap}" counter packets \\d+ bytes \\d+ drop`));
     });
 
-    await t.step("the VMM owns its runtime dir; the state dir is traverse-only", async () => {
+    await t.step("the VMM owns its runtime dir; the state dir stays closed", async () => {
       const st = await procStatus(pid);
       const uid = Number(st.Uid.split(/\s+/)[0]);
       assert.equal((await Deno.stat(`${sb.runtimeDir}/${name}`)).uid, uid);
+      // In its own root the VMM needs no traverse right on the host's 0700 state dir.
       const state = await Deno.stat(sb.stateDir);
-      assert.equal(state.mode! & 0o077, 0o010, `state dir mode ${state.mode!.toString(8)}`);
+      assert.equal(state.mode! & 0o077, 0, `state dir mode ${state.mode!.toString(8)}`);
+    });
+
+    await t.step("the VMM sees only its own files (private mount namespace)", async () => {
+      // A sibling VM's runtime dir on the host, made now: the jail must not show it.
+      const other = `${sb.runtimeDir}/other-vm`;
+      await Deno.mkdir(other);
+      await Deno.writeTextFile(`${other}/qmp.sock`, "not yours");
+      try {
+        await assertJailedView(pid, { name, runtimeDir: sb.runtimeDir, stateDir: sb.stateDir });
+      } finally {
+        await Deno.remove(other, { recursive: true });
+      }
     });
 
     await t.step("a daemon restart adopts the jailed VMM (same pid, still healthy)", async () => {
@@ -199,6 +215,11 @@ Deno.test({
       assert.equal(again.ip, vm.ip);
       assert.equal(await vmmPid(sb, name), pid);
       assert.equal((await procStatus(pid)).Seccomp, "2");
+      // The daemon reaches the sockets the VMM made inside its own root.
+      const page = await sb.fetchInNetns(`http://${again.ip}/`);
+      assert.match(page, /static-http|<html|<h1/i);
+      const info = await sb.volarJson<{ state: string }>(["vms", "show", name]);
+      assert.equal(info.state, "running");
     });
 
     await t.step("stop ends the VMM and removes its cgroup", async () => {

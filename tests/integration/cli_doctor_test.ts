@@ -59,6 +59,7 @@ const ROWS = [
   "ip_forward",
   "qemu",
   "accel",
+  "jail",
   "kernel",
   "agent_image",
   "boot_initramfs",

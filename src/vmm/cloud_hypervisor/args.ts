@@ -25,6 +25,10 @@ export interface ChArgsOptions {
   serialSocket: string;
   vsockSocket: string;
   eventMonitor: string;
+  /** The jail: the TAP arrives as this fd (CH re-attaches it with a vnet header). */
+  tapFd?: number;
+  /** `--seccomp true` (CH's own filter; also its default, made explicit under the jail). */
+  seccomp?: boolean;
 }
 
 /** CH splits option values on ',' and '=' cannot be escaped: refuse such paths. */
@@ -75,7 +79,11 @@ export function buildChArgs(spec: VmSpec, o: ChArgsOptions): string[] {
       args.push(parts.join(","));
     }
   }
-  if (spec.net) args.push("--net", `tap=${spec.net.tap},mac=${spec.net.mac}`);
+  if (spec.net) {
+    // fd= (NetConfig `fd`, docs/macvtap-bridge.md `--net fd=3,mac=..`): no CAP_NET_ADMIN needed.
+    const tap = o.tapFd === undefined ? `tap=${spec.net.tap}` : `fd=${o.tapFd}`;
+    args.push("--net", `${tap},mac=${spec.net.mac}`);
+  }
   args.push(
     "--serial",
     `socket=${plain(o.serialSocket, "runtimeDir")}`,
@@ -86,6 +94,7 @@ export function buildChArgs(spec: VmSpec, o: ChArgsOptions): string[] {
   if (spec.vsock) {
     args.push("--vsock", `cid=${spec.vsock.cid},socket=${plain(o.vsockSocket, "runtimeDir")}`);
   }
+  if (o.seccomp) args.push("--seccomp", "true");
   args.push("--cmdline", spec.cmdline);
   return args;
 }

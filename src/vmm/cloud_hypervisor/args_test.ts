@@ -191,6 +191,8 @@ const UPSTREAM = {
       bare: [],
     },
     vsock: { keys: ["socket", "cid", "id", "iommu", "pci_segment", "pci_device_id"], bare: [] },
+    /** main.rs `Arg::new("seccomp")`: `value_parser(["true", "false", "log"])`, default "true". */
+    seccomp: { keys: [], bare: ["true", "false", "log"] },
     serial: {
       keys: ["file", "socket", "id", "iommu", "pci_segment", "pci_device_id"],
       bare: ["off", "pty", "tty", "null"],
@@ -371,4 +373,14 @@ Deno.test("CH argv: a comma in a path is refused naming the field", () => {
       }, o),
     (e) => isVolantError(e, "invalid_input") && e.problems[0].field === "disks[0].path",
   );
+});
+
+Deno.test("CH argv under the jail: the TAP as fd 3, CH's seccomp filter asked for explicitly", () => {
+  const a = buildChArgs(spec, { ...o, tapFd: 3, seccomp: true });
+  assertEquals(a[a.indexOf("--net") + 1], "fd=3,mac=02:01:02:03:04:05");
+  assertEquals(a.slice(a.indexOf("--seccomp"), a.indexOf("--seccomp") + 2), ["--seccomp", "true"]);
+  ok(!a.some((x) => x.includes("tap=")), "no TAP name: CH cannot open /dev/net/tun in the jail");
+  assertUpstreamKnows(a);
+  // The command line stays the plain one without the jail.
+  ok(!buildChArgs(spec, o).includes("--seccomp"));
 });

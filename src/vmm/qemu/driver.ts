@@ -6,7 +6,7 @@
  * @module
  */
 import { VolantError } from "../../errors.ts";
-import type { AccelInfo, VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
+import type { AccelInfo, VmExit, VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
 import {
   type ControlFile,
   type DetachedDriverOptions,
@@ -26,7 +26,7 @@ import {
 import { cgroupParentFor } from "../cgroup.ts";
 import { type Jail, type JailStatus, QEMU_SANDBOX } from "../jail.ts";
 import { resolveBinary, type SpawnExtras } from "../spawn.ts";
-import { closeFd, openTapFd } from "../tap_fd.ts";
+import { JAILED_TAP_FD, JailHooks } from "../jail_hooks.ts";
 import { buildQemuArgs } from "./args.ts";
 import { qmpExecute, qmpStatus } from "./qmp.ts";
 import { loadState, saveState } from "./migration.ts";
@@ -60,70 +60,53 @@ export class QemuDriver extends DetachedVmmDriver {
   readonly #accel: () => Promise<AccelDecision>;
   #availableOk = false;
   #tscArgs?: string[];
-  readonly #jail: Jail | null;
+  readonly #jail: JailHooks | null;
   /** What the jail does on this host (reported at start and in system/info). */
   readonly jailStatus?: JailStatus;
-  /** This daemon's parent cgroup of its VMs (see cgroupParentFor). */
-  readonly #cgroupParent: string;
 
   constructor(opts: QemuDriverOptions = {}) {
     super(opts);
     this.#binaryName = opts.binary ?? "qemu-system-x86_64";
     this.#accel = accelSource(opts.accel ?? "auto");
-    this.#jail = opts.jail ?? null;
     this.jailStatus = opts.jailStatus;
-    this.#cgroupParent = cgroupParentFor(this.roots.runtimeRoot, DEFAULT_RUNTIME_ROOT);
+    this.#jail = opts.jail
+      ? new JailHooks(opts.jail, cgroupParentFor(this.roots.runtimeRoot, DEFAULT_RUNTIME_ROOT))
+      : null;
   }
 
   override async prepare(spec: VmSpec): Promise<void> {
     await super.prepare(spec);
-    await this.#jail?.prepareVm(spec);
+    await this.#jail?.prepare(spec);
   }
 
   override async boot(spec: VmSpec): Promise<VmProcess> {
     const proc = await super.boot(spec);
-    this.#releaseAtExit(proc);
+    this.#jail?.releaseAt(proc.name, this.exited(proc));
     return proc;
   }
 
   override async adopt(name: string, runtimeDir: string): Promise<VmProcess | null> {
     const proc = await super.adopt(name, runtimeDir);
-    if (proc) this.#releaseAtExit(proc);
+    if (proc) this.#jail?.releaseAt(proc.name, this.exited(proc));
     return proc;
   }
 
   override async destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void> {
     await super.destroy(spec);
-    await this.#jail?.release(spec.name, this.#cgroupParent);
+    await this.#jail?.release(spec.name);
   }
 
-  /** The VM's cgroup goes once its VMM has exited. */
-  #releaseAtExit(proc: VmProcess): void {
-    const jail = this.#jail;
-    if (!jail) return;
-    this.exited(proc).then(() => jail.release(proc.name, this.#cgroupParent)).catch((e) => {
-      // A cgroup left behind is reset at the next boot; nothing to undo here.
-      console.error(`volant: cannot remove the cgroup of ${proc.name}: ${(e as Error).message}`);
-    });
+  /** The exit, marked `oom` when the VMM died at its cgroup's memory limit. */
+  override exited(proc: VmProcess): Promise<VmExit> {
+    const base = super.exited(proc);
+    return this.#jail ? this.#jail.exited(proc, base) : base;
   }
 
   protected override async spawnExtras(
     spec: LaunchSpec,
   ): Promise<{ extras: SpawnExtras; release: () => void }> {
     if (!this.#jail) return { extras: {}, release: () => {} };
-    // QEMU only launches from boot(), with the whole spec (its cgroup limits come from it).
-    if (spec.cpus === undefined || spec.memoryMb === undefined) {
-      throw new Error(`vm ${spec.name}: a jailed QEMU launch needs cpus and memoryMb`);
-    }
-    const { wrapper } = await this.#jail.spawnFor(
-      { name: spec.name, cpus: spec.cpus, memoryMb: spec.memoryMb },
-      this.#cgroupParent,
-    );
-    const fd = spec.net ? openTapFd(spec.net.tap) : undefined;
-    return {
-      extras: { wrapper, fds: fd === undefined ? [] : [fd] },
-      release: () => fd !== undefined && closeFd(fd),
-    };
+    return await this.#jail.spawnExtras(spec, await this.accel());
   }
 
   async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -276,7 +259,7 @@ export class QemuDriver extends DetachedVmmDriver {
       serialSocket: runtimePath(spec.runtimeDir, "serialSocket"),
       serialLog: runtimePath(spec.runtimeDir, "serialLog"),
       // Jailed: the TAP arrives as fd 3 (spawnExtras) and the seccomp sandbox is on.
-      ...(this.#jail ? { tapFd: spec.net ? 3 : undefined, sandbox: QEMU_SANDBOX } : {}),
+      ...(this.#jail ? { tapFd: spec.net ? JAILED_TAP_FD : undefined, sandbox: QEMU_SANDBOX } : {}),
     });
   }
 
