@@ -239,7 +239,7 @@ export class QemuDriver extends DetachedVmmDriver {
         if (opts.resume !== false) await qmpExecute(qmp, "cont");
       },
     });
-    this.#releaseAtExit(proc);
+    this.#jail?.releaseAt(proc.name, this.exited(proc));
     return proc;
   }
 
