@@ -1,30 +1,21 @@
 /**
  * The typed volantd client: one method per API route, every response
- * checked against the shared zod schemas (src/manifest/api.ts). Methods
+ * checked against the shared schemas (src/manifest/api.ts; check.ts does it
+ * without loading zod unless an answer is wrong). Methods
  * return the API's objects as sent (validated, not rewritten), so
  * `volar -o json` prints exactly what the daemon said.
  *
  * @module
  */
-import type { z } from "zod";
 import { VolantError } from "../errors.ts";
-import {
-  type ActionPayload,
-  ActionResultSchema,
-  type CreateVmBody,
-  type InstallPluginBody,
-  PluginInstallResultSchema,
-  PluginListSchema,
-  PluginRecordSchema,
-  SystemInfoSchema,
-  VersionedVmConfigSchema,
-  VmConfigHistorySchema,
-  type VmConfigPatch,
-  VmListSchema,
-  VmRecordSchema,
+import type {
+  ActionPayload,
+  CreateVmBody,
+  InstallPluginBody,
+  VmConfigPatch,
 } from "../manifest/api.ts";
-import { type AddKeyBody, TrustedKeyListSchema, TrustedKeySchema } from "../manifest/signing.ts";
-import { checkResponse } from "./check.ts";
+import type { AddKeyBody } from "../manifest/signing.ts";
+import { checkResponse, type ResponseName } from "./check.ts";
 import { type ConsoleSession, openConsole } from "./console.ts";
 import { DeploymentClient } from "./deployments.ts";
 import {
@@ -76,9 +67,9 @@ export class VolantClient {
     return new DeploymentClient(this.transport);
   }
 
-  async #get<S extends z.ZodType>(
+  async #get<N extends ResponseName>(
     p: string,
-    schema: S,
+    schema: N,
     what: string,
     query?: Record<string, string | number | boolean | undefined>,
   ) {
@@ -86,11 +77,11 @@ export class VolantClient {
     return checkResponse(schema, await readJson(res, what), what);
   }
 
-  async #send<S extends z.ZodType>(
+  async #send<N extends ResponseName>(
     method: string,
     p: string,
     body: unknown,
-    schema: S,
+    schema: N,
     what: string,
     timeoutMs?: number,
   ) {
@@ -101,17 +92,17 @@ export class VolantClient {
   // ------------------------------------------------------------ system
 
   systemInfo() {
-    return this.#get("/api/v1/system/info", SystemInfoSchema, "system info");
+    return this.#get("/api/v1/system/info", "SystemInfo", "system info");
   }
 
   // ------------------------------------------------------------ plugins
 
   async listPlugins() {
-    return (await this.#get("/api/v1/plugins", PluginListSchema, "plugin list")).items;
+    return (await this.#get("/api/v1/plugins", "PluginList", "plugin list")).items;
   }
 
   getPlugin(name: string) {
-    return this.#get(`/api/v1/plugins/${path(name)}`, PluginRecordSchema, "plugin");
+    return this.#get(`/api/v1/plugins/${path(name)}`, "PluginRecord", "plugin");
   }
 
   installPlugin(body: InstallPluginBody) {
@@ -120,7 +111,7 @@ export class VolantClient {
       "POST",
       "/api/v1/plugins",
       body,
-      PluginInstallResultSchema,
+      "PluginInstallResult",
       "install result",
       0,
     );
@@ -131,7 +122,7 @@ export class VolantClient {
       "POST",
       `/api/v1/plugins/${path(name)}/enabled`,
       { enabled },
-      PluginRecordSchema,
+      "PluginRecord",
       "plugin",
     );
   }
@@ -148,15 +139,15 @@ export class VolantClient {
   // ------------------------------------------------------------ trusted keys
 
   async listKeys() {
-    return (await this.#get("/api/v1/keys", TrustedKeyListSchema, "key list")).items;
+    return (await this.#get("/api/v1/keys", "TrustedKeyList", "key list")).items;
   }
 
   getKey(name: string) {
-    return this.#get(`/api/v1/keys/${path(name)}`, TrustedKeySchema, "key");
+    return this.#get(`/api/v1/keys/${path(name)}`, "TrustedKey", "key");
   }
 
   addKey(body: AddKeyBody) {
-    return this.#send("POST", "/api/v1/keys", body, TrustedKeySchema, "key");
+    return this.#send("POST", "/api/v1/keys", body, "TrustedKey", "key");
   }
 
   async removeKey(name: string): Promise<void> {
@@ -171,21 +162,21 @@ export class VolantClient {
 
   /** One page of VMs; `total` counts all matches (also the X-Total-Count header). */
   listVms(params: VmListParams = {}) {
-    return this.#get("/api/v1/vms", VmListSchema, "vm list", { ...params });
+    return this.#get("/api/v1/vms", "VmList", "vm list", { ...params });
   }
 
   getVm(name: string) {
-    return this.#get(`/api/v1/vms/${path(name)}`, VmRecordSchema, "vm");
+    return this.#get(`/api/v1/vms/${path(name)}`, "VmRecord", "vm");
   }
 
   createVm(body: CreateVmBody) {
     // Creating boots the VM unless start is false: no client-side limit.
-    return this.#send("POST", "/api/v1/vms", body, VmRecordSchema, "vm", 0);
+    return this.#send("POST", "/api/v1/vms", body, "VmRecord", "vm", 0);
   }
 
   startVm(name: string) {
     const p = `/api/v1/vms/${path(name)}/start`;
-    return this.#send("POST", p, undefined, VmRecordSchema, "vm", 0);
+    return this.#send("POST", p, undefined, "VmRecord", "vm", 0);
   }
 
   async stopVm(name: string, opts: { graceMs?: number } = {}) {
@@ -195,7 +186,7 @@ export class VolantClient {
       query: { grace_ms: opts.graceMs },
       timeoutMs: 0, // waits out the grace period
     });
-    return checkResponse(VmRecordSchema, await readJson(res, "vm"), "vm");
+    return checkResponse("VmRecord", await readJson(res, "vm"), "vm");
   }
 
   async restartVm(name: string, opts: { graceMs?: number } = {}) {
@@ -205,7 +196,7 @@ export class VolantClient {
       query: { grace_ms: opts.graceMs },
       timeoutMs: 0, // waits out the grace period
     });
-    return checkResponse(VmRecordSchema, await readJson(res, "vm"), "vm");
+    return checkResponse("VmRecord", await readJson(res, "vm"), "vm");
   }
 
   async deleteVm(name: string, opts: { graceMs?: number } = {}): Promise<void> {
@@ -219,7 +210,7 @@ export class VolantClient {
   }
 
   getVmConfig(name: string) {
-    return this.#get(`/api/v1/vms/${path(name)}/config`, VersionedVmConfigSchema, "vm config");
+    return this.#get(`/api/v1/vms/${path(name)}/config`, "VersionedVmConfig", "vm config");
   }
 
   patchVmConfig(name: string, patch: VmConfigPatch | Record<string, unknown>) {
@@ -227,14 +218,14 @@ export class VolantClient {
       "PATCH",
       `/api/v1/vms/${path(name)}/config`,
       patch,
-      VersionedVmConfigSchema,
+      "VersionedVmConfig",
       "vm config",
     );
   }
 
   async vmConfigHistory(name: string, opts: { limit?: number } = {}) {
     const p = `/api/v1/vms/${path(name)}/config/history`;
-    return (await this.#get(p, VmConfigHistorySchema, "config history", { limit: opts.limit }))
+    return (await this.#get(p, "VmConfigHistory", "config history", { limit: opts.limit }))
       .items;
   }
 
@@ -267,13 +258,13 @@ export class VolantClient {
       body: payload,
       timeoutMs: 0, // the action's own timeout_ms bounds it on the daemon
     });
-    return checkResponse(ActionResultSchema, await readJson(res, "action result"), "action result");
+    return checkResponse("ActionResult", await readJson(res, "action result"), "action result");
   }
 
   /** Runs `action` on a healthy running VM of `plugin`. */
   pluginAction(plugin: string, action: string, payload: ActionPayload) {
     const p = `/api/v1/plugins/${path(plugin)}/actions/${path(action)}`;
-    return this.#send("POST", p, payload, ActionResultSchema, "action result", 0);
+    return this.#send("POST", p, payload, "ActionResult", "action result", 0);
   }
 
   /** The workload's OpenAPI document (the manifest's `openapi`), as served. */

@@ -6,12 +6,10 @@
  * @module
  */
 import { VolantError } from "../errors.ts";
-import {
-  type CreateDeploymentBody,
-  DeploymentListSchema,
-  type DeploymentRecord,
-  DeploymentRecordSchema,
-  type PatchDeploymentBody,
+import type {
+  CreateDeploymentBody,
+  DeploymentRecord,
+  PatchDeploymentBody,
 } from "../manifest/deployment.ts";
 import { checkResponse } from "./check.ts";
 import type { Transport } from "./transport.ts";
@@ -40,12 +38,12 @@ export class DeploymentClient {
 
   async #one(method: string, path: string, payload?: unknown): Promise<DeploymentRecord> {
     const res = await this.#t.request({ method, path, body: payload });
-    return checkResponse(DeploymentRecordSchema, await body(res), "deployment");
+    return checkResponse("DeploymentRecord", await body(res), "deployment");
   }
 
   async list(): Promise<DeploymentRecord[]> {
     const res = await this.#t.request({ path: "/api/v1/deployments" });
-    return checkResponse(DeploymentListSchema, await body(res), "deployment list").items;
+    return (await checkResponse("DeploymentList", await body(res), "deployment list")).items;
   }
 
   get(name: string): Promise<DeploymentRecord> {
