@@ -73,7 +73,7 @@ export class VolantClient {
     what: string,
     query?: Record<string, string | number | boolean | undefined>,
   ) {
-    const res = await this.transport.request({ path: p, query });
+    const res = await this.transport.request({ path: p, query, buffered: true });
     return checkResponse(schema, await readJson(res, what), what);
   }
 
@@ -85,7 +85,7 @@ export class VolantClient {
     what: string,
     timeoutMs?: number,
   ) {
-    const res = await this.transport.request({ method, path: p, body, timeoutMs });
+    const res = await this.transport.request({ method, path: p, body, timeoutMs, buffered: true });
     return checkResponse(schema, await readJson(res, what), what);
   }
 
@@ -129,6 +129,7 @@ export class VolantClient {
 
   async removePlugin(name: string, opts: { force?: boolean } = {}): Promise<void> {
     const res = await this.transport.request({
+      buffered: true,
       method: "DELETE",
       path: `/api/v1/plugins/${path(name)}`,
       query: { force: opts.force ? "true" : undefined },
@@ -152,6 +153,7 @@ export class VolantClient {
 
   async removeKey(name: string): Promise<void> {
     const res = await this.transport.request({
+      buffered: true,
       method: "DELETE",
       path: `/api/v1/keys/${path(name)}`,
     });
@@ -181,6 +183,7 @@ export class VolantClient {
 
   async stopVm(name: string, opts: { graceMs?: number } = {}) {
     const res = await this.transport.request({
+      buffered: true,
       method: "POST",
       path: `/api/v1/vms/${path(name)}/stop`,
       query: { grace_ms: opts.graceMs },
@@ -191,6 +194,7 @@ export class VolantClient {
 
   async restartVm(name: string, opts: { graceMs?: number } = {}) {
     const res = await this.transport.request({
+      buffered: true,
       method: "POST",
       path: `/api/v1/vms/${path(name)}/restart`,
       query: { grace_ms: opts.graceMs },
@@ -201,6 +205,7 @@ export class VolantClient {
 
   async deleteVm(name: string, opts: { graceMs?: number } = {}): Promise<void> {
     const res = await this.transport.request({
+      buffered: true,
       method: "DELETE",
       path: `/api/v1/vms/${path(name)}`,
       query: { grace_ms: opts.graceMs },
@@ -252,6 +257,7 @@ export class VolantClient {
     opts: { plugin?: string } = {},
   ) {
     const res = await this.transport.request({
+      buffered: true,
       method: "POST",
       path: `/api/v1/vms/${path(name)}/actions/${path(action)}`,
       query: { plugin: opts.plugin },
@@ -270,6 +276,7 @@ export class VolantClient {
   /** The workload's OpenAPI document (the manifest's `openapi`), as served. */
   async vmOpenapi(name: string): Promise<{ contentType: string; text: string }> {
     const res = await this.transport.request({
+      buffered: true,
       path: `/api/v1/vms/${path(name)}/openapi`,
       headers: { accept: "application/json, application/yaml" },
     });

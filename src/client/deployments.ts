@@ -37,12 +37,12 @@ export class DeploymentClient {
   }
 
   async #one(method: string, path: string, payload?: unknown): Promise<DeploymentRecord> {
-    const res = await this.#t.request({ method, path, body: payload });
+    const res = await this.#t.request({ method, path, body: payload, buffered: true });
     return checkResponse("DeploymentRecord", await body(res), "deployment");
   }
 
   async list(): Promise<DeploymentRecord[]> {
-    const res = await this.#t.request({ path: "/api/v1/deployments" });
+    const res = await this.#t.request({ path: "/api/v1/deployments", buffered: true });
     return (await checkResponse("DeploymentList", await body(res), "deployment list")).items;
   }
 

@@ -54,6 +54,7 @@ export async function listEvents(t: Transport, q: EventListQuery): Promise<Clien
   const res = await t.request({
     path: "/api/v1/events",
     query: { ...filterQuery(q), follow: "false", after: q.after, limit: q.limit },
+    buffered: true,
   });
   return (await checkResponse("EventPage", await res.json(), "event list")).items;
 }
