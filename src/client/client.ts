@@ -25,7 +25,12 @@ import {
   streamEvents,
   type StreamOptions,
 } from "./events.ts";
-import { type ConnectionOptions, createTransport, type Transport } from "./transport.ts";
+import {
+  type BufferedResponse,
+  type ConnectionOptions,
+  createTransport,
+  type Transport,
+} from "./transport.ts";
 
 /** Query of {@linkcode VolantClient.listVms}; see VmListQuerySchema for the rules. */
 export interface VmListParams {
@@ -39,7 +44,7 @@ export interface VmListParams {
   order?: "asc" | "desc";
 }
 
-async function readJson(res: Response, what: string): Promise<unknown> {
+async function readJson(res: BufferedResponse, what: string): Promise<unknown> {
   const text = await res.text();
   try {
     return JSON.parse(text);
@@ -128,13 +133,12 @@ export class VolantClient {
   }
 
   async removePlugin(name: string, opts: { force?: boolean } = {}): Promise<void> {
-    const res = await this.transport.request({
+    await this.transport.request({
       buffered: true,
       method: "DELETE",
       path: `/api/v1/plugins/${path(name)}`,
       query: { force: opts.force ? "true" : undefined },
     });
-    await res.body?.cancel();
   }
 
   // ------------------------------------------------------------ trusted keys
@@ -152,12 +156,11 @@ export class VolantClient {
   }
 
   async removeKey(name: string): Promise<void> {
-    const res = await this.transport.request({
+    await this.transport.request({
       buffered: true,
       method: "DELETE",
       path: `/api/v1/keys/${path(name)}`,
     });
-    await res.body?.cancel();
   }
 
   // ------------------------------------------------------------ VMs
@@ -204,14 +207,13 @@ export class VolantClient {
   }
 
   async deleteVm(name: string, opts: { graceMs?: number } = {}): Promise<void> {
-    const res = await this.transport.request({
+    await this.transport.request({
       buffered: true,
       method: "DELETE",
       path: `/api/v1/vms/${path(name)}`,
       query: { grace_ms: opts.graceMs },
       timeoutMs: 0, // waits out the grace period
     });
-    await res.body?.cancel();
   }
 
   getVmConfig(name: string) {

@@ -12,9 +12,9 @@ import type {
   PatchDeploymentBody,
 } from "../manifest/deployment.ts";
 import { checkResponse } from "./check.ts";
-import type { Transport } from "./transport.ts";
+import type { BufferedResponse, Transport } from "./transport.ts";
 
-async function body(res: Response): Promise<unknown> {
+async function body(res: BufferedResponse): Promise<unknown> {
   const text = await res.text();
   try {
     return JSON.parse(text);

@@ -8,7 +8,9 @@
  */
 import { VolantError } from "../errors.ts";
 import { errorFromResponse } from "./problem.ts";
-import { unixHttp } from "./unix_http.ts";
+import { type BufferedResponse, unixHttp } from "./unix_http.ts";
+
+export type { BufferedResponse };
 
 /** Default API socket (docs/development.md, host paths). */
 export const DEFAULT_SOCKET = "/run/volant/volantd.sock";
@@ -54,6 +56,7 @@ export interface Transport {
   /** `unix:/run/volant/volantd.sock` or the TCP base URL, for messages. */
   readonly target: string;
   /** Sends a request; resolves to a 2xx response or throws a VolantError. */
+  request(spec: RequestSpec & { buffered: true }): Promise<BufferedResponse>;
   request(spec: RequestSpec): Promise<Response>;
   /** The URL and options to open a WebSocket at `path`. */
   websocket(path: string): { url: string; options: WebSocketOptions };
@@ -141,7 +144,7 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
     ? { authorization: `Bearer ${opts.token}` }
     : {};
 
-  async function request(spec: RequestSpec): Promise<Response> {
+  async function request(spec: RequestSpec): Promise<Response | BufferedResponse> {
     const headers: Record<string, string> = { accept: "application/json", ...authHeaders };
     let body: string | undefined;
     if (spec.body !== undefined) {
@@ -150,12 +153,23 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
     }
     Object.assign(headers, spec.headers ?? {});
     const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const timer = new AbortController();
-    const timeout = timeoutMs > 0 ? setTimeout(() => timer.abort(), timeoutMs) : undefined;
-    const signal = spec.signal ? AbortSignal.any([spec.signal, timer.signal]) : timer.signal;
-    let res: Response;
+    const plain = socket !== undefined && spec.buffered === true;
+    // A plain socket call times out through AbortSignal.timeout: the global setTimeout loads
+    // Deno's Node-compatible timers (tens of ms) on first use. A fetch stream needs a timer it
+    // can clear once the answer has started.
+    let timedOut: AbortSignal;
+    let timeout: ReturnType<typeof setTimeout> | undefined;
+    if (plain) {
+      timedOut = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : new AbortController().signal;
+    } else {
+      const timer = new AbortController();
+      timedOut = timer.signal;
+      if (timeoutMs > 0) timeout = setTimeout(() => timer.abort(), timeoutMs);
+    }
+    const signal = spec.signal ? AbortSignal.any([spec.signal, timedOut]) : timedOut;
+    let res: Response | BufferedResponse;
     try {
-      if (socket !== undefined && spec.buffered) {
+      if (plain && socket !== undefined) {
         const url = new URL(buildUrl(base, spec));
         const method = spec.method ?? "GET";
         const target = `${url.pathname}${url.search}`;
@@ -171,7 +185,7 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
       }
     } catch (error) {
       if (spec.signal?.aborted) throw error;
-      if (timer.signal.aborted) {
+      if (timedOut.aborted) {
         const what = `${spec.method ?? "GET"} ${spec.path}`;
         throw new VolantError(
           "unavailable",
@@ -185,7 +199,7 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
       throw error;
     } finally {
       // The timeout covers waiting for the answer to start, not reading a streamed body.
-      clearTimeout(timeout);
+      if (timeout !== undefined) clearTimeout(timeout);
     }
     if (!res.ok) throw await errorFromResponse(res, target);
     return res;
@@ -193,7 +207,7 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
 
   return {
     target,
-    request,
+    request: request as Transport["request"],
     websocket(path: string) {
       const url = new URL(path.replace(/^\//, ""), base);
       url.protocol = url.protocol === "https:" ? "wss:" : "ws:";

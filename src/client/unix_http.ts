@@ -3,11 +3,45 @@
  * for ordinary API calls. `fetch` costs tens of ms on its first use in a
  * process (HTTP client set-up), more than the rest of `volar vms list`;
  * a plain request on `Deno.connect` does not. Streams (logs, events, console)
- * stay on fetch (transport.ts chooses).
+ * stay on fetch (transport.ts chooses). The answer is a
+ * {@linkcode BufferedResponse}, not a `Response`: even constructing a Response
+ * (or Headers) loads Deno's fetch code on first use.
  *
  * @module
  */
 import { VolantError } from "../errors.ts";
+
+/** What a buffered call answers: the parts of `Response` the client reads (a Response is one). */
+export interface BufferedResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
+/** An answer read whole from the socket. */
+class SocketResponse implements BufferedResponse {
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+  constructor(
+    readonly status: number,
+    readonly statusText: string,
+    fields: Map<string, string[]>,
+    readonly bytes: Uint8Array,
+  ) {
+    this.ok = status >= 200 && status < 300;
+    // Repeated fields join with ", ", as Headers.get does.
+    this.headers = { get: (name) => fields.get(name.toLowerCase())?.join(", ") ?? null };
+  }
+  text(): Promise<string> {
+    return Promise.resolve(dec.decode(this.bytes));
+  }
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+}
 
 /** A request as written on the socket. */
 export interface UnixHttpRequest {
@@ -37,7 +71,7 @@ function indexOf(bytes: Uint8Array, seq: number[], from = 0): number {
 const CRLF = [13, 10];
 
 /** The body of a `transfer-encoding: chunked` answer, read whole. */
-export function dechunk(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+export function dechunk(bytes: Uint8Array): Uint8Array {
   const parts: Uint8Array[] = [];
   let at = 0;
   for (;;) {
@@ -60,34 +94,37 @@ export function dechunk(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Parses a whole HTTP/1.1 answer into a Response. */
-export function parseResponse(bytes: Uint8Array<ArrayBuffer>): Response {
+/** Parses a whole HTTP/1.1 answer. */
+export function parseResponse(bytes: Uint8Array): BufferedResponse {
   const headEnd = indexOf(bytes, [13, 10, 13, 10]);
   if (headEnd === -1) throw malformed("no end of headers");
   const [statusLine, ...lines] = dec.decode(bytes.subarray(0, headEnd)).split("\r\n");
   const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
   if (!m) throw malformed(`status line '${statusLine.slice(0, 40)}'`);
   const status = Number(m[1]);
-  const headers = new Headers();
+  const fields = new Map<string, string[]>();
   for (const line of lines) {
     const colon = line.indexOf(":");
     if (colon <= 0) throw malformed(`header line '${line.slice(0, 40)}'`);
-    headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    const name = line.slice(0, colon).trim().toLowerCase();
+    fields.set(name, [...(fields.get(name) ?? []), line.slice(colon + 1).trim()]);
   }
+  const field = (name: string) => fields.get(name)?.join(", ");
   let body = bytes.subarray(headEnd + 4);
-  if (/\bchunked\b/i.test(headers.get("transfer-encoding") ?? "")) body = dechunk(body);
-  else if (headers.has("content-length")) {
-    const length = Number(headers.get("content-length"));
+  if (/\bchunked\b/i.test(field("transfer-encoding") ?? "")) body = dechunk(body);
+  else if (field("content-length") !== undefined) {
+    const length = Number(field("content-length"));
     if (!Number.isInteger(length) || length < 0 || length > body.length) {
       throw malformed("content-length");
     }
     body = body.subarray(0, length);
   }
-  return new Response(NO_BODY.has(status) ? null : body, {
+  return new SocketResponse(
     status,
-    statusText: m[2] ?? "",
-    headers,
-  });
+    m[2] ?? "",
+    fields,
+    NO_BODY.has(status) ? new Uint8Array() : body,
+  );
 }
 
 /**
@@ -99,7 +136,7 @@ export async function unixHttp(
   path: string,
   req: UnixHttpRequest,
   signal: AbortSignal,
-): Promise<Response> {
+): Promise<BufferedResponse> {
   signal.throwIfAborted();
   const conn = await Deno.connect({ transport: "unix", path });
   const onAbort = () => conn.close();
