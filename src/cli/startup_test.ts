@@ -59,7 +59,8 @@ Deno.test("volar's start-up loads no npm package and no node: built-in", async (
       chains,
       [],
       "these load at every volar start: import them with `await import()` inside the command " +
-        "that needs them (docs/development.md, CLI start-up)",
+        "that needs them; a response schema goes in RESPONSE_ZOD (src/client/zod_schemas.ts) " +
+        "and is checked by name (docs/development.md, CLI start-up)",
     );
   }
 });

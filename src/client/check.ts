@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { z } from "zod";
 import { VolantError } from "../errors.ts";
 import { type JsonSchema, matches } from "./json_schema.ts";
 import SCHEMAS from "./response_schemas.json" with { type: "json" };
@@ -17,19 +18,30 @@ import type { ResponseName, ResponseTypes } from "./zod_schemas.ts";
 
 export type { ResponseName, ResponseTypes };
 
-/** Checks `data` against the named response schema; a mismatch is an `upstream` error. */
-export async function checkResponse<N extends ResponseName>(
-  name: N,
+/** What a check returns: the named response's type, or a zod schema's. */
+export type Checked<S> = S extends ResponseName ? ResponseTypes[S]
+  : S extends z.ZodType ? z.infer<S>
+  : never;
+
+/**
+ * Checks `data` against the named response schema; a mismatch is an
+ * `upstream` error. A zod schema is accepted too and checked with zod, but
+ * importing one puts zod in volar's start-up: add it to `RESPONSE_ZOD`
+ * (zod_schemas.ts), run `deno task openapi`, and pass its name instead.
+ */
+export async function checkResponse<S extends ResponseName | z.ZodType>(
+  schema: S,
   data: unknown,
   what: string,
-): Promise<ResponseTypes[N]> {
-  if (matches((SCHEMAS as Record<string, JsonSchema>)[name], data)) {
-    return data as ResponseTypes[N];
-  }
-  const { RESPONSE_ZOD } = await import("./zod_schemas.ts");
-  const result = RESPONSE_ZOD[name].safeParse(data);
+): Promise<Checked<S>> {
+  let zod: z.ZodType;
+  if (typeof schema === "string") {
+    if (matches((SCHEMAS as Record<string, JsonSchema>)[schema], data)) return data as Checked<S>;
+    zod = (await import("./zod_schemas.ts")).RESPONSE_ZOD[schema as ResponseName];
+  } else zod = schema;
+  const result = zod.safeParse(data);
   // zod has the last word (the JSON Schema cannot say everything zod checks the same way).
-  if (result.success) return data as ResponseTypes[N];
+  if (result.success) return data as Checked<S>;
   const { problemsFromZod } = await import("../manifest/validate.ts");
   const problems = problemsFromZod(result.error);
   const first = problems[0];

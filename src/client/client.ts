@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { z } from "zod";
 import { VolantError } from "../errors.ts";
 import type {
   ActionPayload,
@@ -72,7 +73,7 @@ export class VolantClient {
     return new DeploymentClient(this.transport);
   }
 
-  async #get<N extends ResponseName>(
+  async #get<N extends ResponseName | z.ZodType>(
     p: string,
     schema: N,
     what: string,
@@ -82,7 +83,7 @@ export class VolantClient {
     return checkResponse(schema, await readJson(res, what), what);
   }
 
-  async #send<N extends ResponseName>(
+  async #send<N extends ResponseName | z.ZodType>(
     method: string,
     p: string,
     body: unknown,

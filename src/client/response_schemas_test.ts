@@ -84,3 +84,13 @@ Deno.test("checkResponse returns a good answer as sent and names the field of a 
       /^unexpected vm list from volantd: items\.0\.state: /.test(e.message),
   );
 });
+
+Deno.test("checkResponse still takes a zod schema (checked with zod)", async () => {
+  const { VmRecordSchema } = await import("../manifest/api.ts");
+  const vm = vmRecord({ name: "web" });
+  assert.equal(await checkResponse(VmRecordSchema, vm, "vm"), vm);
+  await assert.rejects(
+    checkResponse(VmRecordSchema, { ...vm, mac: 5 }, "vm"),
+    (e) => isVolantError(e, "upstream") && /: mac: /.test(e.message),
+  );
+});
