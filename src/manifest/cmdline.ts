@@ -36,6 +36,8 @@ export const CMDLINE_KEYS = {
   agentDevice: "volant.agent_device",
   /** 1 = spawn a root shell on the console (off unless asked for). */
   debugShell: "volant.debug_shell",
+  /** The workload pre-decoded for the shim (run_spec.ts): it starts it before kestrel. */
+  run: "volant.run",
 } as const;
 
 function bytesToBase64Url(bytes: Uint8Array): string {

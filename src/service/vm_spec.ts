@@ -162,6 +162,7 @@ export async function buildVmSpec(
     kernelIp: volantWay && mode === "bridged"
       ? kernelIpArg(vm.ip, pool.gateway, pool.prefix, vm.name)
       : undefined,
+    workloadFirst: !volantWay && mode === "bridged",
   });
   return {
     name: vm.name,
