@@ -1,10 +1,13 @@
 /**
  * volar and its client against the real daemon (--no-host-network) on a
  * real unix socket with 200 VM rows (created, not booted):
- * - client: sequential `listVms({limit: 200})` and `getVm` calls, zod-checked
+ * - client: sequential `listVms({limit: 200})` and `getVm` calls, each a plain
+ *   HTTP/1.1 exchange checked against the response's JSON Schema
  *   (requests/s, p50/p99 ms);
- * - volar as a process: wall time of `volar --version` and `volar vms list`
- *   (median of 5; dominated by Deno start-up and module loading).
+ * - volar as a process from source (`deno run src/main.ts`): wall time of
+ *   `volar --version` and `volar vms list` (median of 5; dominated by Deno
+ *   start-up and module loading; bench/release_bench.ts measures the
+ *   installed program).
  *
  * Run alone: `deno run -A bench/cli_bench.ts`.
  *

@@ -10,8 +10,12 @@
  *   script takes, and against the single-file bundle (`deno task bundle`'s
  *   dist/volant.js shape) that loads every persona.
  *
- * Run alone: `deno run -A bench/release_bench.ts [--rounds N] [--kernel-dir DIR]` (default 11
- * rounds; the kernel from kernel/build.sh, a cache hit, unless --kernel-dir names vmlinux+bzImage).
+ * With `--baseline REV` the same two calls also run from REV's code-split bundle (`git archive
+ * REV`, bundled like the release), interleaved with the rest: a before/after on one busy host.
+ *
+ * Run alone: `deno run -A bench/release_bench.ts [--rounds N] [--kernel-dir DIR] [--baseline REV]`
+ * (default 11 rounds; the kernel from kernel/build.sh, a cache hit, unless --kernel-dir names
+ * vmlinux+bzImage).
  *
  * @module
  */
@@ -20,13 +24,17 @@ import { join } from "node:path";
 import { writePlugin } from "../src/api/testing/fixtures.ts";
 import { createClient } from "../src/client/mod.ts";
 import { startDaemonProcess } from "../src/daemon/testing/harness.ts";
-import { bundle } from "../scripts/bundle.ts";
+import { bundle, bundleSplit } from "../scripts/bundle.ts";
 import { archiveName, buildRelease } from "../scripts/release.ts";
 import { REPO } from "../scripts/_repo.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { rounds: { type: "string" }, "kernel-dir": { type: "string" } },
+  options: {
+    rounds: { type: "string" },
+    "kernel-dir": { type: "string" },
+    baseline: { type: "string" },
+  },
 });
 const ROUNDS = Number(values.rounds ?? Deno.env.get("VOLANT_BENCH_ROUNDS") ?? 11);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
@@ -138,13 +146,31 @@ try {
   await bundle(join(REPO, "src", "main.ts"), single);
   const deno = Deno.execPath();
   const run = [deno, "run", "-A", "--no-config"];
-  const m = await interleaved([
+  const probes: Probe[] = [
     { cmd: [...run, empty] },
     { cmd: [join(prefix, "volar"), "--version"] },
     { cmd: [join(prefix, "volar"), "vms", "list"], env },
     { cmd: [...run, single, "volar", "--version"] },
     { cmd: [...run, single, "volar", "vms", "list"], env },
-  ]);
+  ];
+  const baseline = values.baseline;
+  if (baseline !== undefined) {
+    // REV's tree, bundled as the release bundles, run as the launcher runs it (argv0 = volar).
+    const src = join(tmp, "baseline-src");
+    await Deno.mkdir(src);
+    await sh(["bash", "-c", `git -C "$0" archive "$1" | tar -x -C "$2"`, REPO, baseline, src]);
+    await bundleSplit(join(src, "src", "main.ts"), join(tmp, "baseline"));
+    const launch = (args: string[]) => [
+      "bash",
+      "-c",
+      'exec -a volar "$0" run -A --no-config --no-prompt --quiet "$@"',
+      deno,
+      join(tmp, "baseline", "main.js"),
+      ...args,
+    ];
+    probes.push({ cmd: launch(["--version"]) }, { cmd: launch(["vms", "list"]), env });
+  }
+  const m = await interleaved(probes);
   const [floor, version, list, singleVersion, singleList] = m.ms;
   const [, versionX, listX, singleVersionX, singleListX] = m.ratio;
   // The targets scaled to this run's floor: Deno's empty start is 30 ms on an idle machine.
@@ -169,6 +195,12 @@ try {
     `single-file bundle (every persona loaded): volar --version ${singleVersion} ms ` +
       `(${singleVersionX}x), vms list ${singleList} ms (${singleListX}x)`,
   );
+  if (baseline !== undefined) {
+    console.log(
+      `baseline ${baseline} (code-split bundle): volar --version ${m.ms[5]} ms (${m.ratio[5]}x), ` +
+        `vms list ${m.ms[6]} ms (${m.ratio[6]}x)`,
+    );
+  }
   console.log(
     "BENCH_JSON " + JSON.stringify({
       shape: r.shape,
@@ -186,6 +218,13 @@ try {
       single_bundle_volar_version_x_floor: singleVersionX,
       single_bundle_vms_list_x_floor: singleListX,
       rounds: ROUNDS,
+      ...(baseline === undefined ? {} : {
+        baseline,
+        baseline_volar_version_ms: m.ms[5],
+        baseline_vms_list_ms: m.ms[6],
+        baseline_volar_version_x_floor: m.ratio[5],
+        baseline_vms_list_x_floor: m.ratio[6],
+      }),
     }),
   );
 } finally {

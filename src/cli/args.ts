@@ -1,11 +1,11 @@
 /**
  * Argument handling: global options (valid anywhere on the line), finding
- * the command words among the options, strict per-command parsing with
- * node:util parseArgs, and typed value helpers whose errors name the flag.
+ * the command words among the options, strict per-command parsing (our own
+ * parser: node:util would load Deno's Node layer at every start), and typed
+ * value helpers whose errors name the flag.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { VolantError } from "../errors.ts";
 import type { OptionSpec, OutputFormat } from "./command.ts";
 
@@ -66,52 +66,105 @@ export function findCommandWords(
   return { words, rest };
 }
 
-/** Strict parse of `args` against global + command options. */
+/** Parsed option values (null prototype, as node:util parseArgs returns) and positionals. */
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+/** A parse problem; its message is the first part of the usage line. */
+class ArgError extends Error {}
+
+/**
+ * The strict parse node:util parseArgs does (`strict: true, allowPositionals:
+ * true`), without loading Deno's Node layer (tens of ms at every start):
+ * `--name value`, `--name=value`, `-o value`, `-ovalue`, boolean groups
+ * (`-hV`), `--` ends options, repeated flags collect when `multiple` and the
+ * last one wins otherwise. A value that looks like an option (`--cpu -1`) must
+ * be written inline (`--cpu=-1`), as parseArgs requires.
+ */
+export function parseStrict(args: string[], options: Record<string, OptionSpec>): ParsedArgs {
+  const values: ParsedArgs["values"] = Object.create(null);
+  const positionals: string[] = [];
+  const byShort = new Map<string, string>();
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.short) byShort.set(spec.short, name);
+  }
+  const store = (name: string, value: string | boolean) => {
+    if (options[name].multiple) {
+      const list = (values[name] ?? []) as (string | boolean)[];
+      list.push(value);
+      values[name] = list as string[];
+    } else values[name] = value;
+  };
+  /** The separate value of string flag `flag` at args[i + 1]. */
+  const valueAfter = (i: number, flag: string): string => {
+    const next = args[i + 1];
+    if (next === undefined) throw new ArgError(`${flag} needs a value`);
+    if (next.length > 1 && next.startsWith("-")) {
+      throw new ArgError(
+        `${flag} needs a value (write ${flag}=${next} for one that starts with '-')`,
+      );
+    }
+    return next;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+      if (!Object.hasOwn(options, name)) throw new ArgError(`unknown option --${name}`);
+      if (options[name].type === "boolean") {
+        if (eq !== -1) throw new ArgError(`--${name} does not take a value`);
+        store(name, true);
+      } else if (eq !== -1) {
+        store(name, arg.slice(eq + 1));
+      } else {
+        store(name, valueAfter(i, `--${name}`));
+        i++;
+      }
+      continue;
+    }
+    if (arg.length < 2 || !arg.startsWith("-")) {
+      positionals.push(arg);
+      continue;
+    }
+    // One short flag or a group of them; a string flag takes the rest of the group or the next arg.
+    for (let j = 1; j < arg.length; j++) {
+      const name = byShort.get(arg[j]);
+      if (name === undefined) throw new ArgError(`unknown option -${arg[j]}`);
+      if (options[name].type === "boolean") {
+        store(name, true);
+        continue;
+      }
+      if (j + 1 < arg.length) store(name, arg.slice(j + 1));
+      else {
+        store(name, valueAfter(i, `-${arg[j]}`));
+        i++;
+      }
+      break;
+    }
+  }
+  return { values, positionals };
+}
+
+/** Strict parse of `args` against global + command options; problems are one-line usage errors. */
 export function parseCommandArgs(
   args: string[],
   options: Record<string, OptionSpec>,
   commandName: string,
-): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
-  const all = { ...GLOBAL_OPTIONS, ...options };
-  const config: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> =
-    {};
-  for (const [name, spec] of Object.entries(all)) {
-    config[name] = { type: spec.type };
-    if (spec.short) config[name].short = spec.short;
-    if (spec.multiple) config[name].multiple = true;
-  }
+): ParsedArgs {
   try {
-    const parsed = parseArgs({ args, options: config, strict: true, allowPositionals: true });
-    return {
-      values: parsed.values as Record<string, string | boolean | string[] | undefined>,
-      positionals: parsed.positionals,
-    };
+    return parseStrict(args, { ...GLOBAL_OPTIONS, ...options });
   } catch (error) {
-    throw usageFromParseArgs(error, commandName);
+    if (!(error instanceof ArgError)) throw error;
+    const see = `(see volar ${commandName} --help)`.replace("volar  ", "volar ");
+    throw new VolantError("usage", `${error.message} ${see}`, { cause: error });
   }
-}
-
-/** A one-line usage error from a parseArgs error (which are long and multi-sentence). */
-export function usageFromParseArgs(error: unknown, commandName: string): VolantError {
-  const e = error as { code?: string; message?: string };
-  const quoted = /'([^']+)'/.exec(e.message ?? "")?.[1] ?? "";
-  const see = `(see volar ${commandName} --help)`.replace("volar  ", "volar ");
-  let message: string;
-  switch (e.code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      message = `unknown option ${quoted}`;
-      break;
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
-      const flag = quoted.split(" ")[0];
-      message = /argument missing/.test(e.message ?? "")
-        ? `${flag} needs a value`
-        : `${flag} does not take a value`;
-      break;
-    }
-    default:
-      message = (e.message ?? String(error)).split(". ")[0];
-  }
-  return new VolantError("usage", `${message} ${see}`, { cause: error });
 }
 
 /** The output format from `-o`, validated. */

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
 import { VolantError } from "../errors.ts";
 import type { ActionPayload, ActionResult } from "../manifest/api.ts";
 import { stringFlag } from "./args.ts";
 import type { Command, CommandContext, OptionSpec } from "./command.ts";
 import { json } from "./format.ts";
+import { absolutePath } from "./paths.ts";
 
 const PAYLOAD: Record<string, OptionSpec> = {
   payload: {
@@ -39,7 +39,7 @@ export async function readPayload(ctx: CommandContext): Promise<ActionPayload> {
     text = await new Response(ctx.io.stdin).text();
     where = "stdin";
   } else {
-    const file = isAbsolute(arg) ? arg : resolve(ctx.io.cwd(), arg);
+    const file = absolutePath(ctx.io.cwd(), arg);
     where = file;
     try {
       text = await Deno.readTextFile(file);

@@ -4,11 +4,8 @@
  * @module
  */
 import { VolantError } from "../errors.ts";
-import {
-  type DeploymentConfig,
-  type DeploymentRecord,
-  MAX_REPLICAS,
-} from "../manifest/deployment.ts";
+import type { DeploymentConfig, DeploymentRecord } from "../manifest/deployment.ts";
+import { MAX_REPLICAS } from "../manifest/values.ts";
 import { intFlag, stringFlag } from "./args.ts";
 import type { Command, CommandContext, OptionSpec } from "./command.ts";
 import { waitForDeployment } from "./deployment_wait.ts";

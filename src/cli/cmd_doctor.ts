@@ -6,8 +6,7 @@
  * @module
  */
 import { createClient } from "../client/mod.ts";
-import { type ConfigKey, DEFAULTS, envName, loadConfig } from "../config/mod.ts";
-import { bootBlocked, DEFAULT_CHECKS, runChecks } from "../doctor/mod.ts";
+import type { ConfigKey } from "../config/mod.ts";
 import { VERSION } from "../version.ts";
 import { stringFlag } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -40,6 +39,9 @@ export const doctor: Command = {
   },
   arity: [0, 0],
   async run(ctx) {
+    // The checks and the config schema load only when doctor runs (fast CLI start).
+    const { DEFAULTS, envName, loadConfig } = await import("../config/mod.ts");
+    const { bootBlocked, DEFAULT_CHECKS, runChecks } = await import("../doctor/mod.ts");
     // The VOLANT_* variables volantd's config reads, through volar's env lookup.
     const names = ["VOLANT_CONFIG", ...(Object.keys(DEFAULTS) as ConfigKey[]).map(envName)];
     const env = Object.fromEntries(names.map((k) => [k, ctx.io.env(k)]));

@@ -10,7 +10,6 @@
  */
 import { VolantError } from "../errors.ts";
 import type { InstallPluginBody, PluginInstallResult } from "../manifest/api.ts";
-import { validateManifest } from "../manifest/mod.ts";
 import type { VolantClient } from "../client/mod.ts";
 import type { Command } from "./command.ts";
 import { bytes, json } from "./format.ts";
@@ -110,6 +109,8 @@ async function manifestBody(
   }
   const text = await readSource(src);
   const data = parseJsonText(text, src.path);
+  // The manifest schemas (zod) load only when a manifest is checked (fast CLI start).
+  const { validateManifest } = await import("../manifest/mod.ts");
   const v = validateManifest(data);
   if (!v.ok) {
     throw new VolantError("invalid_input", `${src.path}: invalid manifest`, {

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
 import { VolantError } from "../errors.ts";
 import type { TrustedKey } from "../manifest/signing.ts";
 import type { Command } from "./command.ts";
 import { json, keyValues, table } from "./format.ts";
+import { absolutePath } from "./paths.ts";
 
 /** A minisign public key's base64 line: "Ed" + key id + key = 42 bytes = 56 characters. */
 const INLINE_KEY = /^RW[A-Za-z0-9+/]{54}$/;
@@ -64,7 +64,7 @@ export const keysShow: Command = {
 
 async function readKey(arg: string, cwd: string): Promise<string> {
   try {
-    return await Deno.readTextFile(isAbsolute(arg) ? arg : resolve(cwd, arg));
+    return await Deno.readTextFile(absolutePath(cwd, arg));
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
     if (INLINE_KEY.test(arg)) return arg;

@@ -6,7 +6,6 @@
  * @module
  */
 import { isVolantError, VolantError } from "../errors.ts";
-import { checkCmdlineBudget, encodeManifest, validateManifest } from "../manifest/mod.ts";
 import type { Command } from "./command.ts";
 import { json } from "./format.ts";
 import { classifySource, parseJsonText, readSource, sourceLabel } from "./manifest_source.ts";
@@ -22,6 +21,10 @@ export const pluginsValidate: Command = {
   options: {},
   arity: [1, 1],
   async run(ctx) {
+    // The manifest schemas (zod) load only when this command runs (fast CLI start).
+    const { checkCmdlineBudget, encodeManifest, validateManifest } = await import(
+      "../manifest/mod.ts"
+    );
     const src = classifySource(ctx.positionals[0], ctx.io.cwd());
     const label = sourceLabel(src);
     const data = parseJsonText(await readSource(src, ctx.signal), label);

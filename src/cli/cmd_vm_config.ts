@@ -6,8 +6,7 @@
  * @module
  */
 import { VolantError } from "../errors.ts";
-import { MachineSchema } from "../manifest/api.ts";
-import { RestartPolicySchema } from "../manifest/plugin.ts";
+import { MACHINES, RESTART_POLICIES } from "../manifest/values.ts";
 import { intFlag, stringFlag } from "./args.ts";
 import type { Command } from "./command.ts";
 import { json, table } from "./format.ts";
@@ -35,9 +34,9 @@ const SHORTCUTS: Record<string, (value: string) => Record<string, unknown>> = {
   memory: (s) => ({ resources: { memory_mb: intValue("memory", s, 64, 262144) } }),
   kernel_cmdline: (s) => ({ kernel_cmdline: s }),
   runtime: (s) => ({ runtime: s }),
-  machine: (s) => ({ machine: oneOf("machine", s, MachineSchema.options) }),
+  machine: (s) => ({ machine: oneOf("machine", s, MACHINES) }),
   restart_policy: (s) => ({
-    restart_policy: oneOf("restart_policy", s, RestartPolicySchema.options),
+    restart_policy: oneOf("restart_policy", s, RESTART_POLICIES),
   }),
 };
 

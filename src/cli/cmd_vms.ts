@@ -5,8 +5,7 @@
  */
 import { VolantError } from "../errors.ts";
 import type { VmRecord } from "../manifest/api.ts";
-import { MachineSchema, VM_SORT_KEYS, VM_STATES } from "../manifest/api.ts";
-import { RestartPolicySchema } from "../manifest/plugin.ts";
+import { MACHINES, RESTART_POLICIES, VM_SORT_KEYS, VM_STATES } from "../manifest/values.ts";
 import { choiceFlag, intFlag, listFlag, stringFlag } from "./args.ts";
 import type { Command, CommandContext, OptionSpec } from "./command.ts";
 import { json, keyValues, table } from "./format.ts";
@@ -167,8 +166,8 @@ export const vmsCreate: Command = {
       cpu_cores: intFlag(v, "cpu", 1, 64),
       memory_mb: intFlag(v, "memory", 64, 262144),
       kernel_cmdline: stringFlag(v, "kernel-cmdline"),
-      machine: choiceFlag(v, "machine", MachineSchema.options),
-      restart_policy: choiceFlag(v, "restart", RestartPolicySchema.options),
+      machine: choiceFlag(v, "machine", MACHINES),
+      restart_policy: choiceFlag(v, "restart", RESTART_POLICIES),
       start: v["no-start"] !== true,
       idle_timeout_s: intFlag(v, "idle-timeout", 1, 86_400),
     });

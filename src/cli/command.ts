@@ -1,6 +1,6 @@
 /**
  * What a volar command is: its path (`vms config set`), help text, options
- * (node:util parseArgs descriptors plus help), positional arity, and the
+ * (parseArgs-style descriptors plus help), positional arity, and the
  * function that runs it with a context.
  *
  * @module
@@ -8,7 +8,7 @@
 import type { ConnectionOptions, VolantClient } from "../client/mod.ts";
 import type { Io } from "./io.ts";
 
-/** One option, as parseArgs wants it, plus its help line. */
+/** One option (the node:util parseArgs shape; src/cli/args.ts parses it) plus its help line. */
 export interface OptionSpec {
   type: "string" | "boolean";
   short?: string;

@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
 import { VolantError } from "../errors.ts";
 import type { ManifestSource } from "./manifest_source.ts";
+import { absolutePath } from "./paths.ts";
 
 /** Install body members for the signature. */
 export interface SignatureFields {
@@ -39,7 +39,7 @@ export async function signatureFields(
 ): Promise<SignatureFields> {
   if (option !== undefined) {
     if (/^(https?|file):\/\//i.test(option)) return { signature_url: option };
-    const path = isAbsolute(option) ? option : resolve(cwd, option);
+    const path = absolutePath(cwd, option);
     return { signature: await readIfPresent(path, true) };
   }
   if (src.kind === "file" && remote) {

@@ -42,7 +42,10 @@ export function processIo(): Io {
     errRaw: (text) => {
       Deno.stderr.writeSync(encoder.encode(text));
     },
-    stdin: Deno.stdin.readable,
+    // A getter: making the stream loads Deno's web streams (~20 ms) that most commands never use.
+    get stdin() {
+      return Deno.stdin.readable;
+    },
     stdinIsTerminal: Deno.stdin.isTerminal(),
     stderrIsTerminal: Deno.stderr.isTerminal(),
     setRaw: (raw) => {

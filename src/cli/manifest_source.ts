@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
 import { VolantError } from "../errors.ts";
+import { absolutePath } from "./paths.ts";
 
 /** A classified manifest argument. */
 export type ManifestSource =
@@ -20,7 +20,7 @@ export function classifySource(arg: string, cwd: string): ManifestSource {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) {
     throw new VolantError("usage", `${arg}: only http://, https:// and file:// URLs or paths`);
   }
-  return { kind: "file", path: isAbsolute(arg) ? arg : resolve(cwd, arg) };
+  return { kind: "file", path: absolutePath(cwd, arg) };
 }
 
 /** Reads the source's text (files and URLs alike), with one-line errors. */

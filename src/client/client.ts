@@ -1,6 +1,7 @@
 /**
  * The typed volantd client: one method per API route, every response
- * checked against the shared zod schemas (src/manifest/api.ts). Methods
+ * checked against the shared schemas (src/manifest/api.ts; check.ts does it
+ * without loading zod unless an answer is wrong). Methods
  * return the API's objects as sent (validated, not rewritten), so
  * `volar -o json` prints exactly what the daemon said.
  *
@@ -9,23 +10,14 @@
 import { SnapshotClient } from "./snapshots.ts";
 import type { z } from "zod";
 import { VolantError } from "../errors.ts";
-import {
-  type ActionPayload,
-  ActionResultSchema,
-  type CreateVmBody,
-  type InstallPluginBody,
-  PluginInstallResultSchema,
-  PluginListSchema,
-  PluginRecordSchema,
-  SystemInfoSchema,
-  VersionedVmConfigSchema,
-  VmConfigHistorySchema,
-  type VmConfigPatch,
-  VmListSchema,
-  VmRecordSchema,
+import type {
+  ActionPayload,
+  CreateVmBody,
+  InstallPluginBody,
+  VmConfigPatch,
 } from "../manifest/api.ts";
-import { type AddKeyBody, TrustedKeyListSchema, TrustedKeySchema } from "../manifest/signing.ts";
-import { checkResponse } from "./check.ts";
+import type { AddKeyBody } from "../manifest/signing.ts";
+import { checkResponse, type ResponseName } from "./check.ts";
 import { type ConsoleSession, openConsole } from "./console.ts";
 import { DeploymentClient } from "./deployments.ts";
 import {
@@ -35,7 +27,12 @@ import {
   streamEvents,
   type StreamOptions,
 } from "./events.ts";
-import { type ConnectionOptions, createTransport, type Transport } from "./transport.ts";
+import {
+  type BufferedResponse,
+  type ConnectionOptions,
+  createTransport,
+  type Transport,
+} from "./transport.ts";
 
 /** Query of {@linkcode VolantClient.listVms}; see VmListQuerySchema for the rules. */
 export interface VmListParams {
@@ -49,7 +46,7 @@ export interface VmListParams {
   order?: "asc" | "desc";
 }
 
-async function readJson(res: Response, what: string): Promise<unknown> {
+async function readJson(res: BufferedResponse, what: string): Promise<unknown> {
   const text = await res.text();
   try {
     return JSON.parse(text);
@@ -82,42 +79,42 @@ export class VolantClient {
     return new DeploymentClient(this.transport);
   }
 
-  async #get<S extends z.ZodType>(
+  async #get<N extends ResponseName | z.ZodType>(
     p: string,
-    schema: S,
+    schema: N,
     what: string,
     query?: Record<string, string | number | boolean | undefined>,
   ) {
-    const res = await this.transport.request({ path: p, query });
+    const res = await this.transport.request({ path: p, query, buffered: true });
     return checkResponse(schema, await readJson(res, what), what);
   }
 
-  async #send<S extends z.ZodType>(
+  async #send<N extends ResponseName | z.ZodType>(
     method: string,
     p: string,
     body: unknown,
-    schema: S,
+    schema: N,
     what: string,
     timeoutMs?: number,
   ) {
-    const res = await this.transport.request({ method, path: p, body, timeoutMs });
+    const res = await this.transport.request({ method, path: p, body, timeoutMs, buffered: true });
     return checkResponse(schema, await readJson(res, what), what);
   }
 
   // ------------------------------------------------------------ system
 
   systemInfo() {
-    return this.#get("/api/v1/system/info", SystemInfoSchema, "system info");
+    return this.#get("/api/v1/system/info", "SystemInfo", "system info");
   }
 
   // ------------------------------------------------------------ plugins
 
   async listPlugins() {
-    return (await this.#get("/api/v1/plugins", PluginListSchema, "plugin list")).items;
+    return (await this.#get("/api/v1/plugins", "PluginList", "plugin list")).items;
   }
 
   getPlugin(name: string) {
-    return this.#get(`/api/v1/plugins/${path(name)}`, PluginRecordSchema, "plugin");
+    return this.#get(`/api/v1/plugins/${path(name)}`, "PluginRecord", "plugin");
   }
 
   installPlugin(body: InstallPluginBody) {
@@ -126,7 +123,7 @@ export class VolantClient {
       "POST",
       "/api/v1/plugins",
       body,
-      PluginInstallResultSchema,
+      "PluginInstallResult",
       "install result",
       0,
     );
@@ -137,95 +134,97 @@ export class VolantClient {
       "POST",
       `/api/v1/plugins/${path(name)}/enabled`,
       { enabled },
-      PluginRecordSchema,
+      "PluginRecord",
       "plugin",
     );
   }
 
   async removePlugin(name: string, opts: { force?: boolean } = {}): Promise<void> {
-    const res = await this.transport.request({
+    await this.transport.request({
+      buffered: true,
       method: "DELETE",
       path: `/api/v1/plugins/${path(name)}`,
       query: { force: opts.force ? "true" : undefined },
     });
-    await res.body?.cancel();
   }
 
   // ------------------------------------------------------------ trusted keys
 
   async listKeys() {
-    return (await this.#get("/api/v1/keys", TrustedKeyListSchema, "key list")).items;
+    return (await this.#get("/api/v1/keys", "TrustedKeyList", "key list")).items;
   }
 
   getKey(name: string) {
-    return this.#get(`/api/v1/keys/${path(name)}`, TrustedKeySchema, "key");
+    return this.#get(`/api/v1/keys/${path(name)}`, "TrustedKey", "key");
   }
 
   addKey(body: AddKeyBody) {
-    return this.#send("POST", "/api/v1/keys", body, TrustedKeySchema, "key");
+    return this.#send("POST", "/api/v1/keys", body, "TrustedKey", "key");
   }
 
   async removeKey(name: string): Promise<void> {
-    const res = await this.transport.request({
+    await this.transport.request({
+      buffered: true,
       method: "DELETE",
       path: `/api/v1/keys/${path(name)}`,
     });
-    await res.body?.cancel();
   }
 
   // ------------------------------------------------------------ VMs
 
   /** One page of VMs; `total` counts all matches (also the X-Total-Count header). */
   listVms(params: VmListParams = {}) {
-    return this.#get("/api/v1/vms", VmListSchema, "vm list", { ...params });
+    return this.#get("/api/v1/vms", "VmList", "vm list", { ...params });
   }
 
   getVm(name: string) {
-    return this.#get(`/api/v1/vms/${path(name)}`, VmRecordSchema, "vm");
+    return this.#get(`/api/v1/vms/${path(name)}`, "VmRecord", "vm");
   }
 
   createVm(body: CreateVmBody) {
     // Creating boots the VM unless start is false: no client-side limit.
-    return this.#send("POST", "/api/v1/vms", body, VmRecordSchema, "vm", 0);
+    return this.#send("POST", "/api/v1/vms", body, "VmRecord", "vm", 0);
   }
 
   startVm(name: string) {
     const p = `/api/v1/vms/${path(name)}/start`;
-    return this.#send("POST", p, undefined, VmRecordSchema, "vm", 0);
+    return this.#send("POST", p, undefined, "VmRecord", "vm", 0);
   }
 
   async stopVm(name: string, opts: { graceMs?: number } = {}) {
     const res = await this.transport.request({
+      buffered: true,
       method: "POST",
       path: `/api/v1/vms/${path(name)}/stop`,
       query: { grace_ms: opts.graceMs },
       timeoutMs: 0, // waits out the grace period
     });
-    return checkResponse(VmRecordSchema, await readJson(res, "vm"), "vm");
+    return checkResponse("VmRecord", await readJson(res, "vm"), "vm");
   }
 
   async restartVm(name: string, opts: { graceMs?: number } = {}) {
     const res = await this.transport.request({
+      buffered: true,
       method: "POST",
       path: `/api/v1/vms/${path(name)}/restart`,
       query: { grace_ms: opts.graceMs },
       timeoutMs: 0, // waits out the grace period
     });
-    return checkResponse(VmRecordSchema, await readJson(res, "vm"), "vm");
+    return checkResponse("VmRecord", await readJson(res, "vm"), "vm");
   }
 
   async deleteVm(name: string, opts: { graceMs?: number } = {}): Promise<void> {
-    const res = await this.transport.request({
+    await this.transport.request({
+      buffered: true,
       method: "DELETE",
       path: `/api/v1/vms/${path(name)}`,
       query: { grace_ms: opts.graceMs },
       timeoutMs: 0, // waits out the grace period
     });
-    await res.body?.cancel();
   }
 
   getVmConfig(name: string) {
-    return this.#get(`/api/v1/vms/${path(name)}/config`, VersionedVmConfigSchema, "vm config");
+    return this.#get(`/api/v1/vms/${path(name)}/config`, "VersionedVmConfig", "vm config");
   }
 
   patchVmConfig(name: string, patch: VmConfigPatch | Record<string, unknown>) {
@@ -233,14 +232,14 @@ export class VolantClient {
       "PATCH",
       `/api/v1/vms/${path(name)}/config`,
       patch,
-      VersionedVmConfigSchema,
+      "VersionedVmConfig",
       "vm config",
     );
   }
 
   async vmConfigHistory(name: string, opts: { limit?: number } = {}) {
     const p = `/api/v1/vms/${path(name)}/config/history`;
-    return (await this.#get(p, VmConfigHistorySchema, "config history", { limit: opts.limit }))
+    return (await this.#get(p, "VmConfigHistory", "config history", { limit: opts.limit }))
       .items;
   }
 
@@ -267,24 +266,26 @@ export class VolantClient {
     opts: { plugin?: string } = {},
   ) {
     const res = await this.transport.request({
+      buffered: true,
       method: "POST",
       path: `/api/v1/vms/${path(name)}/actions/${path(action)}`,
       query: { plugin: opts.plugin },
       body: payload,
       timeoutMs: 0, // the action's own timeout_ms bounds it on the daemon
     });
-    return checkResponse(ActionResultSchema, await readJson(res, "action result"), "action result");
+    return checkResponse("ActionResult", await readJson(res, "action result"), "action result");
   }
 
   /** Runs `action` on a healthy running VM of `plugin`. */
   pluginAction(plugin: string, action: string, payload: ActionPayload) {
     const p = `/api/v1/plugins/${path(plugin)}/actions/${path(action)}`;
-    return this.#send("POST", p, payload, ActionResultSchema, "action result", 0);
+    return this.#send("POST", p, payload, "ActionResult", "action result", 0);
   }
 
   /** The workload's OpenAPI document (the manifest's `openapi`), as served. */
   async vmOpenapi(name: string): Promise<{ contentType: string; text: string }> {
     const res = await this.transport.request({
+      buffered: true,
       path: `/api/v1/vms/${path(name)}/openapi`,
       headers: { accept: "application/json, application/yaml" },
     });

@@ -6,17 +6,15 @@
  * @module
  */
 import { VolantError } from "../errors.ts";
-import {
-  type CreateDeploymentBody,
-  DeploymentListSchema,
-  type DeploymentRecord,
-  DeploymentRecordSchema,
-  type PatchDeploymentBody,
+import type {
+  CreateDeploymentBody,
+  DeploymentRecord,
+  PatchDeploymentBody,
 } from "../manifest/deployment.ts";
 import { checkResponse } from "./check.ts";
-import type { Transport } from "./transport.ts";
+import type { BufferedResponse, Transport } from "./transport.ts";
 
-async function body(res: Response): Promise<unknown> {
+async function body(res: BufferedResponse): Promise<unknown> {
   const text = await res.text();
   try {
     return JSON.parse(text);
@@ -39,13 +37,13 @@ export class DeploymentClient {
   }
 
   async #one(method: string, path: string, payload?: unknown): Promise<DeploymentRecord> {
-    const res = await this.#t.request({ method, path, body: payload });
-    return checkResponse(DeploymentRecordSchema, await body(res), "deployment");
+    const res = await this.#t.request({ method, path, body: payload, buffered: true });
+    return checkResponse("DeploymentRecord", await body(res), "deployment");
   }
 
   async list(): Promise<DeploymentRecord[]> {
-    const res = await this.#t.request({ path: "/api/v1/deployments" });
-    return checkResponse(DeploymentListSchema, await body(res), "deployment list").items;
+    const res = await this.#t.request({ path: "/api/v1/deployments", buffered: true });
+    return (await checkResponse("DeploymentList", await body(res), "deployment list")).items;
   }
 
   get(name: string): Promise<DeploymentRecord> {

@@ -5,21 +5,17 @@
  *
  * @module
  */
-import { z } from "zod";
 import { isVolantError, VolantError } from "../errors.ts";
-import { EventSchema } from "../manifest/api.ts";
-import { checkResponse } from "./check.ts";
+import { checkResponse, type ResponseTypes } from "./check.ts";
 import { readSse, SseParser } from "./sse.ts";
 import type { Transport } from "./transport.ts";
 
 /**
  * An event as the client accepts it: the shared schema, but any `type`
- * string, so a newer daemon's new event types do not break older clients.
+ * string, so a newer daemon's new event types do not break older clients
+ * (ClientEventSchema in zod_schemas.ts).
  */
-export const ClientEventSchema = EventSchema.extend({ type: z.string() });
-export type ClientEvent = z.infer<typeof ClientEventSchema>;
-
-const EventPageSchema = z.object({ items: z.array(ClientEventSchema) });
+export type ClientEvent = ResponseTypes["ClientEvent"];
 
 /** Filters shared by the page and the stream. */
 export interface EventFilterParams {
@@ -58,8 +54,9 @@ export async function listEvents(t: Transport, q: EventListQuery): Promise<Clien
   const res = await t.request({
     path: "/api/v1/events",
     query: { ...filterQuery(q), follow: "false", after: q.after, limit: q.limit },
+    buffered: true,
   });
-  return checkResponse(EventPageSchema, await res.json(), "event list").items;
+  return (await checkResponse("EventPage", await res.json(), "event list")).items;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -109,7 +106,7 @@ export async function* streamEvents(
       opts.onConnect?.();
       for await (const m of readSse(res.body, parser)) {
         if (m.data === "") continue;
-        const event = checkResponse(ClientEventSchema, JSON.parse(m.data), "event");
+        const event = await checkResponse("ClientEvent", JSON.parse(m.data), "event");
         lastId = event.id;
         yield event;
       }

@@ -13,6 +13,7 @@ import {
   type FieldProblem,
   VolantError,
 } from "../errors.ts";
+import type { BufferedResponse } from "./unix_http.ts";
 
 function isErrorCode(v: unknown): v is ErrorCode {
   return typeof v === "string" && Object.hasOwn(EXIT_CODES, v);
@@ -54,7 +55,10 @@ export function errorFromProblem(status: number, body: unknown): VolantError {
 }
 
 /** Reads an error response into a VolantError; never throws for a bad body. */
-export async function errorFromResponse(res: Response, target: string): Promise<VolantError> {
+export async function errorFromResponse(
+  res: BufferedResponse,
+  target: string,
+): Promise<VolantError> {
   const error = await readError(res);
   if (res.status !== 401) return error;
   return new VolantError(
@@ -64,7 +68,7 @@ export async function errorFromResponse(res: Response, target: string): Promise<
   );
 }
 
-async function readError(res: Response): Promise<VolantError> {
+async function readError(res: BufferedResponse): Promise<VolantError> {
   const type = res.headers.get("content-type") ?? "";
   const text = await res.text();
   if (/json/i.test(type)) {

@@ -9,6 +9,9 @@
 import { VolantError } from "../errors.ts";
 import { errorFromResponse } from "./problem.ts";
 import { DEFAULTS } from "../config/defaults.ts";
+import { type BufferedResponse, unixHttp } from "./unix_http.ts";
+
+export type { BufferedResponse };
 
 /** Default API socket (the config's; docs/development.md, host paths). */
 export const DEFAULT_SOCKET: string = DEFAULTS.socket;
@@ -38,6 +41,12 @@ export interface RequestSpec {
    * VM power operations, streams).
    */
   timeoutMs?: number;
+  /**
+   * The answer is read whole before request() resolves (no streaming). On
+   * the unix socket such a request goes out on a plain connection instead of
+   * fetch, whose first use costs more than the rest of a CLI call.
+   */
+  buffered?: boolean;
 }
 
 /** How long an ordinary request may take before volar gives up. */
@@ -48,6 +57,7 @@ export interface Transport {
   /** `unix:/run/volant/volantd.sock` or the TCP base URL, for messages. */
   readonly target: string;
   /** Sends a request; resolves to a 2xx response or throws a VolantError. */
+  request(spec: RequestSpec & { buffered: true }): Promise<BufferedResponse>;
   request(spec: RequestSpec): Promise<Response>;
   /** The URL and options to open a WebSocket at `path`. */
   websocket(path: string): { url: string; options: WebSocketOptions };
@@ -115,19 +125,27 @@ export function unavailableError(target: string, socket: string | undefined, err
   });
 }
 
+/** An OS error from the plain socket path (connect, read, write). */
+function isSocketError(error: unknown): boolean {
+  return Object.values(Deno.errors).some((E) => error instanceof E);
+}
+
 /** Opens a transport for `opts`. */
 export function createTransport(opts: ConnectionOptions = {}): Transport {
   const socket = opts.api === undefined ? (opts.socket ?? DEFAULT_SOCKET) : undefined;
   const base = opts.api !== undefined ? parseApiBase(opts.api) : "http://volantd/";
   const target = socket !== undefined ? `unix:${socket}` : base;
-  const client = socket !== undefined
-    ? Deno.createHttpClient({ proxy: { transport: "unix", path: socket } })
-    : undefined;
+  // fetch's client for the socket is made on first use: buffered calls never need it.
+  let client: Deno.HttpClient | undefined;
+  const httpClient = () =>
+    socket === undefined
+      ? undefined
+      : client ??= Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
   const authHeaders: Record<string, string> = opts.token
     ? { authorization: `Bearer ${opts.token}` }
     : {};
 
-  async function request(spec: RequestSpec): Promise<Response> {
+  async function request(spec: RequestSpec): Promise<Response | BufferedResponse> {
     const headers: Record<string, string> = { accept: "application/json", ...authHeaders };
     let body: string | undefined;
     if (spec.body !== undefined) {
@@ -136,21 +154,39 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
     }
     Object.assign(headers, spec.headers ?? {});
     const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const timer = new AbortController();
-    const timeout = timeoutMs > 0 ? setTimeout(() => timer.abort(), timeoutMs) : undefined;
-    const signal = spec.signal ? AbortSignal.any([spec.signal, timer.signal]) : timer.signal;
-    let res: Response;
+    const plain = socket !== undefined && spec.buffered === true;
+    // A plain socket call times out through AbortSignal.timeout: the global setTimeout loads
+    // Deno's Node-compatible timers (tens of ms) on first use. A fetch stream needs a timer it
+    // can clear once the answer has started.
+    let timedOut: AbortSignal;
+    let timeout: ReturnType<typeof setTimeout> | undefined;
+    if (plain) {
+      timedOut = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : new AbortController().signal;
+    } else {
+      const timer = new AbortController();
+      timedOut = timer.signal;
+      if (timeoutMs > 0) timeout = setTimeout(() => timer.abort(), timeoutMs);
+    }
+    const signal = spec.signal ? AbortSignal.any([spec.signal, timedOut]) : timedOut;
+    let res: Response | BufferedResponse;
     try {
-      res = await fetch(buildUrl(base, spec), {
-        method: spec.method ?? "GET",
-        headers,
-        body,
-        signal,
-        client,
-      });
+      if (plain && socket !== undefined) {
+        const url = new URL(buildUrl(base, spec));
+        const method = spec.method ?? "GET";
+        const target = `${url.pathname}${url.search}`;
+        res = await unixHttp(socket, { method, target, headers, body }, signal);
+      } else {
+        res = await fetch(buildUrl(base, spec), {
+          method: spec.method ?? "GET",
+          headers,
+          body,
+          signal,
+          client: httpClient(),
+        });
+      }
     } catch (error) {
       if (spec.signal?.aborted) throw error;
-      if (timer.signal.aborted) {
+      if (timedOut.aborted) {
         const what = `${spec.method ?? "GET"} ${spec.path}`;
         throw new VolantError(
           "unavailable",
@@ -158,11 +194,13 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
           { cause: error },
         );
       }
-      if (error instanceof TypeError) throw unavailableError(target, socket, error);
+      if (error instanceof TypeError || isSocketError(error)) {
+        throw unavailableError(target, socket, error);
+      }
       throw error;
     } finally {
       // The timeout covers waiting for the answer to start, not reading a streamed body.
-      clearTimeout(timeout);
+      if (timeout !== undefined) clearTimeout(timeout);
     }
     if (!res.ok) throw await errorFromResponse(res, target);
     return res;
@@ -170,11 +208,11 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
 
   return {
     target,
-    request,
+    request: request as Transport["request"],
     websocket(path: string) {
       const url = new URL(path.replace(/^\//, ""), base);
       url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-      return { url: url.href, options: { headers: authHeaders, client } };
+      return { url: url.href, options: { headers: authHeaders, client: httpClient() } };
     },
     close() {
       client?.close();

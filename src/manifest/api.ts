@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { NameSchema } from "./names.ts";
+import { MACHINES, VM_SORT_KEYS, VM_STATES } from "./values.ts";
 import { PluginSignatureSchema } from "./signing.ts";
 import {
   CloudInitSchema,
@@ -185,19 +186,11 @@ export const PluginRemoveQuerySchema = z.object({
 
 // ---------------------------------------------------------------- VMs
 
-export const VM_STATES = [
-  "created",
-  "starting",
-  "running",
-  "stopping",
-  "stopped",
-  "crashed",
-  "deleting",
-] as const;
+export { VM_SORT_KEYS, VM_STATES };
 export const VmStateSchema = z.enum(VM_STATES);
 export type VmState = z.infer<typeof VmStateSchema>;
 
-export const MachineSchema = z.enum(["microvm", "q35"]);
+export const MachineSchema = z.enum(MACHINES);
 export const VmHealthSchema = z.enum(["unknown", "starting", "healthy", "unhealthy"]);
 export type VmHealth = z.infer<typeof VmHealthSchema>;
 
@@ -250,7 +243,6 @@ export const CreateVmBodySchema = z.strictObject({
 });
 export type CreateVmBody = z.input<typeof CreateVmBodySchema>;
 
-export const VM_SORT_KEYS = ["name", "state", "created_at", "updated_at", "ip", "id"] as const;
 const stateList = new RegExp(`^(${VM_STATES.join("|")})(,(${VM_STATES.join("|")}))*$`);
 
 /** GET /api/v1/vms query string. `state` is a comma-separated list. */

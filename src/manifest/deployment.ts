@@ -9,11 +9,12 @@
 import { z } from "zod";
 import { DNS_LABEL } from "./names.ts";
 import { ResourcesSchema, RestartPolicySchema } from "./plugin.ts";
+import { MAX_REPLICAS } from "./values.ts";
 
 const Timestamp = z.string().describe("RFC 3339 timestamp, UTC");
 
 /** Most replicas one deployment may ask for (the address pool is the real limit). */
-export const MAX_REPLICAS = 1000;
+export { MAX_REPLICAS };
 
 /**
  * A deployment name: a DNS label short enough that `<name>-<n>` (n up to

@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { ArtifactUrlSchema, ChecksumSchema, DNS_LABEL, NameSchema } from "./names.ts";
+import { RESTART_POLICIES } from "./values.ts";
 
 const nonEmpty = (what = "must not be empty") => z.string().trim().min(1, what);
 
@@ -77,7 +78,7 @@ export const HealthCheckSchema = z.strictObject({
 });
 
 /** Restart policy, shared by kestrel (workload) and volantd (VM). */
-export const RestartPolicySchema = z.enum(["never", "on-failure", "always"]);
+export const RestartPolicySchema = z.enum(RESTART_POLICIES);
 export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
 
 export const WorkloadSchema = z.strictObject({
