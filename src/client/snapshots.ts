@@ -6,13 +6,8 @@
  * @module
  */
 import { VolantError } from "../errors.ts";
-import { type VmRecord, VmRecordSchema } from "../manifest/api.ts";
-import {
-  type CreateSnapshotBody,
-  SnapshotListSchema,
-  type SnapshotRecord,
-  SnapshotRecordSchema,
-} from "../manifest/snapshot.ts";
+import type { VmRecord } from "../manifest/api.ts";
+import type { CreateSnapshotBody, SnapshotRecord } from "../manifest/snapshot.ts";
 import { checkResponse } from "./check.ts";
 import type { Transport } from "./transport.ts";
 
@@ -46,12 +41,12 @@ export class SnapshotClient {
       body: payload,
       timeoutMs: 0,
     });
-    return checkResponse(SnapshotRecordSchema, await body(res, "snapshot"), "snapshot");
+    return checkResponse("SnapshotRecord", await body(res, "snapshot"), "snapshot");
   }
 
   async list(vm: string): Promise<SnapshotRecord[]> {
     const res = await this.#t.request({ path: `${at(vm)}/snapshots` });
-    return checkResponse(SnapshotListSchema, await body(res, "snapshot list"), "snapshot list")
+    return (await checkResponse("SnapshotList", await body(res, "snapshot list"), "snapshot list"))
       .items;
   }
 
@@ -59,7 +54,7 @@ export class SnapshotClient {
     const res = await this.#t.request({
       path: `${at(vm)}/snapshots/${encodeURIComponent(name)}`,
     });
-    return checkResponse(SnapshotRecordSchema, await body(res, "snapshot"), "snapshot");
+    return checkResponse("SnapshotRecord", await body(res, "snapshot"), "snapshot");
   }
 
   async remove(vm: string, name: string): Promise<void> {
@@ -77,7 +72,7 @@ export class SnapshotClient {
       path: `/api/v1/plugins/${encodeURIComponent(plugin)}/warm`,
       timeoutMs: 0,
     });
-    return checkResponse(SnapshotRecordSchema, await body(res, "snapshot"), "snapshot");
+    return checkResponse("SnapshotRecord", await body(res, "snapshot"), "snapshot");
   }
 
   async unwarm(plugin: string): Promise<void> {
@@ -95,6 +90,6 @@ export class SnapshotClient {
       body: { from },
       timeoutMs: 0,
     });
-    return checkResponse(VmRecordSchema, await body(res, "vm"), "vm");
+    return checkResponse("VmRecord", await body(res, "vm"), "vm");
   }
 }

@@ -21,6 +21,7 @@ import {
   VmRecordSchema,
 } from "../manifest/api.ts";
 import { DeploymentListSchema, DeploymentRecordSchema } from "../manifest/deployment.ts";
+import { SnapshotListSchema, SnapshotRecordSchema } from "../manifest/snapshot.ts";
 import { TrustedKeyListSchema, TrustedKeySchema } from "../manifest/signing.ts";
 
 /**
@@ -39,6 +40,8 @@ export const RESPONSE_ZOD = {
   PluginInstallResult: PluginInstallResultSchema,
   PluginList: PluginListSchema,
   PluginRecord: PluginRecordSchema,
+  SnapshotList: SnapshotListSchema,
+  SnapshotRecord: SnapshotRecordSchema,
   SystemInfo: SystemInfoSchema,
   TrustedKey: TrustedKeySchema,
   TrustedKeyList: TrustedKeyListSchema,
