@@ -25,6 +25,7 @@ import { sleep, within } from "./timeout.ts";
 import { KESTREL_VERSION } from "./version.ts";
 import { buildWorkloadSpec } from "./workload_spec.ts";
 import { createApiHandler } from "./api.ts";
+import { agentGate } from "./auth.ts";
 import { VolantError } from "../src/errors.ts";
 
 export interface KestrelOptions {
@@ -59,6 +60,7 @@ export class Kestrel {
   #server: Deno.HttpServer | null = null;
   #shutdown: Promise<void> | null = null;
   #signals: [Deno.Signal, () => void][] = [];
+  #agentKey: string | undefined;
 
   constructor(opts: KestrelOptions) {
     this.#o = opts;
@@ -94,6 +96,7 @@ export class Kestrel {
       throw new Error(`bad kernel command line: ${(e as Error).message}`);
     }
     mark(s, "cmdline");
+    this.#agentKey = boot.agentKey;
     this.#reaper = new Reaper(this.tracker, o.console);
     if (o.pid1 || o.subreaper) {
       if (!o.pid1) libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1);
@@ -158,7 +161,13 @@ export class Kestrel {
   }
 
   #startApi(): void {
-    const handler = createApiHandler(this.state);
+    if (this.#agentKey === undefined) {
+      this.#say("api: no volant.agent_key on the command line: the API is open to the network");
+    }
+    const handler = createApiHandler(this.state, {
+      gate: agentGate(this.#agentKey, (line) => this.#say(line)),
+      exec: { tracker: this.tracker, etcDir: this.#o.etcDir },
+    });
     const hostname = this.#o.apiHost ?? "0.0.0.0";
     const port = this.#o.apiPort ?? 8080;
     try {
