@@ -14,6 +14,8 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { ApiDeps } from "./deps.ts";
+import { VolantError } from "../errors.ts";
+import type { GuestServiceApi } from "../service/contracts.ts";
 import { fileLogReader } from "./log_reader.ts";
 import { notFoundHandler } from "./method_not_allowed.ts";
 import { accessLog } from "./middleware/access_log.ts";
@@ -28,6 +30,7 @@ import { newRouter } from "./router.ts";
 import { pluginActionRoutes, vmActionRoutes } from "./routes/actions.ts";
 import { agentProxyRoutes } from "./routes/agent_proxy.ts";
 import { consoleRoutes } from "./routes/console.ts";
+import { execRoutes } from "./routes/exec.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -50,10 +53,18 @@ const openapiRoute = createRoute({
   },
 });
 
+/** Stands in when the services have no guest service (API tests of other routes). */
+const noGuestService: GuestServiceApi = {
+  forward: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+  exec: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+  openConsole: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+};
+
 /** Builds the API app. */
 export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const logger = deps.logger ?? SILENT_LOGGER;
   const { plugins, vms, events, system, keys, actions } = deps.services;
+  const guest = deps.services.guest ?? noGuestService;
   const app = newRouter();
   app.use("*", requestId());
   app.use("*", accessLog({ logger }));
@@ -74,10 +85,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? fileLogReader(), shutdown));
   app.route(
     "/api/v1/vms",
-    agentProxyRoutes(vms, {
-      port: deps.agentPort ?? 8080,
-      timeoutMs: deps.agentTimeoutMs ?? 120_000,
-    }),
+    agentProxyRoutes(guest, { timeoutMs: deps.agentTimeoutMs ?? 120_000 }),
   );
   app.route("/api/v1/deployments", deploymentRoutes(deployments));
   app.route(
@@ -86,7 +94,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   );
   app.route("/api/v1/system", systemRoutes(system));
   app.route("/api/v1/keys", keyRoutes(keys));
-  app.route("/ws/v1/vms", consoleRoutes(vms, logger));
+  app.route("/api/v1/vms", execRoutes(guest));
+  app.route("/ws/v1/vms", consoleRoutes(guest, logger));
   // Last: its tools are derived from every route above.
   app.route("/mcp", mcpRouter(app, { plugins, events, logger, shutdown }));
 

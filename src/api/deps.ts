@@ -24,14 +24,12 @@ export interface SerialLogReader {
 export interface ApiDeps {
   services:
     & Pick<Services, "plugins" | "vms" | "events" | "system" | "keys" | "actions">
-    & Partial<Pick<Services, "deployments">>;
+    & Partial<Pick<Services, "deployments" | "guest">>;
   /** Bearer token for TCP; the unix socket is always trusted. */
   auth: AuthOptions;
   logger?: ApiLogger;
   /** Serial log reader; default reads the file directly (see log_reader.ts). */
   logs?: SerialLogReader;
-  /** Guest agent port (kestrel), default 8080. */
-  agentPort?: number;
   /** Timeout of one proxied agent request, default 120 s. */
   agentTimeoutMs?: number;
   /** SSE heartbeat interval, default 15 s. */

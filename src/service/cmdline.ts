@@ -43,10 +43,12 @@ export interface CmdlineInput {
   network?: "bridged" | "dhcp" | "vsock";
   /** Kernel IP autoconfiguration (`ip=...`) for guests that configure no network themselves. */
   kernelIp?: string;
+  /** The VM's agent key for this boot (agent_key.ts). */
+  agentKey?: string;
 }
 
 /** Keys the user may not set through extra args (they would break the channel). */
-const RESERVED = new Set<string>([CMDLINE_KEYS.manifest]);
+const RESERVED = new Set<string>([CMDLINE_KEYS.manifest, CMDLINE_KEYS.agentKey]);
 
 /** Checks user extra args; throws invalid_input naming `field`. */
 export function checkExtraArgs(extra: string, field = "kernel_cmdline"): void {
@@ -102,6 +104,7 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
     if (input.rootfsFstype) pairs.push([CMDLINE_KEYS.rootfsFstype, input.rootfsFstype]);
   }
   if (input.agentDevice) pairs.push([CMDLINE_KEYS.agentDevice, input.agentDevice]);
+  if (input.agentKey) pairs.push([CMDLINE_KEYS.agentKey, input.agentKey]);
   const head = joinCmdline(base, pairs);
   const manifestArg = `${CMDLINE_KEYS.manifest}=${await encodeManifest(input.manifest)}`;
   const cmdline = [head, extra, manifestArg].filter((s) => s.length > 0).join(" ");

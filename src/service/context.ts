@@ -7,7 +7,7 @@ import type { Logger } from "../log/mod.ts";
 import type { Resolver } from "./guarded_fetch.ts";
 import type { EventBus } from "./events.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
-import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter } from "./ports.ts";
+import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter, SerialDialer } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 
 export interface ServiceContext {
@@ -17,6 +17,8 @@ export interface ServiceContext {
   hypervisor?: Hypervisor;
   network?: HostNetwork;
   guest?: GuestAgent;
+  /** Opens serial console sockets (the console route). */
+  serial?: SerialDialer;
   images?: ImageConverter;
   fetch: typeof fetch;
   resolve: Resolver;

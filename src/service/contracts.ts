@@ -27,6 +27,8 @@ import type {
   VolantEvent,
 } from "../manifest/api.ts";
 import type { AddKeyBody, TrustedKey } from "../manifest/signing.ts";
+import type { ExecRequest } from "../manifest/exec.ts";
+import type { ByteStream, GuestForward } from "./ports.ts";
 import type {
   CreateDeploymentBody,
   DeploymentRecord,
@@ -154,10 +156,22 @@ export interface Services {
   actions: ActionServiceApi;
   /** Deployments (replicas kept converged by the deployment controller). */
   deployments: DeploymentServiceApi;
+  /** The guest agent of running VMs: proxy, exec, serial console (guest_service.ts). */
+  guest: GuestServiceApi;
   /** Reconcile/adopt VMs recorded as active; call once at daemon start. */
   start(): Promise<void>;
   /** Stops watchers and health pollers (VMs keep running: they are detached). */
   close(): Promise<void>;
+}
+
+/** A running VM's agent and console, reached through the GuestAgent and SerialDialer ports. */
+export interface GuestServiceApi {
+  /** Streams one exchange to the VM's agent, with the VM's agent key (the agent proxy). */
+  forward(vm: string, req: GuestForward): Promise<Response>;
+  /** Runs a process in the VM: the agent's NDJSON stream (src/manifest/exec.ts). */
+  exec(vm: string, body: ExecRequest, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
+  /** Opens the VM's serial console. */
+  openConsole(vm: string): Promise<ByteStream>;
 }
 
 /** Deployments: what src/api calls (implemented in deployments/service.ts). */

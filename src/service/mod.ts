@@ -28,6 +28,10 @@ import { KeyService } from "./keys.ts";
 import { PluginService } from "./plugins.ts";
 import { SystemService } from "./system.ts";
 import { VmService } from "./vms.ts";
+import { keyedGuest, readAgentKey } from "./agent_key.ts";
+import { GuestService } from "./guest_service.ts";
+import type { GuestTarget } from "./ports.ts";
+import { vmRuntimeDir } from "./vm_spec.ts";
 
 export type * from "./contracts.ts";
 export type { ServiceDeps, ServiceOptions } from "./options.ts";
@@ -50,7 +54,16 @@ export function createServices(deps: ServiceDeps): Services {
     options,
     hypervisor: deps.hypervisor,
     network: deps.network,
-    guest: deps.guest,
+    // Calls by IP (health polls, actions, deployment probes) get that VM's agent key.
+    guest: deps.guest
+      ? keyedGuest(deps.guest, async (ip): Promise<GuestTarget> => {
+        const row = deps.store.vms.inStates(["starting", "running", "stopping"])
+          .find((r) => r.ip === ip);
+        if (!row) return { ip };
+        return { ip, name: row.name, key: await readAgentKey(vmRuntimeDir(options, row.name)) };
+      })
+      : undefined,
+    serial: deps.serial,
     images: deps.images,
     fetch: deps.fetch ?? globalThis.fetch,
     resolve: deps.resolve ?? systemResolve,
@@ -66,7 +79,7 @@ export function createServices(deps: ServiceDeps): Services {
     store: deps.store,
     vms,
     events,
-    guest: deps.guest,
+    guest: ctx.guest,
     log: ctx.log,
     now,
     options: options.deployments,
@@ -78,6 +91,7 @@ export function createServices(deps: ServiceDeps): Services {
     system,
     keys,
     actions: new ActionService(ctx, vms, plugins),
+    guest: new GuestService(ctx, vms),
     deployments: deployments.service,
     async start() {
       // Leftovers of a crash: partial downloads, blobs of an unfinished install, old events.

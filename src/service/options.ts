@@ -6,7 +6,14 @@
  *
  * @module
  */
-import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter, MachineKind } from "./ports.ts";
+import type {
+  GuestAgent,
+  HostNetwork,
+  Hypervisor,
+  ImageConverter,
+  MachineKind,
+  SerialDialer,
+} from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DownloadLimits, Resolver } from "./guarded_fetch.ts";
@@ -89,6 +96,8 @@ export interface ServiceDeps {
   network?: HostNetwork;
   /** Absent = health stays `unknown`. */
   guest?: GuestAgent;
+  /** Absent = console connections answer 503. */
+  serial?: SerialDialer;
   /** Absent = `plugins install --image` answers 503. */
   images?: ImageConverter;
   /** For artifact downloads (tests inject; default globalThis.fetch). */

@@ -34,6 +34,7 @@ import type { VmPatch, VmRow } from "./store_port.ts";
 import { Supervisor } from "./supervisor.ts";
 import { initialConfig, mergeConfigPatch } from "./vm_config.ts";
 import { assertBootFiles, buildVmSpec, vmRuntimeDir, vmStateDir } from "./vm_spec.ts";
+import { newAgentKey, writeAgentKey } from "./agent_key.ts";
 
 /** The API view of a row: internal bookkeeping fields dropped. */
 export function toRecord(row: VmRow): VmRecord {
@@ -254,12 +255,14 @@ export class VmService implements VmServiceApi, VmLifecycle {
     const config = store.configs.get(row.id)?.config;
     if (!config) throw new VolantError("internal", `vm ${name} has no config row`);
     const driverArgs = await hypervisor.extraKernelArgs?.() ?? [];
+    const agentKey = newAgentKey(); // fresh for every boot: a restart rotates it
     const spec = await buildVmSpec({
       vm: row,
       config,
       options,
       pool: this.#ipam.pool,
       driverArgs,
+      agentKey,
     });
     await assertUsable(hypervisor);
 
@@ -277,6 +280,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
       if (spec.net) await network.ensureTap({ name: spec.net.tap, bridge: options.bridge });
       await this.applyNetPolicy(row, config);
       await hypervisor.prepare(spec);
+      await writeAgentKey(spec.runtimeDir, agentKey);
       proc = await hypervisor.boot(spec);
       this.procs.set(name, proc);
       row = this.setState(name, "running", {
@@ -476,6 +480,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
         agentDevice: this.ctx.options.agentImage ? "vda" : undefined,
         extra: next.kernel_cmdline,
         network: next.network?.mode ?? "bridged",
+        agentKey: newAgentKey(), // same length as the next boot's
       });
       const time = now().toISOString();
       const version = store.tx(() => {
