@@ -17,6 +17,7 @@ import { keysAdd, keysList, keysRemove, keysShow } from "./cmd_keys.ts";
 import { vmsLogs } from "./cmd_logs.ts";
 import { pluginsAction, vmsAction, vmsOpenapi } from "./cmd_actions.ts";
 import { vmsConsole } from "./cmd_console.ts";
+import { vmsExec } from "./cmd_vms_exec.ts";
 import { mcpServe } from "./cmd_mcp.ts";
 import {
   pluginsDisable,
@@ -67,6 +68,7 @@ export const COMMANDS: Command[] = [
   vmsConfigHistory,
   vmsLogs,
   vmsConsole,
+  vmsExec,
   vmsAction,
   vmsOpenapi,
   ...DEPLOYMENT_COMMANDS,

@@ -26,6 +26,8 @@ import {
 import { type AddKeyBody, TrustedKeyListSchema, TrustedKeySchema } from "../manifest/signing.ts";
 import { checkResponse } from "./check.ts";
 import { type ConsoleSession, openConsole } from "./console.ts";
+import { execInVm } from "./exec.ts";
+import type { ExecFrame, ExecRequest } from "../manifest/exec.ts";
 import { DeploymentClient } from "./deployments.ts";
 import {
   type ClientEvent,
@@ -286,6 +288,11 @@ export class VolantClient {
   }
 
   /** Opens the VM's serial console (WebSocket). */
+  /** Runs a process in VM `name`: its output frames, then its exit frame. */
+  exec(name: string, body: ExecRequest, opts: { signal?: AbortSignal } = {}) {
+    return execInVm(this.transport, name, body, opts) as AsyncGenerator<ExecFrame>;
+  }
+
   openConsole(name: string, opts: { signal?: AbortSignal } = {}): Promise<ConsoleSession> {
     return openConsole(this.transport, (n) => this.getVm(n), name, opts);
   }

@@ -1,0 +1,116 @@
+/**
+ * Exec end to end without a VM: a real kestrel API handler (agent/api.ts with
+ * its key gate and exec) on 127.0.0.1 stands where the guest would be; the
+ * daemon's real API, GuestService and GuestClient (the GuestAgent adapter)
+ * serve a unix socket; `volar vms exec` runs as a real subprocess against it.
+ * The only stand-in is the VM record (a running VM needs QEMU: the e2e test
+ * tests/e2e/exec_test.ts boots one). About 15 s.
+ */
+import assert from "node:assert/strict";
+import { createApiHandler } from "../../agent/api.ts";
+import { agentGate } from "../../agent/auth.ts";
+import { ChildTracker } from "../../agent/child_tracker.ts";
+import { newState } from "../../agent/state.ts";
+import { createApp } from "../../src/api/app.ts";
+import type { ApiDeps } from "../../src/api/deps.ts";
+import { testGuestService } from "../../src/api/testing/guest_service.ts";
+import { stubVms, vmRecord } from "../../src/api/testing/stub_vms.ts";
+import { runVolar } from "../../src/cli/testing.ts";
+import { writeAgentKey } from "../../src/service/agent_key.ts";
+
+Deno.test({
+  name: "exec: volar -> volantd API -> GuestAgent (with the VM's key) -> kestrel",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "volant-exec-" });
+  const key = "agent-key-for-web-0123456789abcdef";
+  const refused: string[] = [];
+  const agent = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    createApiHandler(newState("t", "host"), {
+      gate: agentGate(key, (l) => refused.push(l)),
+      exec: { tracker: new ChildTracker() },
+    }),
+  );
+  await writeAgentKey(`${dir}/run/web`, key);
+  const vms = stubVms([vmRecord({ name: "web" }), vmRecord({ name: "off", state: "stopped" })]);
+  const guest = testGuestService(vms, { agentPort: agent.addr.port, runtimeDir: `${dir}/run` });
+  const app = createApp({ services: { vms, guest } as unknown as ApiDeps["services"], auth: {} });
+  const socket = `${dir}/volantd.sock`;
+  const api = Deno.serve(
+    { transport: "unix", path: socket, onListen() {} },
+    (req) => app.fetch(req, { transport: "unix" }),
+  );
+  const volar = (args: string[], stdin?: string) =>
+    runVolar(["--socket", socket, ...args], { stdin });
+  try {
+    await t.step("exit code, stdout and stderr apart", async () => {
+      const r = await volar([
+        "vms",
+        "exec",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+      ]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal(r.stdout, "out\n");
+      assert.equal(r.stderr, "err\n");
+    });
+    await t.step("-i sends stdin; -e, -w", async () => {
+      const r = await volar(
+        [
+          "vms",
+          "exec",
+          "-i",
+          "-e",
+          "A=1",
+          "-w",
+          "/tmp",
+          "web",
+          "--",
+          "sh",
+          "-c",
+          'cat; echo "$A"; pwd',
+        ],
+        "from stdin\n",
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "from stdin\n1\n/tmp\n");
+    });
+    await t.step("--timeout: exit 124 and a line saying why", async () => {
+      const r = await volar(["vms", "exec", "--timeout", "1", "web", "--", "sleep", "20"]);
+      assert.equal(r.code, 124);
+      assert.match(r.stderr, /killed after --timeout 1 s/);
+    });
+    await t.step("bad input: one line, non-zero", async () => {
+      const missing = await volar(["vms", "exec", "web", "--", "no-such-cmd-xyz"]);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /argv\.0/);
+      const stopped = await volar(["vms", "exec", "off", "--", "true"]);
+      assert.notEqual(stopped.code, 0);
+      assert.match(stopped.stderr, /vm: is stopped, not running/);
+      const env = await volar(["vms", "exec", "-e", "1X=2", "web", "--", "true"]);
+      assert.equal(env.code, 2, env.stderr);
+      assert.equal(env.stderr.trim().split("\n").length, 1);
+    });
+    await t.step("the agent saw only keyed requests", () => {
+      assert.deepEqual(refused, []);
+    });
+    await t.step("without the key the agent answers 401", async () => {
+      const res = await fetch(`http://127.0.0.1:${agent.addr.port}/agent/v1/exec`, {
+        method: "POST",
+        body: JSON.stringify({ argv: ["true"] }),
+      });
+      assert.equal(res.status, 401);
+      await res.body?.cancel();
+      assert.equal(refused.length, 1);
+    });
+  } finally {
+    await api.shutdown();
+    await agent.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
