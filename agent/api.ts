@@ -6,6 +6,7 @@
  * - `GET /v1/status`: manifest, workload, health, boot timings, network;
  * - `GET /v1/logs?tail=N`: the workload's recent output as text;
  * - `POST /agent/v1/exec`: run a process, stream its output (exec.ts);
+ * - `GET|PUT /agent/v1/files?path=`: a file or tree as a tar stream (files.ts);
  * - `/v1/*`: everything else is proxied to the workload's base_url (see proxy.ts).
  *
  * Every request passes the agent gate first (auth.ts): without the VM's agent
@@ -18,6 +19,7 @@ import { problem } from "./problem.ts";
 import { DEFAULT_PROXY_TIMEOUT_MS, proxyToWorkload } from "./proxy.ts";
 import type { AgentGate } from "./auth.ts";
 import { type ExecOptions, handleExec } from "./exec.ts";
+import { handleFiles } from "./files.ts";
 import { AGENT_KEY_HEADER } from "../src/manifest/cmdline.ts";
 
 function json(body: unknown, status = 200): Response {
@@ -115,6 +117,7 @@ export function createApiHandler(
       if (req.method !== "POST") return problem(405, "method not allowed", `${req.method} ${path}`);
       return await handleExec(req, opts.exec);
     }
+    if (path === "/agent/v1/files" && opts.exec) return await handleFiles(req);
     if (path === "/healthz" && read) return healthz(state);
     if (path === "/v1/status" && read) return status(state);
     if (path === "/v1/logs" && read) return logs(state, url);
