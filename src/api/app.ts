@@ -31,6 +31,7 @@ import { pluginActionRoutes, vmActionRoutes } from "./routes/actions.ts";
 import { agentProxyRoutes } from "./routes/agent_proxy.ts";
 import { consoleRoutes } from "./routes/console.ts";
 import { execRoutes } from "./routes/exec.ts";
+import { fileRoutes } from "./routes/files.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -58,6 +59,8 @@ const noGuestService: GuestServiceApi = {
   forward: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
   exec: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
   openConsole: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+  readFiles: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+  writeFiles: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
 };
 
 /** Builds the API app. */
@@ -95,6 +98,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/api/v1/system", systemRoutes(system));
   app.route("/api/v1/keys", keyRoutes(keys));
   app.route("/api/v1/vms", execRoutes(guest));
+  app.route("/api/v1/vms", fileRoutes(guest));
   app.route("/ws/v1/vms", consoleRoutes(guest, logger));
   // Last: its tools are derived from every route above.
   app.route("/mcp", mcpRouter(app, { plugins, events, logger, shutdown }));

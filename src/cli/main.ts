@@ -18,6 +18,7 @@ import { vmsLogs } from "./cmd_logs.ts";
 import { pluginsAction, vmsAction, vmsOpenapi } from "./cmd_actions.ts";
 import { vmsConsole } from "./cmd_console.ts";
 import { vmsExec } from "./cmd_vms_exec.ts";
+import { vmsCp } from "./cmd_vms_cp.ts";
 import { mcpServe } from "./cmd_mcp.ts";
 import {
   pluginsDisable,
@@ -69,6 +70,7 @@ export const COMMANDS: Command[] = [
   vmsLogs,
   vmsConsole,
   vmsExec,
+  vmsCp,
   vmsAction,
   vmsOpenapi,
   ...DEPLOYMENT_COMMANDS,

@@ -27,6 +27,7 @@ import { type AddKeyBody, TrustedKeyListSchema, TrustedKeySchema } from "../mani
 import { checkResponse } from "./check.ts";
 import { type ConsoleSession, openConsole } from "./console.ts";
 import { execInVm } from "./exec.ts";
+import { type GuestPath, readVmFiles, writeVmFiles } from "./files.ts";
 import type { ExecFrame, ExecRequest } from "../manifest/exec.ts";
 import { DeploymentClient } from "./deployments.ts";
 import {
@@ -291,6 +292,21 @@ export class VolantClient {
   /** Runs a process in VM `name`: its output frames, then its exit frame. */
   exec(name: string, body: ExecRequest, opts: { signal?: AbortSignal } = {}) {
     return execInVm(this.transport, name, body, opts) as AsyncGenerator<ExecFrame>;
+  }
+
+  /** A file or tree of VM `name` as a tar stream. */
+  readFiles(name: string, where: GuestPath, signal?: AbortSignal) {
+    return readVmFiles(this.transport, name, where, signal);
+  }
+
+  /** Extracts a tar stream into directory `where.path` of VM `name`. */
+  writeFiles(
+    name: string,
+    where: GuestPath,
+    tar: ReadableStream<Uint8Array<ArrayBuffer>>,
+    signal?: AbortSignal,
+  ) {
+    return writeVmFiles(this.transport, name, where, tar, signal);
   }
 
   openConsole(name: string, opts: { signal?: AbortSignal } = {}): Promise<ConsoleSession> {

@@ -29,6 +29,8 @@ export interface RequestSpec {
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
+  /** A body sent as is (file copies), instead of `body` as JSON; set content-type in headers. */
+  rawBody?: ReadableStream<Uint8Array<ArrayBuffer>> | Uint8Array<ArrayBuffer>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /**
@@ -128,11 +130,15 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
 
   async function request(spec: RequestSpec): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json", ...authHeaders };
-    let body: string | undefined;
+    let body:
+      | string
+      | ReadableStream<Uint8Array<ArrayBuffer>>
+      | Uint8Array<ArrayBuffer>
+      | undefined;
     if (spec.body !== undefined) {
       headers["content-type"] = "application/json";
       body = JSON.stringify(spec.body);
-    }
+    } else if (spec.rawBody !== undefined) body = spec.rawBody;
     Object.assign(headers, spec.headers ?? {});
     const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const timer = new AbortController();

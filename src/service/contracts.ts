@@ -172,6 +172,19 @@ export interface GuestServiceApi {
   exec(vm: string, body: ExecRequest, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
   /** Opens the VM's serial console. */
   openConsole(vm: string): Promise<ByteStream>;
+  /** A file or tree of the VM as a tar stream. */
+  readFiles(
+    vm: string,
+    where: { path: string; root?: string },
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Extracts a tar stream into a directory of the VM. */
+  writeFiles(
+    vm: string,
+    where: { path: string; root?: string },
+    body: ReadableStream<Uint8Array<ArrayBuffer>>,
+    signal?: AbortSignal,
+  ): Promise<{ entries: number; bytes: number }>;
 }
 
 /** Deployments: what src/api calls (implemented in deployments/service.ts). */

@@ -13,6 +13,54 @@ import type { ServiceContext } from "./context.ts";
 import type { ByteStream, GuestAgent, GuestForward, GuestTarget } from "./ports.ts";
 import { vmRuntimeDir } from "./vm_spec.ts";
 
+/** Where files are in the guest: `path` absolute, resolved inside `root` when given. */
+export interface FilesLocation {
+  path: string;
+  root?: string;
+}
+
+/** What a write extracted. */
+export interface FilesWritten {
+  entries: number;
+  bytes: number;
+}
+
+function filesPath(where: FilesLocation): string {
+  const q = new URLSearchParams({ path: where.path });
+  if (where.root !== undefined) q.set("root", where.root);
+  return `/agent/v1/files?${q}`;
+}
+
+/** The agent's refusal as a VolantError: its 400/404/409 keep their meaning and fields. */
+async function agentError(res: Response, name: string, what: string): Promise<VolantError> {
+  const text = (await res.text()).slice(0, 4096);
+  let problem: AgentProblem = {};
+  try {
+    problem = JSON.parse(text) as AgentProblem;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+  }
+  const detail = problem.detail ?? text;
+  const code = res.status === 400
+    ? "invalid_input"
+    : res.status === 404
+    ? "not_found"
+    : res.status === 409
+    ? "conflict"
+    : null;
+  if (code) return new VolantError(code, detail, { problems: problem.problems });
+  if (res.status === 401) {
+    return new VolantError(
+      "upstream",
+      `the agent of vm ${name} refused the daemon's key (restart the VM to hand it a new one)`,
+    );
+  }
+  return new VolantError(
+    "upstream",
+    `the agent of vm ${name} answered ${what} with HTTP ${res.status}: ${detail}`,
+  );
+}
+
 type Forwarding = GuestAgent & Required<Pick<GuestAgent, "forward">>;
 
 interface AgentProblem {
@@ -69,28 +117,40 @@ export class GuestService implements GuestServiceApi {
       signal,
     });
     if (res.status === 200 && res.body) return res.body;
-    const text = (await res.text()).slice(0, 4096);
-    let problem: AgentProblem = {};
-    try {
-      problem = JSON.parse(text) as AgentProblem;
-    } catch (error) {
-      if (!(error instanceof SyntaxError)) throw error;
-    }
-    if (res.status === 400) {
-      throw new VolantError("invalid_input", problem.detail ?? text, {
-        problems: problem.problems,
-      });
-    }
-    if (res.status === 401) {
-      throw new VolantError(
-        "upstream",
-        `the agent of vm ${name} refused the daemon's key (restart the VM to hand it a new one)`,
-      );
-    }
-    throw new VolantError(
-      "upstream",
-      `the agent of vm ${name} answered exec with HTTP ${res.status}: ${problem.detail ?? text}`,
-    );
+    throw await agentError(res, name, "exec");
+  }
+
+  /** `path` in the VM (a file or a tree) as a tar stream. */
+  async readFiles(
+    name: string,
+    where: FilesLocation,
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.#agent().forward(await this.target(name), {
+      method: "GET",
+      path: filesPath(where),
+      signal,
+    });
+    if (res.status === 200 && res.body) return res.body;
+    throw await agentError(res, name, "read files");
+  }
+
+  /** Extracts the tar stream `body` into the directory `path` in the VM. */
+  async writeFiles(
+    name: string,
+    where: FilesLocation,
+    body: ReadableStream<Uint8Array<ArrayBuffer>>,
+    signal?: AbortSignal,
+  ): Promise<FilesWritten> {
+    const res = await this.#agent().forward(await this.target(name), {
+      method: "PUT",
+      path: filesPath(where),
+      headers: new Headers({ "content-type": "application/x-tar" }),
+      body,
+      signal,
+    });
+    if (res.status !== 200) throw await agentError(res, name, "write files");
+    return await res.json() as FilesWritten;
   }
 
   async openConsole(name: string): Promise<ByteStream> {

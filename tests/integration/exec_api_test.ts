@@ -96,6 +96,38 @@ Deno.test({
       assert.equal(env.code, 2, env.stderr);
       assert.equal(env.stderr.trim().split("\n").length, 1);
     });
+    await t.step("volar vms cp: a tree in and out, checksums and modes equal", async () => {
+      const sh = async (script: string) => {
+        const out = await new Deno.Command("sh", {
+          args: ["-c", script],
+          cwd: dir,
+          stdout: "piped",
+        })
+          .output();
+        assert.ok(out.success, script);
+        return new TextDecoder().decode(out.stdout);
+      };
+      await sh(
+        "mkdir -p tree/sub && head -c 3000000 /dev/urandom > tree/sub/blob && chmod 751 tree/sub/blob" +
+          " && echo hi > tree/a && chmod 600 tree/a && ln -s a tree/link",
+      );
+      const listing = (d: string) =>
+        sh(
+          `cd ${d} && find . -printf '%p %y %m %l\n' | sort && find . -type f -exec sha256sum {} + | sort -k2`,
+        );
+      const up = await volar(["vms", "cp", "--progress", `${dir}/tree`, `web:${dir}/guest`]);
+      assert.equal(up.code, 0, up.stderr);
+      assert.match(up.stderr, /MiB/); // the progress line
+      assert.equal(await listing(`${dir}/guest/tree`), await listing(`${dir}/tree`));
+      const down = await volar(["vms", "cp", `web:${dir}/guest/tree`, `${dir}/back`]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal(await listing(`${dir}/back/tree`), await listing(`${dir}/tree`));
+      const both = await volar(["vms", "cp", "web:/a", "web:/b"]);
+      assert.equal(both.code, 2);
+      const missing = await volar(["vms", "cp", `web:${dir}/nope`, `${dir}/x`]);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /does not exist/);
+    });
     await t.step("the agent saw only keyed requests", () => {
       assert.deepEqual(refused, []);
     });
