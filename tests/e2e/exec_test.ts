@@ -182,6 +182,42 @@ Deno.test({
       assert.equal(leftover, "", "zombies or survivors in the guest");
     });
 
+    await t.step(
+      "volar vms cp: a directory tree in and out, checksums and modes equal",
+      async () => {
+        const tree = `${sb.dir}/tree`;
+        const made = await run([
+          "sh",
+          "-c",
+          `mkdir -p ${tree}/sub/deep && head -c 2000000 /dev/urandom > ${tree}/sub/blob &&
+        chmod 750 ${tree}/sub/blob && echo hi > ${tree}/a && chmod 604 ${tree}/a && ln -s a ${tree}/link &&
+        chmod 711 ${tree}/sub/deep`,
+        ]);
+        assert.equal(made.code, 0, made.stderr);
+        const listing = async (d: string) =>
+          (await run([
+            "sh",
+            "-c",
+            `cd ${d} && find . -printf '%p %y %m %l\n' | sort && find . -type f -exec sha256sum {} + | sort -k2`,
+          ])).stdout;
+        const up = await sb.volar(["vms", "cp", tree, "web:/tmp/copied"]);
+        assert.equal(up.code, 0, up.stderr);
+        const inGuest = await sb.volar([
+          "vms",
+          "exec",
+          "web",
+          "--",
+          "sha256sum",
+          "/tmp/copied/tree/sub/blob",
+        ]);
+        const local = (await run(["sha256sum", `${tree}/sub/blob`])).stdout.split(" ")[0];
+        assert.equal(inGuest.stdout.split(" ")[0], local);
+        const down = await sb.volar(["vms", "cp", "web:/tmp/copied/tree", `${sb.dir}/back`]);
+        assert.equal(down.code, 0, down.stderr);
+        assert.equal(await listing(`${sb.dir}/back/tree`), await listing(tree));
+      },
+    );
+
     await t.step("a bridge neighbour gets 401 on every agent path; the guest logs it", async () => {
       // The neighbour: a namespace on the sandbox's bridge, where another guest's TAP would be.
       const must = async (cmd: string[]) => {

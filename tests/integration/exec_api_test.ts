@@ -17,6 +17,9 @@ import { testGuestService } from "../../src/api/testing/guest_service.ts";
 import { stubVms, vmRecord } from "../../src/api/testing/stub_vms.ts";
 import { runVolar } from "../../src/cli/testing.ts";
 import { writeAgentKey } from "../../src/service/agent_key.ts";
+import { apiFixture } from "../../src/api/testing/fixtures.ts";
+import { connectMcp } from "../../src/client/mcp.ts";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 
 Deno.test({
   name: "exec: volar -> volantd API -> GuestAgent (with the VM's key) -> kestrel",
@@ -36,7 +39,13 @@ Deno.test({
   await writeAgentKey(`${dir}/run/web`, key);
   const vms = stubVms([vmRecord({ name: "web" }), vmRecord({ name: "off", state: "stopped" })]);
   const guest = testGuestService(vms, { agentPort: agent.addr.port, runtimeDir: `${dir}/run` });
-  const app = createApp({ services: { vms, guest } as unknown as ApiDeps["services"], auth: {} });
+  const shutdown = new AbortController(); // ends the MCP session streams at the end
+  const fixture = await apiFixture(); // real services for the rest (MCP lists plugins)
+  const app = createApp({
+    services: { ...fixture.services, vms, guest } as unknown as ApiDeps["services"],
+    auth: {},
+    shutdown: shutdown.signal,
+  });
   const socket = `${dir}/volantd.sock`;
   const api = Deno.serve(
     { transport: "unix", path: socket, onListen() {} },
@@ -128,6 +137,53 @@ Deno.test({
       assert.notEqual(missing.code, 0);
       assert.match(missing.stderr, /does not exist/);
     });
+    await t.step("MCP: exec, write_file, read_file", async () => {
+      const conn = connectMcp({ socket });
+      const client = new Client({ name: "volant-exec-test", version: "1.0.0" });
+      type R = { content: { text: string }[]; isError?: boolean };
+      try {
+        await client.connect(conn.transport);
+        const { tools } = await client.listTools() as { tools: { name: string }[] };
+        for (const n of ["exec", "read_file", "write_file"]) {
+          assert.ok(tools.some((x) => x.name === n), n);
+        }
+        const ex = await client.callTool({
+          name: "exec",
+          arguments: { name: "web", argv: ["sh", "-c", "echo hi; echo oops >&2; exit 4"] },
+        }) as R;
+        assert.equal(
+          ex.content[0].text,
+          "exit_code: 4\n--- stdout ---\nhi\n\n--- stderr ---\noops\n",
+        );
+        const file = `${dir}/mcp/sub/note.txt`;
+        const w = await client.callTool({
+          name: "write_file",
+          arguments: { vm: "web", path: file, content: "héllo\n", mode: "0640" },
+        }) as R;
+        assert.ok(!w.isError, w.content[0].text);
+        assert.equal(await Deno.readTextFile(file), "héllo\n");
+        assert.equal((await Deno.stat(file)).mode! & 0o777, 0o640);
+        const r = await client.callTool({
+          name: "read_file",
+          arguments: { vm: "web", path: file },
+        }) as R;
+        assert.equal(r.content[0].text, "héllo\n");
+        const missing = await client.callTool({
+          name: "read_file",
+          arguments: { vm: "web", path: `${dir}/nope` },
+        }) as R;
+        assert.equal(missing.isError, true);
+        const bad = await client.callTool({
+          name: "read_file",
+          arguments: { vm: "web", path: "rel" },
+        }) as R;
+        assert.equal(bad.isError, true);
+        assert.match(bad.content[0].text, /path/);
+      } finally {
+        await client.close();
+        await conn.close();
+      }
+    });
     await t.step("the agent saw only keyed requests", () => {
       assert.deepEqual(refused, []);
     });
@@ -141,8 +197,10 @@ Deno.test({
       assert.equal(refused.length, 1);
     });
   } finally {
+    shutdown.abort();
     await api.shutdown();
     await agent.shutdown();
+    await fixture.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
