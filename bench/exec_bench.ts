@@ -22,6 +22,8 @@ import { REPO } from "../scripts/_repo.ts";
 
 const RUNS = Number(Deno.env.get("RUNS") ?? 10);
 const SIZE_MIB = Number(Deno.env.get("SIZE_MIB") ?? 100);
+/** ONLY=cp skips the exec and console sections. */
+const ONLY = Deno.env.get("ONLY");
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -110,7 +112,7 @@ async function main() {
 
     // 1. exec round trip through the API.
     const execMs: number[] = [];
-    for (let i = 0; i < RUNS + 1; i++) {
+    for (let i = 0; i < (ONLY === "cp" ? 0 : RUNS + 1); i++) {
       const t0 = performance.now();
       const res = await fetch("http://volantd/api/v1/vms/web/exec", {
         method: "POST",
@@ -126,33 +128,38 @@ async function main() {
     const cli = await sb.volar(["vms", "exec", "web", "--", "true"]);
     if (cli.code !== 0) throw new Error(cli.stderr);
     const cliMs = performance.now() - t1;
-    console.log(`exec true (API, network + key): median ${round(median(execMs))} ms of ${RUNS}`);
+    if (ONLY !== "cp") {
+      console.log(`exec true (API, network + key): median ${round(median(execMs))} ms of ${RUNS}`);
+    }
     console.log(`exec true (volar vms exec, incl. CLI start): ${round(cliMs)} ms`);
 
     // 2. serial console round trip (debug shell on ttyS0).
-    const con = new Console(
-      await Deno.connect({ transport: "unix", path: `${sb.runtimeDir}/web/serial.sock` }),
-    );
-    await con.send("\n");
-    await new Promise((r) => setTimeout(r, 1000));
-    await con.send("echo $((4000+4))\n");
-    await con.waitFor("4004");
     const consoleMs: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const t0 = performance.now();
-      await con.send(`echo $((5000+${i}))\n`);
-      await con.waitFor(String(5000 + i));
-      consoleMs.push(performance.now() - t0);
+    let consoleMiBs = 0;
+    if (ONLY !== "cp") {
+      const con = new Console(
+        await Deno.connect({ transport: "unix", path: `${sb.runtimeDir}/web/serial.sock` }),
+      );
+      await con.send("\n");
+      await new Promise((r) => setTimeout(r, 1000));
+      await con.send("echo $((4000+4))\n");
+      await con.waitFor("4004");
+      for (let i = 0; i < RUNS; i++) {
+        const t0 = performance.now();
+        await con.send(`echo $((5000+${i}))\n`);
+        await con.waitFor(String(5000 + i));
+        consoleMs.push(performance.now() - t0);
+      }
+      console.log(`console round trip (echo): median ${round(median(consoleMs))} ms of ${RUNS}`);
+      const before = con.bytes;
+      const tc = performance.now();
+      await con.send("head -c 1048576 /dev/zero | tr '\\0' x; echo; echo $((7000+7))\n");
+      await con.waitFor("7007", 600_000);
+      const consoleS = (performance.now() - tc) / 1000;
+      consoleMiBs = (con.bytes - before) / 1048576 / consoleS;
+      console.log(`console output 1 MiB: ${round(consoleS, 2)} s (${round(consoleMiBs, 3)} MiB/s)`);
+      await con.close();
     }
-    console.log(`console round trip (echo): median ${round(median(consoleMs))} ms of ${RUNS}`);
-    const before = con.bytes;
-    const tc = performance.now();
-    await con.send("head -c 1048576 /dev/zero | tr '\\0' x; echo; echo $((7000+7))\n");
-    await con.waitFor("7007", 600_000);
-    const consoleS = (performance.now() - tc) / 1000;
-    const consoleMiBs = (con.bytes - before) / 1048576 / consoleS;
-    console.log(`console output 1 MiB: ${round(consoleS, 2)} s (${round(consoleMiBs, 3)} MiB/s)`);
-    await con.close();
 
     // 3. file copy each way.
     const file = `${sb.dir}/blob`;

@@ -63,6 +63,36 @@ function counted(
   return { stream, done: () => report(true) };
 }
 
+/**
+ * Regroups a stream into chunks of at least `size` bytes (the last may be
+ * smaller): every chunk costs an HTTP frame and a guest-side wake-up, which
+ * under TCG dominates the copy time.
+ */
+export function coalesce(size: number): TransformStream<Uint8Array, Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let held = 0;
+  const flush = (controller: TransformStreamDefaultController<Uint8Array>) => {
+    if (held === 0) return;
+    const out = new Uint8Array(held);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    parts = [];
+    held = 0;
+    controller.enqueue(out);
+  };
+  return new TransformStream({
+    transform(chunk, controller) {
+      parts.push(chunk);
+      held += chunk.length;
+      if (held >= size) flush(controller);
+    },
+    flush,
+  });
+}
+
 async function tarFailed(child: Deno.ChildProcess, what: string): Promise<void> {
   const status = await child.status;
   if (!status.success) {
@@ -118,7 +148,9 @@ export const vmsCp: Command = {
       const base = local.slice(slash + 1);
       const tar = spawnTar(["-C", dir, "-cf", "-", "--", base], "null");
       const meter = counted(ctx, show, `${src} -> ${dst}`);
-      const body = tar.stdout.pipeThrough(meter.stream) as ReadableStream<Uint8Array<ArrayBuffer>>;
+      const body = tar.stdout.pipeThrough(coalesce(1 << 20)).pipeThrough(
+        meter.stream,
+      ) as ReadableStream<Uint8Array<ArrayBuffer>>;
       const result = await ctx.client().writeFiles(
         to.vm,
         { path: to.path, root },
