@@ -9,6 +9,7 @@
  * @module
  */
 import { VolantError } from "../src/errors.ts";
+import { errnoName } from "../src/shared/errno.ts";
 
 const SYMBOLS = {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
@@ -66,25 +67,18 @@ export const Errno = {
   EAGAIN: 11,
 } as const;
 
-const NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(Errno).map(([name, n]) => [n, name]),
-);
-
 /** A failed syscall: `op` on `object` with `errno`. */
 export class SyscallError extends VolantError {
   readonly errno: number;
   constructor(op: string, object: string, errno: number) {
-    super("internal", `${op} ${object}: ${NAMES[errno] ?? "errno " + errno}`, {
+    super("internal", `${op} ${object}: ${errnoName(errno)}`, {
       details: { op, object, errno },
     });
     this.errno = errno;
   }
 }
 
-/** The name of an errno (`EEXIST`), or `errno N`. */
-export function errnoName(errno: number): string {
-  return NAMES[errno] ?? `errno ${errno}`;
-}
+export { errnoName };
 
 function errno(l: Libc): number {
   const p = l.__errno_location();
@@ -207,6 +201,45 @@ export function waitpidNoHang(pid: number): number {
   const status = new Uint8Array(4);
   const rc = l.waitpid(pid, status, WNOHANG);
   return rc < 0 ? -errno(l) : rc;
+}
+
+/** How an adopted child ended, as Deno reports a Deno.Command's status. */
+export interface WaitStatus {
+  code: number;
+  signal: Deno.Signal | null;
+}
+
+const SIGNAL_NAMES: Record<number, Deno.Signal> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  11: "SIGSEGV",
+  12: "SIGUSR2",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+};
+
+/** A raw wait status decoded like Deno does: code 128+n for signal n. */
+export function decodeWaitStatus(raw: number): WaitStatus {
+  const sig = raw & 0x7f;
+  if (sig === 0) return { code: (raw >> 8) & 0xff, signal: null };
+  return { code: 128 + sig, signal: SIGNAL_NAMES[sig] ?? null };
+}
+
+/** waitpid(pid, &status, WNOHANG): null when nothing to reap yet (or no such child). */
+export function waitpidStatus(pid: number): WaitStatus | null {
+  const l = libc();
+  const status = new Uint8Array(4);
+  const rc = l.waitpid(pid, status, WNOHANG);
+  if (rc !== pid) return null;
+  return decodeWaitStatus(new DataView(status.buffer).getInt32(0, true));
 }
 
 export function socket(domain: number, type: number, protocol: number, object: string): number {

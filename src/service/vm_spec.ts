@@ -165,6 +165,7 @@ export async function buildVmSpec(
       ? kernelIpArg(vm.ip, pool.gateway, pool.prefix, vm.name)
       : undefined,
     agentKey,
+    workloadFirst: !volantWay && mode === "bridged",
   });
   return {
     name: vm.name,

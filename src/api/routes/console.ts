@@ -14,7 +14,7 @@ import type { GuestServiceApi } from "../../service/contracts.ts";
 import type { ByteStream } from "../../service/ports.ts";
 import { newRouter } from "../router.ts";
 import { NameParam, problems } from "../schemas.ts";
-import type { ApiLogger } from "../types.ts";
+import type { LogSink } from "../../log/mod.ts";
 
 /** True when `origin` is absent (non-browser client) or names the same host as `host`. */
 export function originAllowed(origin: string | undefined, host: string | undefined): boolean {
@@ -45,7 +45,7 @@ const doc = createRoute({
 });
 
 /** Pumps bytes both ways until either side ends. */
-function bridge(socket: WebSocket, conn: ByteStream, name: string, logger: ApiLogger): void {
+function bridge(socket: WebSocket, conn: ByteStream, name: string, logger: LogSink): void {
   const encoder = new TextEncoder();
   const writer = conn.writable.getWriter();
   let writes = Promise.resolve();
@@ -93,7 +93,7 @@ function bridge(socket: WebSocket, conn: ByteStream, name: string, logger: ApiLo
 }
 
 /** The console router, mounted at /ws/v1/vms. */
-export function consoleRoutes(guest: GuestServiceApi, logger: ApiLogger) {
+export function consoleRoutes(guest: GuestServiceApi, logger: LogSink) {
   const app = newRouter();
   app.openAPIRegistry.registerPath(doc);
   app.get("/:name/console", async (c) => {
