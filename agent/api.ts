@@ -5,13 +5,22 @@
  * - `GET /healthz`: `{status, uptime_ms, version}`, 200 only when the workload is healthy;
  * - `GET /v1/status`: manifest, workload, health, boot timings, network;
  * - `GET /v1/logs?tail=N`: the workload's recent output as text;
+ * - `POST /agent/v1/exec`: run a process, stream its output (exec.ts);
+ * - `GET|PUT /agent/v1/files?path=`: a file or tree as a tar stream (files.ts);
  * - `/v1/*`: everything else is proxied to the workload's base_url (see proxy.ts).
+ *
+ * Every request passes the agent gate first (auth.ts): without the VM's agent
+ * key it gets 401. The key header is never forwarded to the workload.
  *
  * @module
  */
 import type { AgentState } from "./state.ts";
 import { problem } from "./problem.ts";
 import { DEFAULT_PROXY_TIMEOUT_MS, proxyToWorkload } from "./proxy.ts";
+import type { AgentGate } from "./auth.ts";
+import { type ExecOptions, handleExec } from "./exec.ts";
+import { handleFiles } from "./files.ts";
+import { AGENT_KEY_HEADER } from "../src/manifest/cmdline.ts";
 
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), {
@@ -85,24 +94,44 @@ function logs(state: AgentState, url: URL): Response {
 /** Options of {@linkcode createApiHandler}. */
 export interface ApiOptions {
   proxyTimeoutMs?: number;
+  /** Refuses requests without the agent key (default: all pass). */
+  gate?: AgentGate;
+  /** Enables `POST /agent/v1/exec` (kestrel always passes it). */
+  exec?: ExecOptions;
+}
+
+/** Who sent the request, for the refusal log. */
+function peerOf(info?: Deno.ServeHandlerInfo): string {
+  const a = info?.remoteAddr as Deno.NetAddr | undefined;
+  return a && "hostname" in a ? `${a.hostname}:${a.port}` : "a local socket";
 }
 
 /** The API as a fetch handler over `state`. */
 export function createApiHandler(
   state: AgentState,
   opts: ApiOptions = {},
-): (req: Request) => Promise<Response> {
-  return async (req) => {
+): (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> {
+  return async (req, info) => {
+    const refused = opts.gate?.(req, peerOf(info));
+    if (refused) return refused;
     const url = new URL(req.url);
     const path = url.pathname;
     const read = req.method === "GET" || req.method === "HEAD";
+    if (path === "/agent/v1/exec" && opts.exec) {
+      if (req.method !== "POST") return problem(405, "method not allowed", `${req.method} ${path}`);
+      return await handleExec(req, opts.exec);
+    }
+    if (path === "/agent/v1/files" && opts.exec) return await handleFiles(req);
     if (path === "/healthz" && read) return healthz(state);
     if (path === "/v1/status" && read) return status(state);
     if (path === "/v1/logs" && read) return logs(state, url);
     if (path === "/v1" || path.startsWith("/v1/")) {
       if (!state.manifest) return problem(503, "no workload", "kestrel has no manifest");
+      // The workload never sees the VM's agent key.
+      const headers = new Headers(req.headers);
+      headers.delete(AGENT_KEY_HEADER);
       return await proxyToWorkload(
-        req,
+        new Request(req, { headers }),
         state.manifest,
         opts.proxyTimeoutMs ?? DEFAULT_PROXY_TIMEOUT_MS,
       );

@@ -43,6 +43,8 @@ export interface BootConfig {
   network: NetworkConfig | null;
   dns: string[];
   hostname?: string;
+  /** `volant.agent_key`: the secret agent requests must carry (absent: the API is open). */
+  agentKey?: string;
 }
 
 function bad(key: string, message: string): VolantError {
@@ -136,6 +138,10 @@ export function parseBootConfig(cmdline: string): BootConfig {
   if (hostname !== undefined && !HOSTNAME.test(hostname)) {
     throw bad(CMDLINE_KEYS.hostname, `"${hostname}" is not a DNS label`);
   }
+  const agentKey = get(CMDLINE_KEYS.agentKey);
+  if (agentKey !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(agentKey)) {
+    throw bad(CMDLINE_KEYS.agentKey, "must be 16..128 base64url characters");
+  }
   return {
     manifestValue: args.get(CMDLINE_KEYS.manifest),
     plugin: get(CMDLINE_KEYS.plugin),
@@ -147,6 +153,7 @@ export function parseBootConfig(cmdline: string): BootConfig {
     network,
     dns,
     hostname,
+    agentKey,
   };
 }
 

@@ -27,6 +27,7 @@ import { sleep, within } from "./timeout.ts";
 import { KESTREL_VERSION } from "./version.ts";
 import { buildWorkloadSpec } from "./workload_spec.ts";
 import { createApiHandler } from "./api.ts";
+import { agentGate } from "./auth.ts";
 import { openInheritedPipe, type ShimHandoff, uptimeMs } from "./adopt.ts";
 import type { AdoptedRun } from "./supervisor.ts";
 import { VolantError } from "../src/errors.ts";
@@ -65,6 +66,7 @@ export class Kestrel {
   #server: Deno.HttpServer | null = null;
   #shutdown: Promise<void> | null = null;
   #signals: [Deno.Signal, () => void][] = [];
+  #agentKey: string | undefined;
 
   constructor(opts: KestrelOptions) {
     this.#o = opts;
@@ -100,6 +102,7 @@ export class Kestrel {
       throw new Error(`bad kernel command line: ${(e as Error).message}`);
     }
     mark(s, "cmdline");
+    this.#agentKey = boot.agentKey;
     this.#reaper = new Reaper(this.tracker, o.console);
     const reaping = o.pid1 || o.subreaper === true;
     // Registered before the reaper starts, so a workload that already died is reaped for us.
@@ -172,7 +175,13 @@ export class Kestrel {
   }
 
   #startApi(): void {
-    const handler = createApiHandler(this.state);
+    if (this.#agentKey === undefined) {
+      this.#say("api: no volant.agent_key on the command line: the API is open to the network");
+    }
+    const handler = createApiHandler(this.state, {
+      gate: agentGate(this.#agentKey, (line) => this.#say(line)),
+      exec: { tracker: this.tracker, etcDir: this.#o.etcDir },
+    });
     const hostname = this.#o.apiHost ?? "0.0.0.0";
     const port = this.#o.apiPort ?? 8080;
     try {

@@ -85,7 +85,7 @@ const DEFAULT_BACKOFF: BackoffOptions = {
  * Right after a spawn through the setsid helper the group may not exist yet
  * (the helper has not called setsid()): then the process itself is signalled.
  */
-function killGroup(pgid: number, signal: Deno.Signal): void {
+export function killGroup(pgid: number, signal: Deno.Signal): void {
   try {
     Deno.kill(-pgid, signal);
     return;

@@ -14,6 +14,8 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { type ApiDeps, NO_LOG_READER } from "./deps.ts";
+import { VolantError } from "../errors.ts";
+import type { GuestServiceApi } from "../service/contracts.ts";
 import { notFoundHandler } from "./method_not_allowed.ts";
 import { accessLog } from "./middleware/access_log.ts";
 import { auth } from "./middleware/auth.ts";
@@ -27,6 +29,8 @@ import { newRouter } from "./router.ts";
 import { pluginActionRoutes, vmActionRoutes } from "./routes/actions.ts";
 import { agentProxyRoutes } from "./routes/agent_proxy.ts";
 import { consoleRoutes } from "./routes/console.ts";
+import { execRoutes } from "./routes/exec.ts";
+import { fileRoutes } from "./routes/files.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -51,10 +55,20 @@ const openapiRoute = createRoute({
   },
 });
 
+/** Stands in when the services have no guest service (API tests of other routes). */
+const noGuestService: GuestServiceApi = {
+  forward: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+  exec: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+  openConsole: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+  readFiles: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+  writeFiles: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+};
+
 /** Builds the API app. */
 export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const logger = deps.logger ?? silentLogger;
   const { plugins, vms, events, system, keys, actions } = deps.services;
+  const guest = deps.services.guest ?? noGuestService;
   const app = newRouter();
   app.use("*", requestId());
   app.use("*", accessLog({ logger }));
@@ -77,8 +91,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? NO_LOG_READER, shutdown));
   app.route(
     "/api/v1/vms",
-    agentProxyRoutes(vms, {
-      port: deps.agentPort ?? 8080,
+    agentProxyRoutes(guest, {
       timeoutMs: deps.agentTimeoutMs ?? 120_000,
       enter: deps.services.snapshots && ((n) => deps.services.snapshots!.enterAgent(n)),
     }),
@@ -90,7 +103,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   );
   app.route("/api/v1/system", systemRoutes(system));
   app.route("/api/v1/keys", keyRoutes(keys));
-  app.route("/ws/v1/vms", consoleRoutes(vms, logger));
+  app.route("/api/v1/vms", execRoutes(guest));
+  app.route("/api/v1/vms", fileRoutes(guest));
+  app.route("/ws/v1/vms", consoleRoutes(guest, logger));
   // Last: its tools are derived from every route above.
   app.route("/mcp", mcpRouter(app, { plugins, events, logger, shutdown }));
 

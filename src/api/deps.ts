@@ -37,7 +37,7 @@ function unavailable(): VolantError {
 export interface ApiDeps {
   services:
     & Pick<Services, "plugins" | "vms" | "events" | "system" | "keys" | "actions">
-    & Partial<Pick<Services, "deployments" | "snapshots">>;
+    & Partial<Pick<Services, "deployments" | "snapshots" | "guest">>;
   /** Bearer token for TCP; the unix socket is always trusted. */
   auth: AuthOptions;
   logger?: LogSink;
@@ -46,8 +46,6 @@ export interface ApiDeps {
    * Absent: the log routes answer 503.
    */
   logs?: SerialLogReader;
-  /** Guest agent port (kestrel), default 8080. */
-  agentPort?: number;
   /** Timeout of one proxied agent request, default 120 s. */
   agentTimeoutMs?: number;
   /** SSE heartbeat interval, default 15 s. */

@@ -15,6 +15,8 @@ export interface Io {
   write(data: Uint8Array): Promise<void>;
   /** Raw text on stderr without a newline (progress bars). */
   errRaw(text: string): void;
+  /** Raw bytes on stderr (exec); absent = decoded and passed to errRaw. */
+  writeErr?(data: Uint8Array): Promise<void>;
   stdin: ReadableStream<Uint8Array>;
   stdinIsTerminal: boolean;
   stderrIsTerminal: boolean;
@@ -39,6 +41,7 @@ export function processIo(): Io {
     out: (text) => console.log(text),
     err: (text) => console.error(text),
     write: (data) => writeAll(Deno.stdout, data),
+    writeErr: (data) => writeAll(Deno.stderr, data),
     errRaw: (text) => {
       Deno.stderr.writeSync(encoder.encode(text));
     },

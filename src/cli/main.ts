@@ -17,6 +17,8 @@ import { keysAdd, keysList, keysRemove, keysShow } from "./cmd_keys.ts";
 import { vmsLogs } from "./cmd_logs.ts";
 import { pluginsAction, vmsAction, vmsOpenapi } from "./cmd_actions.ts";
 import { vmsConsole } from "./cmd_console.ts";
+import { vmsExec } from "./cmd_vms_exec.ts";
+import { vmsCp } from "./cmd_vms_cp.ts";
 import { mcpServe } from "./cmd_mcp.ts";
 import {
   pluginsDisable,
@@ -68,6 +70,8 @@ export const COMMANDS: Command[] = [
   vmsConfigHistory,
   vmsLogs,
   vmsConsole,
+  vmsExec,
+  vmsCp,
   vmsAction,
   vmsOpenapi,
   ...SNAPSHOT_COMMANDS,

@@ -19,6 +19,9 @@ import type {
 import type { AddKeyBody } from "../manifest/signing.ts";
 import { checkResponse, type ResponseName } from "./check.ts";
 import { type ConsoleSession, openConsole } from "./console.ts";
+import { execInVm } from "./exec.ts";
+import { type GuestPath, readVmFiles, writeVmFiles } from "./files.ts";
+import type { ExecFrame, ExecRequest } from "../manifest/exec.ts";
 import { DeploymentClient } from "./deployments.ts";
 import {
   type ClientEvent,
@@ -293,6 +296,26 @@ export class VolantClient {
   }
 
   /** Opens the VM's serial console (WebSocket). */
+  /** Runs a process in VM `name`: its output frames, then its exit frame. */
+  exec(name: string, body: ExecRequest, opts: { signal?: AbortSignal } = {}) {
+    return execInVm(this.transport, name, body, opts) as AsyncGenerator<ExecFrame>;
+  }
+
+  /** A file or tree of VM `name` as a tar stream. */
+  readFiles(name: string, where: GuestPath, signal?: AbortSignal) {
+    return readVmFiles(this.transport, name, where, signal);
+  }
+
+  /** Extracts a tar stream into directory `where.path` of VM `name`. */
+  writeFiles(
+    name: string,
+    where: GuestPath,
+    tar: ReadableStream<Uint8Array<ArrayBuffer>>,
+    signal?: AbortSignal,
+  ) {
+    return writeVmFiles(this.transport, name, where, tar, signal);
+  }
+
   openConsole(name: string, opts: { signal?: AbortSignal } = {}): Promise<ConsoleSession> {
     return openConsole(this.transport, (n) => this.getVm(n), name, opts);
   }

@@ -17,6 +17,7 @@ import { fileLogReader } from "../api/log_reader.ts";
 import { type ApiFixture, apiFixture, TEST_TOKEN } from "../api/testing/fixtures.ts";
 import type { VmServiceApi } from "../service/contracts.ts";
 import { stubVms, vmRecord } from "../api/testing/stub_vms.ts";
+import { testGuestService } from "../api/testing/guest_service.ts";
 
 export { TEST_TOKEN, writePlugin } from "../api/testing/fixtures.ts";
 export { stubVms, vmRecord } from "../api/testing/stub_vms.ts";
@@ -41,7 +42,14 @@ export async function serveApi(
   const fixture = await apiFixture();
   const app = opts.vms
     ? createApp({
-      services: { ...fixture.services, vms: opts.vms },
+      services: {
+        ...fixture.services,
+        vms: opts.vms,
+        // The console reaches the stub VM's serial socket through the SerialDialer port.
+        guest: testGuestService(opts.vms, {
+          serial: { open: (path) => Deno.connect({ transport: "unix", path }) },
+        }),
+      },
       auth: { token: TEST_TOKEN },
       heartbeatMs: 100,
       logs: fileLogReader(),

@@ -33,6 +33,8 @@ export interface RequestSpec {
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
+  /** A body sent as is (file copies), instead of `body` as JSON; set content-type in headers. */
+  rawBody?: ReadableStream<Uint8Array<ArrayBuffer>> | Uint8Array<ArrayBuffer>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /**
@@ -147,14 +149,20 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
 
   async function request(spec: RequestSpec): Promise<Response | BufferedResponse> {
     const headers: Record<string, string> = { accept: "application/json", ...authHeaders };
-    let body: string | undefined;
+    let body:
+      | string
+      | ReadableStream<Uint8Array<ArrayBuffer>>
+      | Uint8Array<ArrayBuffer>
+      | undefined;
     if (spec.body !== undefined) {
       headers["content-type"] = "application/json";
       body = JSON.stringify(spec.body);
-    }
+    } else if (spec.rawBody !== undefined) body = spec.rawBody;
     Object.assign(headers, spec.headers ?? {});
     const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const plain = socket !== undefined && spec.buffered === true;
+    // Raw byte or stream bodies (exec stdin, file upload) always go through fetch.
+    const plain = socket !== undefined && spec.buffered === true &&
+      (body === undefined || typeof body === "string");
     // A plain socket call times out through AbortSignal.timeout: the global setTimeout loads
     // Deno's Node-compatible timers (tens of ms) on first use. A fetch stream needs a timer it
     // can clear once the answer has started.
@@ -170,7 +178,7 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
     const signal = spec.signal ? AbortSignal.any([spec.signal, timedOut]) : timedOut;
     let res: Response | BufferedResponse;
     try {
-      if (plain && socket !== undefined) {
+      if (plain && socket !== undefined && (body === undefined || typeof body === "string")) {
         const url = new URL(buildUrl(base, spec));
         const method = spec.method ?? "GET";
         const target = `${url.pathname}${url.search}`;

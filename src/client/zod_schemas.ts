@@ -21,6 +21,7 @@ import {
   VmRecordSchema,
 } from "../manifest/api.ts";
 import { DeploymentListSchema, DeploymentRecordSchema } from "../manifest/deployment.ts";
+import { ExecFrameSchema } from "../manifest/exec.ts";
 import { SnapshotListSchema, SnapshotRecordSchema } from "../manifest/snapshot.ts";
 import { TrustedKeyListSchema, TrustedKeySchema } from "../manifest/signing.ts";
 
@@ -37,6 +38,8 @@ export const RESPONSE_ZOD = {
   DeploymentList: DeploymentListSchema,
   DeploymentRecord: DeploymentRecordSchema,
   EventPage: z.object({ items: z.array(ClientEventSchema) }),
+  ExecFrame: ExecFrameSchema,
+  FilesWritten: z.object({ entries: z.number(), bytes: z.number() }),
   PluginInstallResult: PluginInstallResultSchema,
   PluginList: PluginListSchema,
   PluginRecord: PluginRecordSchema,

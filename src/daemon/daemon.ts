@@ -13,6 +13,7 @@ import { VolantError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { GuestClient } from "../guest/client.ts";
+import { unixSerialDialer } from "../guest/serial_dialer.ts";
 import { createServices, type Services } from "../service/mod.ts";
 import { openStore } from "../store/mod.ts";
 import { VERSION } from "../version.ts";
@@ -99,6 +100,7 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
       hypervisor: hv.hypervisor,
       network: net.network,
       guest: new GuestClient(),
+      serial: unixSerialDialer,
       images: new OciImageConverter(config.stateDir, log.child({ component: "oci" })),
       log: log.child({ component: "service" }),
       // The resolved config passes through whole (stateDir, machine, kernel, ...): options

@@ -2,11 +2,21 @@
  * HTTP client to kestrel, the in-guest agent, on `http://<ip>:8080`
  * (docs/development.md). Short timeouts: the supervisor polls it while a
  * guest boots, and a guest that does not answer must not hold anything up.
+ * A target with a key sends it in `x-volant-agent-key` (kestrel answers 401
+ * without); a workload health URL (`opts.url`) never gets it.
  *
  * @module
  */
 import { VolantError } from "../errors.ts";
-import type { GuestAgent, GuestHealth, GuestRequest, GuestResponse } from "../service/ports.ts";
+import { AGENT_KEY_HEADER } from "../manifest/cmdline.ts";
+import type {
+  GuestAgent,
+  GuestForward,
+  GuestHealth,
+  GuestRequest,
+  GuestResponse,
+  GuestTarget,
+} from "../service/ports.ts";
 
 export const AGENT_PORT = 8080;
 
@@ -21,6 +31,15 @@ export interface GuestClientOptions {
 function signalFor(timeoutMs: number, signal?: AbortSignal): AbortSignal {
   const t = AbortSignal.timeout(timeoutMs);
   return signal ? AbortSignal.any([t, signal]) : t;
+}
+
+function targetOf(t: string | GuestTarget): GuestTarget {
+  return typeof t === "string" ? { ip: t } : t;
+}
+
+/** The key header for `t`, when it has a key. */
+function keyHeaders(t: GuestTarget): Record<string, string> {
+  return t.key ? { [AGENT_KEY_HEADER]: t.key } : {};
 }
 
 function describe(error: unknown): string {
@@ -44,12 +63,14 @@ export class GuestClient implements GuestAgent {
   }
 
   async health(
-    ip: string,
+    target: string | GuestTarget,
     opts: { timeoutMs?: number; signal?: AbortSignal; url?: string } = {},
   ): Promise<GuestHealth> {
+    const t = targetOf(target);
     try {
-      const res = await this.#fetch(opts.url ?? this.url(ip, "/healthz"), {
+      const res = await this.#fetch(opts.url ?? this.url(t.ip, "/healthz"), {
         signal: signalFor(opts.timeoutMs ?? this.#timeoutMs, opts.signal),
+        headers: opts.url ? {} : keyHeaders(t),
       });
       const text = (await res.text()).slice(0, 200);
       return res.ok
@@ -62,14 +83,16 @@ export class GuestClient implements GuestAgent {
   }
 
   async status(
-    ip: string,
+    target: string | GuestTarget,
     opts: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<unknown> {
+    const t = targetOf(target);
+    const ip = t.ip;
     let res: Response;
     try {
       res = await this.#fetch(this.url(ip, "/v1/status"), {
         signal: signalFor(opts.timeoutMs ?? this.#timeoutMs, opts.signal),
-        headers: { accept: "application/json" },
+        headers: { accept: "application/json", ...keyHeaders(t) },
       });
     } catch (cause) {
       throw new VolantError(
@@ -93,7 +116,9 @@ export class GuestClient implements GuestAgent {
     }
   }
 
-  async request(ip: string, req: GuestRequest): Promise<GuestResponse> {
+  async request(target: string | GuestTarget, req: GuestRequest): Promise<GuestResponse> {
+    const t = targetOf(target);
+    const ip = t.ip;
     const url = this.url(ip, req.path);
     let res: Response;
     try {
@@ -103,6 +128,7 @@ export class GuestClient implements GuestAgent {
         headers: {
           accept: "application/json, */*;q=0.5",
           ...(req.contentType ? { "content-type": req.contentType } : {}),
+          ...keyHeaders(t),
         },
         redirect: "manual",
         signal: signalFor(req.timeoutMs, req.signal),
@@ -117,6 +143,38 @@ export class GuestClient implements GuestAgent {
     }
     const body = await readCapped(res, req.maxBytes ?? 4 * 1024 * 1024, `${req.method} ${url}`);
     return { status: res.status, contentType: res.headers.get("content-type") ?? "", body };
+  }
+
+  forward(target: GuestTarget, req: GuestForward): Promise<Response> {
+    return forwardTo(this.#fetch, this.url(target.ip, req.path), target, req);
+  }
+}
+
+/** A streamed exchange (see GuestAgent.forward): no timeout beyond the caller's signal. */
+export async function forwardTo(
+  doFetch: typeof fetch,
+  url: string,
+  t: GuestTarget,
+  req: GuestForward,
+): Promise<Response> {
+  const headers = new Headers(req.headers);
+  headers.delete(AGENT_KEY_HEADER); // only the daemon's own key goes to the agent
+  if (t.key) headers.set(AGENT_KEY_HEADER, t.key);
+  try {
+    return await doFetch(url, {
+      method: req.method,
+      headers,
+      body: req.body ?? undefined,
+      redirect: "manual",
+      signal: req.signal,
+    });
+  } catch (cause) {
+    if (req.signal?.aborted) throw cause;
+    throw new VolantError(
+      "upstream",
+      `agent of vm ${t.name ?? t.ip} unreachable: ${describe(cause)}`,
+      { cause },
+    );
   }
 }
 

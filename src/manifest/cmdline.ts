@@ -37,9 +37,17 @@ export const CMDLINE_KEYS = {
   agentDevice: "volant.agent_device",
   /** 1 = spawn a root shell on the console (off unless asked for). */
   debugShell: "volant.debug_shell",
+  /**
+   * The per-VM secret every agent request must carry (header {@linkcode AGENT_KEY_HEADER}).
+   * Fresh at each boot; the cmdline is readable inside this guest only, never on the bridge.
+   */
+  agentKey: "volant.agent_key",
   /** The workload pre-decoded for the shim (run_spec.ts): it starts it before kestrel. */
   run: "volant.run",
 } as const;
+
+/** The request header carrying the VM's agent key (host -> kestrel). */
+export const AGENT_KEY_HEADER = "x-volant-agent-key";
 
 function bytesToBase64Url(bytes: Uint8Array): string {
   let bin = "";

@@ -29,3 +29,9 @@ export const RESTART_POLICIES = ["never", "on-failure", "always"] as const;
 
 /** Most replicas one deployment may ask for (the address pool is the real limit). */
 export const MAX_REPLICAS = 1000;
+
+/** Largest exec stdin accepted in one request (base64 text length; src/manifest/exec.ts). */
+export const EXEC_MAX_STDIN_B64 = 88 * 1024 * 1024;
+
+/** The content type of an exec answer stream. */
+export const NDJSON = "application/x-ndjson";

@@ -45,6 +45,8 @@ export interface CmdlineInput {
   network?: "bridged" | "dhcp" | "vsock";
   /** Kernel IP autoconfiguration (`ip=...`) for guests that configure no network themselves. */
   kernelIp?: string;
+  /** The VM's agent key for this boot (agent_key.ts). */
+  agentKey?: string;
   /**
    * Workload first: add `volant.run` so the shim starts the workload before
    * kestrel (our guests with a static address; left out when it does not fit).
@@ -53,7 +55,11 @@ export interface CmdlineInput {
 }
 
 /** Keys the user may not set through extra args (they would break the channel). */
-const RESERVED = new Set<string>([CMDLINE_KEYS.manifest, CMDLINE_KEYS.run]);
+const RESERVED = new Set<string>([
+  CMDLINE_KEYS.manifest,
+  CMDLINE_KEYS.run,
+  CMDLINE_KEYS.agentKey,
+]);
 
 /** Checks user extra args; throws invalid_input naming `field`. */
 export function checkExtraArgs(extra: string, field = "kernel_cmdline"): void {
@@ -109,6 +115,7 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
     if (input.rootfsFstype) pairs.push([CMDLINE_KEYS.rootfsFstype, input.rootfsFstype]);
   }
   if (input.agentDevice) pairs.push([CMDLINE_KEYS.agentDevice, input.agentDevice]);
+  if (input.agentKey) pairs.push([CMDLINE_KEYS.agentKey, input.agentKey]);
   const head = joinCmdline(base, pairs);
   const manifestArg = `${CMDLINE_KEYS.manifest}=${await encodeManifest(input.manifest)}`;
   const cmdline = [head, extra, manifestArg].filter((s) => s.length > 0).join(" ");

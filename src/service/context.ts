@@ -8,7 +8,7 @@ import type { Clock } from "./lifecycle/clock.ts";
 import type { Resolver } from "./guarded_fetch.ts";
 import type { EventBus } from "./events.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
-import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter } from "./ports.ts";
+import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter, SerialDialer } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 
 export interface ServiceContext {
@@ -18,6 +18,8 @@ export interface ServiceContext {
   hypervisor?: Hypervisor;
   network?: HostNetwork;
   guest?: GuestAgent;
+  /** Opens serial console sockets (the console route). */
+  serial?: SerialDialer;
   images?: ImageConverter;
   fetch: typeof fetch;
   resolve: Resolver;

@@ -28,6 +28,8 @@ import type {
 } from "../manifest/api.ts";
 import type { CreateSnapshotBody, RestoreVmBody, SnapshotRecord } from "../manifest/snapshot.ts";
 import type { AddKeyBody, TrustedKey } from "../manifest/signing.ts";
+import type { ExecRequest } from "../manifest/exec.ts";
+import type { ByteStream, GuestForward } from "./ports.ts";
 import type {
   CreateDeploymentBody,
   DeploymentRecord,
@@ -157,6 +159,8 @@ export interface Services {
   deployments: DeploymentServiceApi;
   /** VM snapshots: save, list, delete, restore (src/service/snapshots). */
   snapshots?: SnapshotServiceApi;
+  /** The guest agent of running VMs: proxy, exec, serial console (guest_service.ts). */
+  guest: GuestServiceApi;
   /** Reconcile/adopt VMs recorded as active; call once at daemon start. */
   start(): Promise<void>;
   /** Stops watchers and health pollers (VMs keep running: they are detached). */
@@ -182,6 +186,29 @@ export interface SnapshotServiceApi {
   unwarm(plugin: string): Promise<void>;
   /** `vms create`, restoring a clone of the plugin's ready snapshot when it has one. */
   createVm(body: CreateVmBody): Promise<VmRecord>;
+}
+
+/** A running VM's agent and console, reached through the GuestAgent and SerialDialer ports. */
+export interface GuestServiceApi {
+  /** Streams one exchange to the VM's agent, with the VM's agent key (the agent proxy). */
+  forward(vm: string, req: GuestForward): Promise<Response>;
+  /** Runs a process in the VM: the agent's NDJSON stream (src/manifest/exec.ts). */
+  exec(vm: string, body: ExecRequest, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
+  /** Opens the VM's serial console. */
+  openConsole(vm: string): Promise<ByteStream>;
+  /** A file or tree of the VM as a tar stream. */
+  readFiles(
+    vm: string,
+    where: { path: string; root?: string },
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Extracts a tar stream into a directory of the VM. */
+  writeFiles(
+    vm: string,
+    where: { path: string; root?: string },
+    body: ReadableStream<Uint8Array<ArrayBuffer>>,
+    signal?: AbortSignal,
+  ): Promise<{ entries: number; bytes: number }>;
 }
 
 /** Deployments: what src/api calls (implemented in deployments/service.ts). */

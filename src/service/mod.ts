@@ -29,6 +29,10 @@ import { KeyService } from "./keys.ts";
 import { PluginService } from "./plugins.ts";
 import { SystemService } from "./system.ts";
 import { VmService } from "./vms.ts";
+import { keyedGuest, readAgentKey } from "./agent_key.ts";
+import { GuestService } from "./guest_service.ts";
+import type { GuestTarget } from "./ports.ts";
+import { vmRuntimeDir } from "./vm_spec.ts";
 import { systemClock } from "./lifecycle/clock.ts";
 import { LifecycleCore } from "./lifecycle/core.ts";
 import { VmOperations } from "./lifecycle/operations.ts";
@@ -60,7 +64,16 @@ export function createServices(deps: ServiceDeps): Services {
     options,
     hypervisor: deps.hypervisor,
     network: deps.network,
-    guest: deps.guest,
+    // Calls by IP (health polls, actions, deployment probes) get that VM's agent key.
+    guest: deps.guest
+      ? keyedGuest(deps.guest, async (ip): Promise<GuestTarget> => {
+        const row = deps.store.vms.inStates(["starting", "running", "stopping"])
+          .find((r) => r.ip === ip);
+        if (!row) return { ip };
+        return { ip, name: row.name, key: await readAgentKey(vmRuntimeDir(options, row.name)) };
+      })
+      : undefined,
+    serial: deps.serial,
     images: deps.images,
     fetch: deps.fetch ?? globalThis.fetch,
     resolve: deps.resolve ?? systemResolve,
@@ -88,7 +101,7 @@ export function createServices(deps: ServiceDeps): Services {
     store: deps.store,
     vms: vmsApi,
     events,
-    guest: deps.guest,
+    guest: ctx.guest,
     log: ctx.log,
     now,
     options: options.deployments,
@@ -100,6 +113,7 @@ export function createServices(deps: ServiceDeps): Services {
     system,
     keys,
     actions: new ActionService(ctx, vms, plugins),
+    guest: new GuestService(ctx, vms),
     deployments: deployments.service,
     snapshots,
     async start() {

@@ -6,7 +6,14 @@
  *
  * @module
  */
-import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter, MachineKind } from "./ports.ts";
+import type {
+  GuestAgent,
+  HostNetwork,
+  Hypervisor,
+  ImageConverter,
+  MachineKind,
+  SerialDialer,
+} from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 import type { ArtifactBlobs } from "./artifact_store.ts";
 import type { Logger } from "../log/mod.ts";
@@ -93,6 +100,8 @@ export interface ServiceDeps {
   network?: HostNetwork;
   /** Absent = health stays `unknown`. */
   guest?: GuestAgent;
+  /** Absent = console connections answer 503. */
+  serial?: SerialDialer;
   /** Absent = `plugins install --image` answers 503. */
   images?: ImageConverter;
   /** The artifact blob store (default: the file store under `<stateDir>/artifacts`). */

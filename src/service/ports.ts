@@ -234,6 +234,28 @@ export interface GuestHealth {
   detail?: string;
 }
 
+/**
+ * Where one VM's agent is and the key it demands (docs/security.md): services
+ * may address the agent by IP alone; the service layer then adds the key.
+ */
+export interface GuestTarget {
+  ip: string;
+  /** The VM's agent key (header `x-volant-agent-key`); absent = none sent. */
+  key?: string;
+  /** The VM, for messages. */
+  name?: string;
+}
+
+/** One streamed HTTP exchange with kestrel (the agent proxy, exec). */
+export interface GuestForward {
+  method: string;
+  /** The agent's path with its query, e.g. `/v1/items?x=1`. */
+  path: string;
+  headers?: Headers;
+  body?: ReadableStream<Uint8Array<ArrayBuffer>> | Uint8Array<ArrayBuffer> | string | null;
+  signal?: AbortSignal;
+}
+
 /** HTTP client to kestrel on `http://<ip>:8080`, implemented by src/guest. */
 export interface GuestAgent {
   /**
@@ -241,17 +263,39 @@ export interface GuestAgent {
    * short timeout; never throws for an unreachable guest.
    */
   health(
-    ip: string,
+    ip: string | GuestTarget,
     opts?: { timeoutMs?: number; signal?: AbortSignal; url?: string },
   ): Promise<GuestHealth>;
   /** GET /v1/status; throws VolantError upstream/unavailable when the guest does not answer. */
-  status(ip: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<unknown>;
+  status(
+    ip: string | GuestTarget,
+    opts?: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<unknown>;
   /**
    * One HTTP exchange with kestrel (plugin actions, the workload's OpenAPI
    * document). Throws VolantError `upstream` when the agent does not answer
    * or the body exceeds `maxBytes`; any HTTP status is returned as is.
    */
-  request?(ip: string, req: GuestRequest): Promise<GuestResponse>;
+  request?(ip: string | GuestTarget, req: GuestRequest): Promise<GuestResponse>;
+  /**
+   * A streamed exchange: the agent's status, headers and body as they come
+   * (no size cap, no timeout beyond `signal`). Throws VolantError `upstream`
+   * when the agent cannot be reached.
+   */
+  forward?(target: GuestTarget, req: GuestForward): Promise<Response>;
+}
+
+/** A duplex byte stream (a unix socket connection): `Deno.Conn` satisfies it. */
+export interface ByteStream {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  close(): void;
+}
+
+/** Opens a VM's serial console socket; src/daemon builds it (tests pass a fake). */
+export interface SerialDialer {
+  /** Throws VolantError `upstream` when the socket cannot be reached. */
+  open(socketPath: string): Promise<ByteStream>;
 }
 
 /** A request to kestrel: `path` is the agent's, e.g. `/v1/cgi-bin/status`. */

@@ -58,6 +58,8 @@ export interface SpecInput {
   pool: Pool;
   /** From Hypervisor.extraKernelArgs (e.g. tsc_early_khz under TCG). */
   driverArgs?: string[];
+  /** This boot's agent key (agent_key.ts), put on the command line. */
+  agentKey?: string;
 }
 
 /**
@@ -101,7 +103,7 @@ export async function assertBootFiles(
 
 /** The spec, with every host file it names checked to exist first. */
 export async function buildVmSpec(
-  { vm, config, options, pool, driverArgs }: SpecInput,
+  { vm, config, options, pool, driverArgs, agentKey }: SpecInput,
 ): Promise<VmSpec> {
   const manifest = config.manifest;
   const { kernel, bootInitramfs } = await assertBootFiles(manifest, vm.plugin, options);
@@ -162,6 +164,7 @@ export async function buildVmSpec(
     kernelIp: volantWay && mode === "bridged"
       ? kernelIpArg(vm.ip, pool.gateway, pool.prefix, vm.name)
       : undefined,
+    agentKey,
     workloadFirst: !volantWay && mode === "bridged",
   });
   return {

@@ -32,6 +32,7 @@ import { assertAllowed } from "./state_machine.ts";
 import type { VmRow } from "./store_port.ts";
 import { initialConfig, mergeConfigPatch } from "./vm_config.ts";
 import { vmRuntimeDir } from "./vm_spec.ts";
+import { newAgentKey } from "./agent_key.ts";
 
 /** The API view of a row: internal bookkeeping fields dropped. */
 export function toRecord(row: VmRow): VmRecord {
@@ -226,6 +227,7 @@ export class VmService implements VmServiceApi {
         agentDevice: this.#ctx.options.agentImage ? "vda" : undefined,
         extra: next.kernel_cmdline,
         network: next.network?.mode ?? "bridged",
+        agentKey: newAgentKey(), // same length as the next boot's
       });
       const time = now().toISOString();
       const version = store.tx(() => {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { execTranscript } from "./exec_tool.ts";
 import { DEPLOYMENT_TOOLS } from "./deployment_tools.ts";
 import { SNAPSHOT_TOOLS } from "./snapshot_tools.ts";
 import type { RestToolSpec } from "./tool_spec.ts";
@@ -160,6 +161,18 @@ const VM_TOOLS: RestToolSpec[] = [
     result: "text",
     transform: screenText,
     annotations: readOnly,
+  },
+  {
+    name: "exec",
+    title: "Run a command in a VM",
+    description: "Runs `argv` in the running VM through its agent (as root unless `user`), " +
+      "with optional `stdin` (base64), `env`, `cwd` and `timeout_ms`; answers the exit code, " +
+      "stdout and stderr. The process group is killed at timeout_ms.",
+    method: "post",
+    path: "/api/v1/vms/{name}/exec",
+    result: "text",
+    transform: execTranscript,
+    annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
   },
   {
     name: "vms_config",

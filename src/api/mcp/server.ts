@@ -28,6 +28,7 @@ import type { EventBusApi, PluginServiceApi } from "../../service/contracts.ts";
 import type { Transport } from "../types.ts";
 import type { LogSink } from "../../log/mod.ts";
 import { actionTools } from "./action_tools.ts";
+import { callFileTool, FILE_TOOLS } from "./file_tools.ts";
 import { type AppFetch, type Caller, callRestTool } from "./dispatch.ts";
 import { followEvents } from "./notify.ts";
 import {
@@ -86,6 +87,7 @@ export function createMcpSession(deps: McpDeps, transport: Transport): McpSessio
   const byName = new Map(deps.tools.map((t) => [t.spec.name, t]));
   const vmAction = byName.get("vms_action");
   const pluginAction = byName.get("plugins_action");
+  const execTool = byName.get("exec");
   if (!vmAction || !pluginAction) throw new Error("MCP: the generic action tools are missing");
   const subscribed = new Set<string>();
   const stop = new AbortController();
@@ -115,7 +117,16 @@ export function createMcpSession(deps: McpDeps, transport: Transport): McpSessio
       outputSchema: vmAction.outputSchema,
       annotations: { readOnlyHint: false, openWorldHint: true },
     }));
-    return { tools: [...rest, ...actions] };
+    const files = execTool
+      ? FILE_TOOLS.map((f) => ({
+        name: f.name,
+        title: f.title,
+        description: f.description,
+        inputSchema: f.inputSchema,
+        annotations: { readOnlyHint: f.name === "read_file", openWorldHint: false },
+      }))
+      : [];
+    return { tools: [...rest, ...files, ...actions] };
   });
 
   server.setRequestHandler(CallToolRequestSchema, async (req: CallToolRequest, extra: Extra) => {
@@ -123,6 +134,8 @@ export function createMcpSession(deps: McpDeps, transport: Transport): McpSessio
     const caller = callerOf(extra);
     const rest = byName.get(req.params.name);
     if (rest) return await callRestTool(rest, args, deps.fetch, caller);
+    const file = FILE_TOOLS.find((f) => f.name === req.params.name);
+    if (file && execTool) return await callFileTool(file, args, execTool, deps.fetch, caller);
     const action = actionTools(deps.plugins.list()).find((a) => a.name === req.params.name);
     if (!action) {
       throw new McpError(ErrorCode.InvalidParams, `unknown tool ${req.params.name}`);

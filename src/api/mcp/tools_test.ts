@@ -28,6 +28,10 @@ const NOT_TOOLS: Record<string, string> = {
   "patch /api/v1/vms/{name}/agent/{path}": "raw proxy; actions are the tool",
   "delete /api/v1/vms/{name}/agent/{path}": "raw proxy; actions are the tool",
   "get /ws/v1/vms/{name}/console": "interactive WebSocket; vms_console_snapshot",
+  "get /api/v1/vms/{name}/files":
+    "binary tar stream; read_file/write_file (through exec) cover single files",
+  "put /api/v1/vms/{name}/files":
+    "binary tar stream; read_file/write_file (through exec) cover single files",
   "get /api/v1/keys": "which signers to trust is a person's decision: volar keys",
   "post /api/v1/keys": "which signers to trust is a person's decision: volar keys",
   "get /api/v1/keys/{name}": "which signers to trust is a person's decision: volar keys",

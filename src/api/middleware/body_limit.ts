@@ -31,7 +31,9 @@ export function bodyLimits(options: BodyLimitOptions = {}): MiddlewareHandler<Ap
   const api = limit(options.apiBytes ?? 1 << 20);
   const agent = limit(options.agentBytes ?? 64 << 20);
   return async function bodyLimitMiddleware(c, next) {
-    const proxied = /^\/api\/v1\/vms\/[^/]+\/agent(\/|$)/.test(c.req.path);
+    // A file copy is a tar stream passed through, never buffered: the guest's disk bounds it.
+    if (/^\/api\/v1\/vms\/[^/]+\/files$/.test(c.req.path)) return await next();
+    const proxied = /^\/api\/v1\/vms\/[^/]+\/(agent(\/|$)|exec$)/.test(c.req.path); // exec: stdin
     await (proxied ? agent : api)(c, next);
   };
 }

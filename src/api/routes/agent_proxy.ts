@@ -1,17 +1,16 @@
 /**
  * ANY /api/v1/vms/{name}/agent/*: reverse proxy to the guest agent
- * (kestrel) at http://<vm ip>:8080/*. Hop-by-hop headers are stripped both
- * ways, and so is the daemon's own Authorization header: the guest never sees
- * the API token.
+ * (kestrel) at http://<vm ip>:8080/*, through the guest service (the
+ * GuestAgent port adds the VM's agent key). Hop-by-hop headers are stripped
+ * both ways, and so is the daemon's own Authorization header: the guest never
+ * sees the API token.
  *
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import type { ApiEnv } from "../types.ts";
 import { z } from "zod";
 import { VolantError } from "../../errors.ts";
-import type { VmServiceApi } from "../../service/contracts.ts";
+import type { GuestServiceApi } from "../../service/contracts.ts";
 import { newRouter } from "../router.ts";
 import { NameParam, problems } from "../schemas.ts";
 
@@ -55,7 +54,6 @@ function docRoute(method: typeof methods[number]) {
 }
 
 export interface AgentProxyOptions {
-  port: number;
   timeoutMs: number;
   /**
    * Before forwarding: activity for scale to zero, and the wake of a parked
@@ -65,7 +63,7 @@ export interface AgentProxyOptions {
 }
 
 /** The agent proxy router. The documented routes are hidden twins of one ALL handler. */
-export function agentProxyRoutes(vms: VmServiceApi, options: AgentProxyOptions) {
+export function agentProxyRoutes(guest: GuestServiceApi, options: AgentProxyOptions) {
   const app = newRouter();
   for (const m of methods) app.openAPIRegistry.registerPath(docRoute(m));
   app.all("/:name/agent/*", async (c) => {
@@ -78,46 +76,34 @@ export function agentProxyRoutes(vms: VmServiceApi, options: AgentProxyOptions) 
     if (c.req.header("upgrade") !== undefined) {
       throw new VolantError("invalid_input", "WebSocket upgrades are not proxied to the agent");
     }
-    const leave = await options.enter?.(name.data.name);
+    const vm = name.data.name;
+    const leave = await options.enter?.(vm);
     try {
-      return await forward(c, name.data.name);
+      return await forward(c.req.raw, vm);
     } finally {
       leave?.();
     }
   });
-  async function forward(c: Context<ApiEnv>, vmName: string): Promise<Response> {
-    const vm = vms.get(vmName);
-    if (vm.state !== "running") {
-      throw new VolantError("conflict", `vm ${vm.name} is ${vm.state}, not running`);
-    }
-    if (!vm.ip) throw new VolantError("upstream", `vm ${vm.name} has no IP address`);
-    const url = new URL(c.req.url);
-    const prefix = `/api/v1/vms/${vm.name}/agent`;
+
+  async function forward(req: Request, vm: string): Promise<Response> {
+    const url = new URL(req.url);
+    const prefix = `/api/v1/vms/${vm}/agent`;
     const rest = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : "/";
-    const target = `http://${vm.ip}:${options.port}${rest || "/"}${url.search}`;
-    const headers = stripHopByHop(c.req.raw.headers, ["authorization", "accept-encoding"]);
+    const headers = stripHopByHop(req.headers, ["authorization", "accept-encoding"]);
     // Ask the agent for the bytes as they are: Deno's fetch would otherwise
     // decode gzip yet keep the Content-Encoding header, and the client would
     // try to decode plain bytes (curl --compressed: error 61). Sent as-is, an
     // encoded answer reaches the client with its header still true.
     headers.set("accept-encoding", "identity");
-    const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
-    const signal = AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(options.timeoutMs)]);
-    let upstream: Response;
-    try {
-      upstream = await fetch(target, {
-        method: c.req.method,
-        headers,
-        body: hasBody ? await c.req.arrayBuffer() : undefined,
-        redirect: "manual",
-        signal,
-      });
-    } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
-      throw new VolantError("upstream", `agent of vm ${vm.name} unreachable: ${why}`, {
-        cause: error,
-      });
-    }
+    const hasBody = req.method !== "GET" && req.method !== "HEAD";
+    const signal = AbortSignal.any([req.signal, AbortSignal.timeout(options.timeoutMs)]);
+    const upstream = await guest.forward(vm, {
+      method: req.method,
+      path: `${rest || "/"}${url.search}`,
+      headers,
+      body: hasBody ? new Uint8Array(await req.arrayBuffer()) : null,
+      signal,
+    });
     return new Response(upstream.body, {
       status: upstream.status,
       statusText: upstream.statusText,

@@ -3,6 +3,8 @@ import { createApp } from "../app.ts";
 import type { ApiDeps } from "../deps.ts";
 import { stubVms, vmRecord } from "../testing/stub_vms.ts";
 import { stripHopByHop } from "./agent_proxy.ts";
+import { testGuestService } from "../testing/guest_service.ts";
+import { writeAgentKey } from "../../service/agent_key.ts";
 
 Deno.test("stripHopByHop removes hop-by-hop headers and those named in Connection", () => {
   const h = new Headers({
@@ -33,8 +35,11 @@ Deno.test("agent proxy: forwards method, path, query and body; strips auth and h
     vmRecord({ name: "off", state: "stopped" }),
     vmRecord({ name: "noip", ip: "" }),
   ]);
-  const services = { vms } as unknown as ApiDeps["services"];
-  const app = createApp({ services, auth: { token: "tok" }, agentPort: port });
+  const runtimeDir = await Deno.makeTempDir({ prefix: "volant-proxy-" });
+  await writeAgentKey(`${runtimeDir}/web`, "the-vms-agent-key-0123456789");
+  const guest = testGuestService(vms, { agentPort: port, runtimeDir });
+  const services = { vms, guest } as unknown as ApiDeps["services"];
+  const app = createApp({ services, auth: { token: "tok" } });
   try {
     const res = await app.request("/api/v1/vms/web/agent/v1/items?x=1&y=2", {
       method: "POST",
@@ -44,6 +49,7 @@ Deno.test("agent proxy: forwards method, path, query and body; strips auth and h
         "proxy-authorization": "secret",
         connection: "x-hop",
         "x-hop": "dropped",
+        "x-volant-agent-key": "a-client-guess",
       },
       body: "payload",
     }, { transport: "tcp" });
@@ -61,6 +67,7 @@ Deno.test("agent proxy: forwards method, path, query and body; strips auth and h
     assert.equal(got.headers.get("authorization"), null, "the API token never reaches the guest");
     assert.equal(got.headers.get("proxy-authorization"), null);
     assert.equal(got.headers.get("x-hop"), null);
+    assert.equal(got.headers.get("x-volant-agent-key"), "the-vms-agent-key-0123456789");
 
     const off = await app.request("/api/v1/vms/off/agent/healthz", {}, { transport: "unix" });
     assert.equal(off.status, 409);
@@ -86,6 +93,7 @@ Deno.test("agent proxy: forwards method, path, query and body; strips auth and h
   const down = await app.request("/api/v1/vms/web/agent/healthz", {}, { transport: "unix" });
   assert.equal(down.status, 502);
   assert.match((await down.json()).detail, /agent of vm web unreachable/);
+  await Deno.remove(runtimeDir, { recursive: true });
 });
 
 Deno.test("agent proxy: an encoded answer arrives encoded, its Content-Encoding still true", async () => {
@@ -99,8 +107,10 @@ Deno.test("agent proxy: an encoded answer arrives encoded, its Content-Encoding 
     () =>
       new Response(gz, { headers: { "content-encoding": "gzip", "content-type": "text/plain" } }),
   );
-  const services = { vms: stubVms([vmRecord({ name: "web" })]) } as unknown as ApiDeps["services"];
-  const app = createApp({ services, auth: { token: "tok" }, agentPort: upstream.addr.port });
+  const vms = stubVms([vmRecord({ name: "web" })]);
+  const guest = testGuestService(vms, { agentPort: upstream.addr.port });
+  const services = { vms, guest } as unknown as ApiDeps["services"];
+  const app = createApp({ services, auth: { token: "tok" } });
   try {
     // What `curl --compressed` does: ask for gzip, decode by the answer's header.
     const res = await app.request("/api/v1/vms/web/agent/v1/logs", {

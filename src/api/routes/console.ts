@@ -1,6 +1,7 @@
 /**
  * GET /ws/v1/vms/{name}/console: a WebSocket bridged to the VM's serial
- * console (a unix socket of the VMM). Same auth as the API (the middleware
+ * console (a unix socket of the VMM, opened through the guest service's
+ * SerialDialer port, so tests can hand in any byte stream). Same auth as the API (the middleware
  * runs first); a browser Origin must be the daemon's own host, which closes
  * cross-site WebSocket hijacking of what may be a root shell.
  * Serial -> client: binary frames; client -> serial: text or binary, raw.
@@ -9,7 +10,8 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { VolantError } from "../../errors.ts";
-import type { VmServiceApi } from "../../service/contracts.ts";
+import type { GuestServiceApi } from "../../service/contracts.ts";
+import type { ByteStream } from "../../service/ports.ts";
 import { newRouter } from "../router.ts";
 import { NameParam, problems } from "../schemas.ts";
 import type { LogSink } from "../../log/mod.ts";
@@ -42,14 +44,10 @@ const doc = createRoute({
   },
 });
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
 /** Pumps bytes both ways until either side ends. */
-function bridge(socket: WebSocket, conn: Deno.Conn, name: string, logger: LogSink): void {
+function bridge(socket: WebSocket, conn: ByteStream, name: string, logger: LogSink): void {
   const encoder = new TextEncoder();
+  const writer = conn.writable.getWriter();
   let writes = Promise.resolve();
   let closed = false;
   const closeBoth = (code: number, reason: string) => {
@@ -66,12 +64,10 @@ function bridge(socket: WebSocket, conn: Deno.Conn, name: string, logger: LogSin
   };
   socket.binaryType = "arraybuffer";
   socket.onopen = async () => {
-    const buf = new Uint8Array(4096);
     try {
-      while (!closed) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        socket.send(buf.slice(0, n));
+      for await (const chunk of conn.readable) {
+        if (closed) break;
+        socket.send(chunk);
       }
       closeBoth(1000, "serial console closed");
     } catch (error) {
@@ -85,7 +81,7 @@ function bridge(socket: WebSocket, conn: Deno.Conn, name: string, logger: LogSin
     const data = typeof ev.data === "string"
       ? encoder.encode(ev.data)
       : new Uint8Array(ev.data as ArrayBuffer);
-    writes = writes.then(() => writeAll(conn, data)).catch((error) => {
+    writes = writes.then(() => writer.write(data)).catch((error) => {
       if (!closed) {
         logger.warn("console write failed", { vm: name, error: String(error) });
         closeBoth(1011, "serial console write failed");
@@ -97,7 +93,7 @@ function bridge(socket: WebSocket, conn: Deno.Conn, name: string, logger: LogSin
 }
 
 /** The console router, mounted at /ws/v1/vms. */
-export function consoleRoutes(vms: VmServiceApi, logger: LogSink) {
+export function consoleRoutes(guest: GuestServiceApi, logger: LogSink) {
   const app = newRouter();
   app.openAPIRegistry.registerPath(doc);
   app.get("/:name/console", async (c) => {
@@ -117,20 +113,9 @@ export function consoleRoutes(vms: VmServiceApi, logger: LogSink) {
         problems: [{ field: "header.upgrade", message: "must be websocket" }],
       });
     }
-    const target = vms.console(name.data.name);
-    if (target.state !== "running" || target.serialSocket === undefined) {
-      throw new VolantError("conflict", `vm ${target.name} is ${target.state}: no serial console`);
-    }
-    let conn: Deno.Conn;
-    try {
-      conn = await Deno.connect({ transport: "unix", path: target.serialSocket });
-    } catch (error) {
-      throw new VolantError("upstream", `cannot reach the serial console of ${target.name}`, {
-        cause: error,
-      });
-    }
+    const conn = await guest.openConsole(name.data.name);
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    bridge(socket, conn, target.name, logger);
+    bridge(socket, conn, name.data.name, logger);
     return response;
   });
   return app;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createApp } from "../app.ts";
 import type { ApiDeps } from "../deps.ts";
 import { stubVms, vmRecord } from "../testing/stub_vms.ts";
+import { testGuestService } from "../testing/guest_service.ts";
 import { originAllowed } from "./console.ts";
 
 Deno.test("originAllowed: absent or same host only", () => {
@@ -34,7 +35,11 @@ Deno.test("console: a real WebSocket over TCP bridges to a real unix serial sock
       off: { name: "off", state: "stopped", serialLog: `${dir}/log` },
     },
   );
-  const services = { vms } as unknown as ApiDeps["services"];
+  // The SerialDialer port, as the daemon's adapter does it: a unix socket connection.
+  const guest = testGuestService(vms, {
+    serial: { open: (path) => Deno.connect({ transport: "unix", path }) },
+  });
+  const services = { vms, guest } as unknown as ApiDeps["services"];
   const app = createApp({ services, auth: { token: "tok" } });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -84,5 +89,57 @@ Deno.test("console: a real WebSocket over TCP bridges to a real unix serial sock
     await server.shutdown();
     serial.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("console: the route reaches the serial line only through the SerialDialer port (in-memory fake)", async () => {
+  // Fake at the port: a "serial line" made of two in-memory pipes.
+  const toGuest = new TransformStream<Uint8Array, Uint8Array>();
+  const fromGuest = new TransformStream<Uint8Array, Uint8Array>();
+  const opened: string[] = [];
+  let closed = 0;
+  const vms = stubVms([vmRecord({ name: "web" })], {
+    web: { name: "web", state: "running", serialSocket: "/fake/serial.sock", serialLog: "/x" },
+  });
+  const guest = testGuestService(vms, {
+    serial: {
+      open: (path) => {
+        opened.push(path);
+        return Promise.resolve({
+          readable: fromGuest.readable,
+          writable: toGuest.writable,
+          close: () => closed++,
+        });
+      },
+    },
+  });
+  const services = { vms, guest } as unknown as ApiDeps["services"];
+  const app = createApp({ services, auth: {} });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => app.fetch(req, { transport: "unix" }),
+  );
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/ws/v1/vms/web/console`);
+    ws.binaryType = "arraybuffer";
+    await new Promise((r) => (ws.onopen = r));
+    const got = new Promise<string>((resolve) => {
+      ws.onmessage = (ev) => resolve(new TextDecoder().decode(new Uint8Array(ev.data)));
+    });
+    const guestWriter = fromGuest.writable.getWriter();
+    await guestWriter.write(new TextEncoder().encode("# "));
+    assert.equal(await got, "# ");
+    ws.send("uname\n");
+    const reader = toGuest.readable.getReader();
+    const typed = await reader.read();
+    assert.equal(new TextDecoder().decode(typed.value), "uname\n");
+    const wsClosed = new Promise((r) => (ws.onclose = r));
+    await guestWriter.close(); // the VM side ends: the WebSocket closes too
+    await wsClosed;
+    assert.deepEqual(opened, ["/fake/serial.sock"]);
+    assert.equal(closed, 1);
+    reader.releaseLock();
+  } finally {
+    await server.shutdown();
   }
 });

@@ -14,6 +14,7 @@ import type { HostNetwork, Hypervisor, VmProcess } from "../ports.ts";
 import { assertAllowed } from "../state_machine.ts";
 import type { VmRow } from "../store_port.ts";
 import { assertBootFiles, buildVmSpec, vmRuntimeDir, vmStateDir } from "../vm_spec.ts";
+import { newAgentKey, writeAgentKey } from "../agent_key.ts";
 import type { LifecycleCore } from "./core.ts";
 import { runSteps, type Step, StepFailed } from "./steps.ts";
 
@@ -90,12 +91,14 @@ export class VmOperations {
     const config = store.configs.get(row.id)?.config;
     if (!config) throw new VolantError("internal", `vm ${name} has no config row`);
     const driverArgs = await hypervisor.extraKernelArgs?.() ?? [];
+    const agentKey = newAgentKey(); // fresh for every boot: a restart rotates it
     const spec = await buildVmSpec({
       vm: row,
       config,
       options,
       pool: this.#ipam.pool,
       driverArgs,
+      agentKey,
     });
     await assertUsable(hypervisor);
 
@@ -125,6 +128,7 @@ export class VmOperations {
       },
       { name: "net_policy", act: () => this.applyNetPolicy(booting, config) },
       { name: "prepare", act: () => hypervisor.prepare(spec) },
+      { name: "agent_key", act: () => writeAgentKey(spec.runtimeDir, agentKey) },
       {
         name: "kill",
         act: async () => {

@@ -1,0 +1,202 @@
+/**
+ * Exec and file copy through the agent on a real QEMU guest (TCG here), and
+ * the serial console as the ssh-free alternative measured on the same guest:
+ *
+ * 1. exec round trip of `true` through the API (POST /api/v1/vms/web/exec,
+ *    over the network with the agent key): median of RUNS; also `volar vms
+ *    exec web -- true` wall time (includes volar's own start-up).
+ * 2. serial console round trip: `echo $((N))` typed into the debug shell on
+ *    ttyS0, until the answer comes back: median of RUNS.
+ * 3. file copy, SIZE_MIB (default 100) MiB each way with `volar vms cp`,
+ *    sha256 checked; vs 1 MiB printed through the serial console.
+ *
+ * The host-only channel (virtio-serial) is not built yet: no channel numbers.
+ *
+ * Run: deno run -A bench/exec_bench.ts   (RUNS=n, default 10; SIZE_MIB=n)
+ *
+ * @module
+ */
+import { prepareHost } from "../scripts/journey/prepare.ts";
+import { Sandbox } from "../scripts/journey/sandbox.ts";
+import { REPO } from "../scripts/_repo.ts";
+
+const RUNS = Number(Deno.env.get("RUNS") ?? 10);
+const SIZE_MIB = Number(Deno.env.get("SIZE_MIB") ?? 100);
+/** ONLY=cp skips the exec and console sections. */
+const ONLY = Deno.env.get("ONLY");
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function sha256(path: string): Promise<string> {
+  const out = await new Deno.Command("sha256sum", { args: [path], stdout: "piped" }).output();
+  return new TextDecoder().decode(out.stdout).split(" ")[0];
+}
+
+/** A raw serial console session: send text, wait for a marker in the output. */
+class Console {
+  #conn: Deno.UnixConn;
+  #text = "";
+  #bytes = 0;
+  #reading: Promise<void>;
+  constructor(conn: Deno.UnixConn) {
+    this.#conn = conn;
+    this.#reading = (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of conn.readable) {
+        this.#bytes += chunk.length;
+        this.#text = (this.#text + dec.decode(chunk, { stream: true })).slice(-4096);
+      }
+    })();
+  }
+  get bytes() {
+    return this.#bytes;
+  }
+  async send(text: string) {
+    await this.#conn.write(new TextEncoder().encode(text));
+  }
+  async waitFor(marker: string, ms = 120_000) {
+    const deadline = Date.now() + ms;
+    while (!this.#text.includes(marker)) {
+      if (Date.now() > deadline) throw new Error(`console: no ${marker} within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    this.#text = "";
+  }
+  async close() {
+    this.#conn.close();
+    await this.#reading.catch((e) => {
+      if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted)) throw e;
+    });
+  }
+}
+
+async function main() {
+  const artifacts = await prepareHost();
+  const sb = await Sandbox.create({ artifacts, prefix: "volant-xbench" });
+  const http = Deno.createHttpClient({ proxy: { transport: "unix", path: sb.socket } });
+  try {
+    await sb.startDaemon();
+    const build = await sb.fledge([
+      "build",
+      "-c",
+      `${REPO}/examples/static-http/fledge.toml`,
+      "-o",
+      `${sb.dir}/dist`,
+      "--shim",
+      artifacts.shim,
+      "--json",
+    ]);
+    if (build.code !== 0) throw new Error(build.stderr);
+    const manifest = JSON.parse(build.stdout).manifest.path as string;
+    const inst = await sb.volar(["plugins", "install", manifest]);
+    if (inst.code !== 0) throw new Error(inst.stderr);
+    const created = await sb.volar([
+      "vms",
+      "create",
+      "web",
+      "--plugin",
+      "static-http",
+      "--memory",
+      String(256 + 2 * SIZE_MIB),
+      "--kernel-cmdline",
+      "volant.debug_shell=1",
+    ]);
+    if (created.code !== 0) throw new Error(created.stderr);
+    for (let i = 0;; i++) {
+      const vm = await sb.volarJson<{ health: string }>(["vms", "show", "web"]);
+      if (vm.health === "healthy") break;
+      if (i > 600) throw new Error("web not healthy");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+
+    // 1. exec round trip through the API.
+    const execMs: number[] = [];
+    for (let i = 0; i < (ONLY === "cp" ? 0 : RUNS + 1); i++) {
+      const t0 = performance.now();
+      const res = await fetch("http://volantd/api/v1/vms/web/exec", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ argv: ["true"] }),
+        client: http,
+      });
+      const text = await res.text();
+      if (!text.includes('"exit_code":0')) throw new Error(`exec: ${res.status} ${text}`);
+      if (i > 0) execMs.push(performance.now() - t0); // the first warms the connection
+    }
+    const t1 = performance.now();
+    const cli = await sb.volar(["vms", "exec", "web", "--", "true"]);
+    if (cli.code !== 0) throw new Error(cli.stderr);
+    const cliMs = performance.now() - t1;
+    if (ONLY !== "cp") {
+      console.log(`exec true (API, network + key): median ${round(median(execMs))} ms of ${RUNS}`);
+    }
+    console.log(`exec true (volar vms exec, incl. CLI start): ${round(cliMs)} ms`);
+
+    // 2. serial console round trip (debug shell on ttyS0).
+    const consoleMs: number[] = [];
+    let consoleMiBs = 0;
+    if (ONLY !== "cp") {
+      const con = new Console(
+        await Deno.connect({ transport: "unix", path: `${sb.runtimeDir}/web/serial.sock` }),
+      );
+      await con.send("\n");
+      await new Promise((r) => setTimeout(r, 1000));
+      await con.send("echo $((4000+4))\n");
+      await con.waitFor("4004");
+      for (let i = 0; i < RUNS; i++) {
+        const t0 = performance.now();
+        await con.send(`echo $((5000+${i}))\n`);
+        await con.waitFor(String(5000 + i));
+        consoleMs.push(performance.now() - t0);
+      }
+      console.log(`console round trip (echo): median ${round(median(consoleMs))} ms of ${RUNS}`);
+      const before = con.bytes;
+      const tc = performance.now();
+      await con.send("head -c 1048576 /dev/zero | tr '\\0' x; echo; echo $((7000+7))\n");
+      await con.waitFor("7007", 600_000);
+      const consoleS = (performance.now() - tc) / 1000;
+      consoleMiBs = (con.bytes - before) / 1048576 / consoleS;
+      console.log(`console output 1 MiB: ${round(consoleS, 2)} s (${round(consoleMiBs, 3)} MiB/s)`);
+      await con.close();
+    }
+
+    // 3. file copy each way.
+    const file = `${sb.dir}/blob`;
+    await new Deno.Command("sh", {
+      args: ["-c", `head -c ${SIZE_MIB * 1048576} /dev/urandom > ${file}`],
+    }).output();
+    const tIn = performance.now();
+    const up = await sb.volar(["vms", "cp", file, "web:/tmp/in"]);
+    if (up.code !== 0) throw new Error(up.stderr);
+    const inS = (performance.now() - tIn) / 1000;
+    const tOut = performance.now();
+    const down = await sb.volar(["vms", "cp", "web:/tmp/in/blob", `${sb.dir}/back`]);
+    if (down.code !== 0) throw new Error(down.stderr);
+    const outS = (performance.now() - tOut) / 1000;
+    if (await sha256(file) !== await sha256(`${sb.dir}/back/blob`)) {
+      throw new Error("copy: checksums differ");
+    }
+    console.log(`cp ${SIZE_MIB} MiB in: ${round(inS, 2)} s (${round(SIZE_MIB / inS, 2)} MiB/s)`);
+    console.log(`cp ${SIZE_MIB} MiB out: ${round(outS, 2)} s (${round(SIZE_MIB / outS, 2)} MiB/s)`);
+    console.log(
+      "BENCH_JSON " + JSON.stringify({
+        area: "exec",
+        runs: RUNS,
+        exec_true_api_ms_median: round(median(execMs)),
+        exec_true_cli_ms: round(cliMs),
+        console_echo_ms_median: round(median(consoleMs)),
+        console_output_mib_s: round(consoleMiBs, 3),
+        cp_mib: SIZE_MIB,
+        cp_in_mib_s: round(SIZE_MIB / inS, 2),
+        cp_out_mib_s: round(SIZE_MIB / outS, 2),
+        channel: "not built (virtio-serial)",
+      }),
+    );
+  } finally {
+    http.close();
+    await sb.close();
+  }
+}
+
+if (import.meta.main) await main();
