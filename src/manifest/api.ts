@@ -175,6 +175,8 @@ export type PluginEnabledBody = z.infer<typeof PluginEnabledBodySchema>;
 export const PluginInstallResultSchema = z.object({
   outcome: z.enum(["installed", "updated", "unchanged"]),
   plugin: PluginRecordSchema,
+  /** Manifest fields kept only for compatibility (accepted, without effect), each named. */
+  warnings: z.array(FieldProblemSchema).optional(),
 });
 export type PluginInstallResult = z.infer<typeof PluginInstallResultSchema>;
 

@@ -7,7 +7,14 @@ import type { Logger } from "../log/mod.ts";
 import type { Resolver } from "./guarded_fetch.ts";
 import type { EventBus } from "./events.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
-import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter } from "./ports.ts";
+import type {
+  GuestAgent,
+  HostNetwork,
+  Hypervisor,
+  ImageConverter,
+  PciPassthrough,
+  SeedWriter,
+} from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 
 export interface ServiceContext {
@@ -18,6 +25,10 @@ export interface ServiceContext {
   network?: HostNetwork;
   guest?: GuestAgent;
   images?: ImageConverter;
+  /** VFIO passthrough (absent: a VM asking for PCI devices is refused at create). */
+  pci?: PciPassthrough;
+  /** cloud-init seed images (absent: a VM with cloud_init is refused at create). */
+  seeds?: SeedWriter;
   fetch: typeof fetch;
   resolve: Resolver;
   log: Logger;

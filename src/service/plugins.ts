@@ -20,6 +20,7 @@ import type { ServiceContext } from "./context.ts";
 import { KeyedMutex } from "./locks.ts";
 import { guardedFetch } from "./guarded_fetch.ts";
 import { collectArtifacts, type LoadedManifest, loadManifest } from "./plugin_source.ts";
+import { compatWarnings } from "./manifest_warnings.ts";
 import { checkSignature } from "./signatures.ts";
 import type { TrustedKeyStore } from "./trusted_keys.ts";
 import type { PluginSignature } from "../manifest/signing.ts";
@@ -162,7 +163,11 @@ export class PluginService implements PluginServiceApi {
     return await this.#locks.run(manifest.name, async () => {
       const existing = store.plugins.get(manifest.name);
       if (existing && existing.version === manifest.version) {
-        return { outcome: "unchanged", plugin: withBootContract(existing) };
+        return {
+          outcome: "unchanged",
+          plugin: withBootContract(existing),
+          warnings: compatWarnings(manifest, this.#ctx.options.subnet),
+        };
       }
       // A remove of this plugin cancels the install instead of waiting on a slow server.
       const cancel = new AbortController();
@@ -263,7 +268,11 @@ export class PluginService implements PluginServiceApi {
       signed_by: signature?.key_id ?? null,
     });
     if (existing) await this.collectGarbage();
-    return { outcome, plugin: withBootContract(record) };
+    return {
+      outcome,
+      plugin: withBootContract(record),
+      warnings: compatWarnings(manifest, this.#ctx.options.subnet),
+    };
   }
 
   /** Guarded downloads under the install's policy and the configured limits. */
