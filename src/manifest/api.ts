@@ -247,6 +247,8 @@ export const CreateVmBodySchema = z.strictObject({
   restart_policy: RestartPolicySchema.optional(),
   /** Boot right away (default true); false leaves the VM `created`. */
   start: z.boolean().default(true),
+  /** This VM's cloud-init documents; each one given replaces the manifest's (NoCloud seed). */
+  cloud_init: CloudInitSchema.optional(),
 });
 export type CreateVmBody = z.input<typeof CreateVmBodySchema>;
 

@@ -103,7 +103,9 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
   }
   if (input.agentDevice) pairs.push([CMDLINE_KEYS.agentDevice, input.agentDevice]);
   const head = joinCmdline(base, pairs);
-  const manifestArg = `${CMDLINE_KEYS.manifest}=${await encodeManifest(input.manifest)}`;
+  // The guest agent never reads cloud_init (the seed disk carries it): keep it off the budget.
+  const { cloud_init: _seeded, ...forGuest } = input.manifest;
+  const manifestArg = `${CMDLINE_KEYS.manifest}=${await encodeManifest(forGuest)}`;
   const cmdline = [head, extra, manifestArg].filter((s) => s.length > 0).join(" ");
   checkCmdlineBudget(cmdline, input.manifest);
   return cmdline;

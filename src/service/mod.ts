@@ -52,6 +52,8 @@ export function createServices(deps: ServiceDeps): Services {
     network: deps.network,
     guest: deps.guest,
     images: deps.images,
+    pci: deps.pci,
+    seeds: deps.seeds,
     fetch: deps.fetch ?? globalThis.fetch,
     resolve: deps.resolve ?? systemResolve,
     log: deps.log ?? silentLogger,

@@ -6,7 +6,15 @@
  *
  * @module
  */
-import type { GuestAgent, HostNetwork, Hypervisor, ImageConverter, MachineKind } from "./ports.ts";
+import type {
+  GuestAgent,
+  HostNetwork,
+  Hypervisor,
+  ImageConverter,
+  MachineKind,
+  PciPassthrough,
+  SeedWriter,
+} from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DownloadLimits, Resolver } from "./guarded_fetch.ts";
@@ -91,6 +99,10 @@ export interface ServiceDeps {
   guest?: GuestAgent;
   /** Absent = `plugins install --image` answers 503. */
   images?: ImageConverter;
+  /** VFIO passthrough (absent = VMs asking for PCI devices are refused at create). */
+  pci?: PciPassthrough;
+  /** cloud-init seed writer (absent = VMs with cloud_init are refused at create). */
+  seeds?: SeedWriter;
   /** For artifact downloads (tests inject; default globalThis.fetch). */
   fetch?: typeof fetch;
   /** Host name -> addresses, for the download policy (default: the system resolver). */

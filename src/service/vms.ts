@@ -33,6 +33,7 @@ import { assertAllowed, assertTransition } from "./state_machine.ts";
 import type { VmPatch, VmRow } from "./store_port.ts";
 import { Supervisor } from "./supervisor.ts";
 import { initialConfig, mergeConfigPatch } from "./vm_config.ts";
+import { assertHostCanHonour, pciAddresses, prepareSeed } from "./host_fields.ts";
 import { assertBootFiles, buildVmSpec, vmRuntimeDir, vmStateDir } from "./vm_spec.ts";
 
 /** The API view of a row: internal bookkeeping fields dropped. */
@@ -171,6 +172,8 @@ export class VmService implements VmServiceApi, VmLifecycle {
       });
     }
     const config = initialConfig(body, plugin, { machine: this.ctx.options.machine });
+    // A field this host cannot honour is refused now, naming it, never ignored at boot.
+    await assertHostCanHonour(this.ctx, config);
     // What the boot will need is checked before the lease is taken: a create
     // that cannot boot must not hold an address while it fails.
     if (body.start !== false) await this.#preflight(config);
@@ -262,6 +265,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
       driverArgs,
     });
     await assertUsable(hypervisor);
+    await assertHostCanHonour(this.ctx, config);
 
     row = this.setState(name, "starting", {
       desired: "running",
@@ -276,6 +280,12 @@ export class VmService implements VmServiceApi, VmLifecycle {
     try {
       if (spec.net) await network.ensureTap({ name: spec.net.tap, bridge: options.bridge });
       await this.applyNetPolicy(row, config);
+      const seed = await prepareSeed(this.ctx, config, row, spec.runtimeDir);
+      if (seed) spec.disks.push(seed);
+      const pci = pciAddresses(config);
+      if (pci.length > 0 && this.ctx.pci) {
+        spec.pciDevices = (await this.ctx.pci.bind(name, pci)).map((b) => b.address);
+      }
       await hypervisor.prepare(spec);
       proc = await hypervisor.boot(spec);
       this.procs.set(name, proc);
@@ -313,6 +323,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
       this.#stopping.delete(name);
     }
     await network?.deleteTap(row.tap).catch((e) => problems.push(`tap: ${message(e)}`));
+    await this.ctx.pci?.restore(name).catch((e) => problems.push(`pci: ${message(e)}`));
     if (problems.length > 0) log.error("start rollback incomplete", { vm: name, problems });
     this.setState(name, "stopped", {
       pid: null,
@@ -345,6 +356,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
     }
     if (row.state === "crashed") {
       await network?.deleteTap(row.tap);
+      await this.ctx.pci?.restore(name);
       row = this.setState(name, "stopped", { desired: "stopped" });
       events.publish("vm.stopped", "vm", name, { from: "crashed" });
       return row;
@@ -375,6 +387,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
         }
       }
       await network?.deleteTap(row.tap);
+      await this.ctx.pci?.restore(name);
     } catch (error) {
       this.procs.delete(name);
       this.setState(name, "crashed", { last_error: `stop failed: ${message(error)}`, pid: null });
@@ -427,6 +440,7 @@ export class VmService implements VmServiceApi, VmLifecycle {
     const name = row.name;
     if (row.state !== "deleting") this.setState(name, "deleting", { desired: "stopped" });
     await network?.deleteTap(row.tap);
+    await this.ctx.pci?.restore(name);
     await hypervisor?.destroy({
       name,
       runtimeDir: vmRuntimeDir(options, name),

@@ -17,6 +17,7 @@
  */
 import { VolantError } from "../../errors.ts";
 import type { VmSpec } from "../../service/ports.ts";
+import { chVfioArgs } from "../vfio/vmm_args.ts";
 
 /** Paths the spec does not carry. */
 export interface ChArgsOptions {
@@ -86,6 +87,7 @@ export function buildChArgs(spec: VmSpec, o: ChArgsOptions): string[] {
   if (spec.vsock) {
     args.push("--vsock", `cid=${spec.vsock.cid},socket=${plain(o.vsockSocket, "runtimeDir")}`);
   }
+  args.push(...chVfioArgs(spec.pciDevices ?? []));
   args.push("--cmdline", spec.cmdline);
   return args;
 }

@@ -115,19 +115,22 @@ export class SysfsPassthrough implements PciPassthrough {
   }
 
   async bind(vm: string, addresses: readonly string[]): Promise<PciBinding[]> {
+    // A VM that crashed still holds its devices: keep what they were bound to first.
+    const earlier = new Map((await this.#load(vm)).map((b) => [b.address, b.original_driver]));
     const done: PciBinding[] = [];
     try {
       for (const raw of addresses) {
         const address = normalizeAddress(raw);
         const dir = `${this.#sysfs}/bus/pci/devices/${address}`;
-        const original = await linkName(`${dir}/driver`);
+        const current = await linkName(`${dir}/driver`);
+        const original = earlier.has(address) ? earlier.get(address)! : current;
         done.push({ address, original_driver: original });
         // Recorded before acting: a crash half-way still knows what to give back.
         await this.#save(vm, done);
-        if (original === VFIO) continue;
+        if (current === VFIO) continue;
         await this.#write(`${dir}/driver_override`, VFIO);
-        if (original) {
-          await this.#write(`${this.#sysfs}/bus/pci/drivers/${original}/unbind`, address);
+        if (current) {
+          await this.#write(`${this.#sysfs}/bus/pci/drivers/${current}/unbind`, address);
         }
         await this.#write(`${this.#sysfs}/bus/pci/drivers/${VFIO}/bind`, address);
         const now = await linkName(`${dir}/driver`);

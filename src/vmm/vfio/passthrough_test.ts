@@ -161,3 +161,13 @@ Deno.test("vfio: a bind that fails half-way gives back what it took", async () =
     assert.equal(await fake.driverOf(NIC.address), "igb");
   });
 });
+
+Deno.test("vfio: binding again after a crash keeps the first original driver", async () => {
+  await withHost({}, async (fake, pci) => {
+    await pci.bind("vm1", [NIC.address]);
+    const again = await pci.bind("vm1", [NIC.address]);
+    assert.deepEqual(again, [{ address: NIC.address, original_driver: "igb" }]);
+    await pci.restore("vm1");
+    assert.equal(await fake.driverOf(NIC.address), "igb");
+  });
+});
