@@ -113,6 +113,8 @@ export class Kestrel {
       }
       s.network = await configureNetwork(boot, {
         bind: (from, to) => this.#mounts.bind(from, to),
+        tracker: this.tracker,
+        console: o.console,
       });
       mark(s, "network");
       const n = s.network;

@@ -36,6 +36,8 @@ export const CMDLINE_KEYS = {
   agentDevice: "volant.agent_device",
   /** 1 = spawn a root shell on the console (off unless asked for). */
   debugShell: "volant.debug_shell",
+  /** `dhcp` = eth0 gets its address by DHCP (no `volant.ip`). */
+  network: "volant.network",
 } as const;
 
 function bytesToBase64Url(bytes: Uint8Array): string {

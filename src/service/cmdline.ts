@@ -89,6 +89,7 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
       input.gateway,
     ]);
   }
+  if (input.network === "dhcp") pairs.push([CMDLINE_KEYS.network, "dhcp"]);
   if (input.dns && input.dns.length > 0) pairs.push([CMDLINE_KEYS.dns, input.dns.join(",")]);
   if (input.mtu !== undefined) pairs.push([CMDLINE_KEYS.mtu, String(input.mtu)]);
   pairs.push(
