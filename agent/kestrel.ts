@@ -17,6 +17,7 @@ import { HealthMonitor, joinUrl } from "./health.ts";
 import { loadManifest } from "./manifest_load.ts";
 import { MountTable } from "./mounts.ts";
 import { configureNetwork } from "./network.ts";
+import { handOffSeed } from "./cloud_init_seed.ts";
 import { watchPowerButton } from "./power_button.ts";
 import { Reaper } from "./reaper.ts";
 import { type AgentState, mark, newState } from "./state.ts";
@@ -123,6 +124,9 @@ export class Kestrel {
           (n.gateway ? ` via ${n.gateway}` : "") + (n.mtu ? ` mtu ${n.mtu}` : "") +
           (n.hostname ? `, hostname ${n.hostname}` : ""),
       );
+      // A cidata disk for a guest whose kernel cannot mount FAT: cloud-init gets it as a seed dir.
+      const seed = handOffSeed();
+      if (seed) this.#say(`cloud-init: NoCloud seed from /dev/${seed} in /var/lib/cloud/seed/nocloud`);
       if (boot.debugShell) {
         this.#shell = new DebugShell(this.tracker, o.console);
         this.#shell.start();
