@@ -28,6 +28,7 @@ import {
   qemuCheck,
 } from "./checks_guest.ts";
 import { ipForwardCheck, netnsBridgeCheck, nftablesCheck, tunCheck } from "./checks_net.ts";
+import { seedToolsCheck, vfioCheck } from "./checks_fields.ts";
 
 export * from "./check.ts";
 export { checkArtifact } from "./checks_guest.ts";
@@ -48,4 +49,6 @@ export const DEFAULT_CHECKS: readonly Check[] = [
   diskCheck,
   daemonCheck,
   socketCheck,
+  vfioCheck,
+  seedToolsCheck,
 ];

@@ -472,6 +472,27 @@ export const SystemInfoSchema = z.object({
 });
 export type SystemInfo = z.infer<typeof SystemInfoSchema>;
 
+/** One host PCI device a VM could be given (VFIO), with its IOMMU group. */
+export const PciDeviceSchema = z.object({
+  address: z.string().describe("DDDD:BB:DD.F"),
+  vendor: z.string().describe("vendor id, 4 hex digits"),
+  device: z.string().describe("device id, 4 hex digits"),
+  class: z.string().describe("PCI class, 6 hex digits"),
+  driver: z.string().nullable(),
+  iommu_group: z.int().nullable(),
+  /** Every device of the group: all must be passed together (or already be on vfio-pci). */
+  group_devices: z.array(z.string()),
+});
+
+/** GET /api/v1/system/pci: whether this host can pass devices, and the candidates. */
+export const PciListSchema = z.object({
+  available: z.boolean(),
+  /** Why not, when not available. */
+  reason: z.string().optional(),
+  items: z.array(PciDeviceSchema),
+});
+export type PciList = z.infer<typeof PciListSchema>;
+
 // ---------------------------------------------------------------- plugin actions
 
 /** An action's JSON payload (POST .../actions/{action} body): a JSON object. */
