@@ -126,7 +126,9 @@ export class Kestrel {
       );
       // A cidata disk for a guest whose kernel cannot mount FAT: cloud-init gets it as a seed dir.
       const seed = handOffSeed();
-      if (seed) this.#say(`cloud-init: NoCloud seed from /dev/${seed} in /var/lib/cloud/seed/nocloud`);
+      if (seed) {
+        this.#say(`cloud-init: NoCloud seed from /dev/${seed} in /var/lib/cloud/seed/nocloud`);
+      }
       if (boot.debugShell) {
         this.#shell = new DebugShell(this.tracker, o.console);
         this.#shell.start();

@@ -86,7 +86,8 @@ async function packageList(): Promise<string[]> {
 /** The cloud-init rootfs image (built once per package list, cached). */
 async function cloudInitRootfs(): Promise<string> {
   const pkgs = await packageList();
-  const key = createHash("sha256").update(pkgs.join(" ") + CLOUD_CFG + "pyc").digest("hex").slice(0, 16);
+  const hash = createHash("sha256").update(`${pkgs.join(" ")}\n${CLOUD_CFG}\npyc`);
+  const key = hash.digest("hex").slice(0, 16);
   const out = join(CACHE, "cloud-init-rootfs", `${key}.img`);
   try {
     await Deno.stat(out);
@@ -133,7 +134,15 @@ async function cloudInitRootfs(): Promise<string> {
     // What the packages' postinst (py3compile) would do: without .pyc files every
     // cloud-init stage recompiles its modules, minutes under TCG.
     await sh(["chroot", stage, "/usr/bin/python3", "-m", "compileall", "-q", "/usr/lib/python3"]);
-    await sh(["chroot", stage, "/usr/bin/python3", "-m", "compileall", "-q", "/usr/lib/python3.11"]);
+    await sh([
+      "chroot",
+      stage,
+      "/usr/bin/python3",
+      "-m",
+      "compileall",
+      "-q",
+      "/usr/lib/python3.11",
+    ]);
     await Deno.mkdir(join(CACHE, "cloud-init-rootfs"), { recursive: true });
     const tmp = `${out}.tmp`;
     await sh(["mke2fs", "-q", "-t", "ext4", "-d", stage, "-L", "rootfs", tmp, "400M"]);
