@@ -39,7 +39,11 @@ export function qemuVfioArgs(addresses: readonly string[], machine: "microvm" | 
   return checked(addresses).flatMap((a) => ["-device", `vfio-pci,host=${a}`]);
 }
 
-/** One `--device path=...` per device (CH needs the flag repeated, one device each). */
+/**
+ * `--device path=... [path=...]`: one flag, one value per device (CH's `--device` takes
+ * several values, like `--disk`; repeating the flag needs v52+).
+ */
 export function chVfioArgs(addresses: readonly string[], sysfs = "/sys"): string[] {
-  return checked(addresses).flatMap((a) => ["--device", `path=${sysfs}/bus/pci/devices/${a}/`]);
+  if (addresses.length === 0) return [];
+  return ["--device", ...checked(addresses).map((a) => `path=${sysfs}/bus/pci/devices/${a}/`)];
 }

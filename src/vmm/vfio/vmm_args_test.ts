@@ -23,9 +23,11 @@ Deno.test("vfio args: microvm is refused naming machine; a bad address names its
   );
 });
 
-Deno.test("vfio args: Cloud Hypervisor gets --device path=<sysfs device dir>", () => {
-  assert.deepEqual(chVfioArgs(["0000:01:00.0"]), [
+Deno.test("vfio args: Cloud Hypervisor gets one --device with a path=<sysfs device dir> per device", () => {
+  assert.deepEqual(chVfioArgs(["0000:01:00.0", "0000:01:00.1"]), [
     "--device",
     "path=/sys/bus/pci/devices/0000:01:00.0/",
+    "path=/sys/bus/pci/devices/0000:01:00.1/",
   ]);
+  assert.deepEqual(chVfioArgs([]), []);
 });
