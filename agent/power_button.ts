@@ -30,11 +30,15 @@ async function watchDevice(path: string, onPress: () => void): Promise<void> {
   }
 }
 
-/** Watches every /dev/input/event* (in `dir`); returns the devices watched. */
+/**
+ * Watches every /dev/input/event* (in `dir`); returns the devices watched.
+ * `onEnd` is told when a device's watch ends (EOF or error), for tests.
+ */
 export function watchPowerButton(
   onPress: () => void,
   onError: (message: string) => void,
   dir = "/dev/input",
+  onEnd: (path: string) => void = () => {},
 ): string[] {
   const devices: string[] = [];
   try {
@@ -45,7 +49,9 @@ export function watchPowerButton(
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   for (const path of devices) {
-    watchDevice(path, onPress).catch((e) => onError(`${path}: ${(e as Error).message}`));
+    watchDevice(path, onPress)
+      .catch((e) => onError(`${path}: ${(e as Error).message}`))
+      .finally(() => onEnd(path));
   }
   return devices;
 }

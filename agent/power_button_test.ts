@@ -33,6 +33,7 @@ Deno.test("watchPowerButton: calls back on a press read from an event device", a
     let presses = 0;
     const errors: string[] = [];
     const pressed = Promise.withResolvers<void>();
+    const ended = Promise.withResolvers<void>();
     const devices = watchPowerButton(
       () => {
         presses++;
@@ -40,6 +41,7 @@ Deno.test("watchPowerButton: calls back on a press read from an event device", a
       },
       (m) => errors.push(m),
       dir,
+      () => ended.resolve(),
     );
     assertEquals(devices, [fifo]);
     const w = await Deno.open(fifo, { write: true });
@@ -50,7 +52,7 @@ Deno.test("watchPowerButton: calls back on a press read from an event device", a
     await w.write(batch);
     await pressed.promise;
     w.close(); // EOF ends the watcher
-    await new Promise((r) => setTimeout(r, 50));
+    await ended.promise; // every byte read: a second press would have been counted by now
     assertEquals(presses, 1);
     assertEquals(errors, []);
   } finally {

@@ -5,6 +5,7 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
 import { validationHook } from "./middleware/validation.ts";
 import type { ApiEnv } from "./types.ts";
 
@@ -28,4 +29,22 @@ export function json<T>(schema: T): { "application/json": { schema: T } } {
  */
 export function rawResponse(response: Response): never {
   return response as never;
+}
+
+/**
+ * Documents event data shapes for SSE clients (the events route carries them
+ * as `data`): `vm.stopped` -> component `VmStoppedEventData`.
+ */
+export function registerEventData(
+  app: OpenAPIHono<ApiEnv>,
+  schemas: Readonly<Record<string, z.ZodType>>,
+): void {
+  for (const [type, schema] of Object.entries(schemas)) {
+    const id = type.replace(/(^|[._])([a-z])/g, (_, __, c: string) => c.toUpperCase());
+    app.openAPIRegistry.registerComponent(
+      "schemas",
+      `${id}EventData`,
+      z.toJSONSchema(schema, { target: "openapi-3.0" }) as Record<string, unknown>,
+    );
+  }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import type { Clock } from "./lifecycle/clock.ts";
 import type { Resolver } from "./guarded_fetch.ts";
 import type { EventBus } from "./events.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
@@ -33,4 +34,6 @@ export interface ServiceContext {
   resolve: Resolver;
   log: Logger;
   now: () => Date;
+  /** Timers (restart backoff, health polling) and `now`; tests inject a manual one. */
+  clock: Clock;
 }

@@ -13,13 +13,15 @@ Deno.test("events: replay from an id, then live, no gaps, filter applies", async
     const ac = new AbortController();
     const sub = bus.subscribe({ after: 1, filter: { types: ["vm.*"] }, signal: ac.signal });
     const seen: number[] = [];
+    const replayed = Promise.withResolvers<void>();
     const done = (async () => {
       for await (const e of sub) {
         seen.push(e.id);
+        if (seen.length === 1) replayed.resolve();
         if (seen.length === 3) ac.abort();
       }
     })();
-    await new Promise((r) => setTimeout(r, 10));
+    await replayed.promise; // the backlog is read: what follows is live
     bus.publish("plugin.removed", "plugin", "p");
     bus.publish("vm.stopping", "vm", "a");
     bus.publish("vm.stopped", "vm", "a");

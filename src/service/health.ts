@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { type Clock, sleep, systemClock } from "./lifecycle/clock.ts";
 import type { GuestAgent } from "./ports.ts";
 
 export interface HealthPollOptions {
@@ -12,6 +13,8 @@ export interface HealthPollOptions {
   timeoutMs: number;
   intervalMs: number;
   signal: AbortSignal;
+  /** Whose time the timeout and interval run on (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Resolves `healthy` or `unhealthy` (with the last reason); rejects only when aborted. */
@@ -20,13 +23,15 @@ export async function pollHealth(
   ip: string,
   opts: HealthPollOptions,
 ): Promise<{ health: "healthy" | "unhealthy"; detail?: string; attempts: number }> {
-  const deadline = Date.now() + opts.timeoutMs;
+  const clock = opts.clock ?? systemClock;
+  const ms = () => clock.now().getTime();
+  const deadline = ms() + opts.timeoutMs;
   let attempts = 0;
   let detail: string | undefined;
   while (true) {
     opts.signal.throwIfAborted();
     attempts++;
-    const left = deadline - Date.now();
+    const left = deadline - ms();
     const h = await guest.health(ip, {
       url: opts.url,
       timeoutMs: Math.max(100, Math.min(2000, left)),
@@ -34,17 +39,7 @@ export async function pollHealth(
     });
     if (h.ok) return { health: "healthy", attempts };
     detail = h.detail ?? (h.status ? `HTTP ${h.status}` : undefined);
-    if (Date.now() + opts.intervalMs > deadline) return { health: "unhealthy", detail, attempts };
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        opts.signal.removeEventListener("abort", onAbort);
-        resolve();
-      }, opts.intervalMs);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(opts.signal.reason);
-      };
-      opts.signal.addEventListener("abort", onAbort, { once: true });
-    });
+    if (ms() + opts.intervalMs > deadline) return { health: "unhealthy", detail, attempts };
+    await sleep(clock, opts.intervalMs, opts.signal);
   }
 }

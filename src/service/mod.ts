@@ -28,6 +28,10 @@ import { KeyService } from "./keys.ts";
 import { PluginService } from "./plugins.ts";
 import { SystemService } from "./system.ts";
 import { VmService } from "./vms.ts";
+import { systemClock } from "./lifecycle/clock.ts";
+import { LifecycleCore } from "./lifecycle/core.ts";
+import { VmOperations } from "./lifecycle/operations.ts";
+import { Supervisor } from "./supervisor.ts";
 
 export type * from "./contracts.ts";
 export type { ServiceDeps, ServiceOptions } from "./options.ts";
@@ -42,7 +46,10 @@ export { VmService } from "./vms.ts";
 /** Builds every service over the given adapters; call `start()` once, `close()` at shutdown. */
 export function createServices(deps: ServiceDeps): Services {
   const options = resolveOptions(deps.options);
-  const now = deps.now ?? (() => new Date());
+  const base = deps.clock ?? systemClock;
+  // `now` alone (older callers) overrides the clock's wall time, not its timers.
+  const clock = deps.now ? { ...base, now: deps.now } : base;
+  const now = () => clock.now();
   const events = new EventBus(deps.store, now, options.eventRetention);
   const ctx: ServiceContext = {
     store: deps.store,
@@ -58,11 +65,15 @@ export function createServices(deps: ServiceDeps): Services {
     resolve: deps.resolve ?? systemResolve,
     log: deps.log ?? silentLogger,
     now,
+    clock,
   };
   const ipam = new Ipam(deps.store.leases, planPool(options.subnet, options.pool));
   const keys = new KeyService(ctx);
   const plugins = new PluginService(ctx, keys.store);
-  const vms = new VmService(ctx, ipam, () => plugins.collectGarbage());
+  // The lifecycle core sits below both the VM service and the supervisor.
+  const ops = new VmOperations(new LifecycleCore(ctx), ipam, () => plugins.collectGarbage());
+  const supervisor = new Supervisor(ops);
+  const vms = new VmService(ops, ipam);
   const system = new SystemService(ctx, ipam);
   const deployments = createDeployments({
     store: deps.store,
@@ -87,14 +98,14 @@ export function createServices(deps: ServiceDeps): Services {
       if (temps > 0) ctx.log.info("removed partial downloads", { count: temps });
       await plugins.collectGarbage();
       events.prune();
-      const { adopted, lost } = await vms.supervisor.reconcile();
+      const { adopted, lost } = await supervisor.reconcile();
       ctx.log.info("reconciled VMs", { adopted, lost });
       // After adoption: the controller sees the VMs as they really are.
       deployments.controller.start();
     },
     async close() {
       await deployments.controller.stop();
-      vms.supervisor.close();
+      supervisor.close();
     },
   };
 }

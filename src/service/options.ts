@@ -17,6 +17,7 @@ import type {
 } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
 import type { Logger } from "../log/mod.ts";
+import type { Clock } from "./lifecycle/clock.ts";
 import type { DownloadLimits, Resolver } from "./guarded_fetch.ts";
 import type { ControllerOptions } from "./deployments/controller.ts";
 
@@ -109,6 +110,8 @@ export interface ServiceDeps {
   resolve?: Resolver;
   log?: Logger;
   now?: () => Date;
+  /** Timers and time for supervision (default: the system clock; tests pass a manual one). */
+  clock?: Clock;
 }
 
 /** Options with every default filled in. */

@@ -1,17 +1,21 @@
 /**
  * Supervision: watches VMM exits, applies each VM's restart policy with
  * backoff and a cap, polls guest health, and at daemon start reconciles rows
- * that say a VMM should exist (adopt it, or record that it is gone).
+ * that say a VMM should exist (adopt it, or record that it is gone). It acts
+ * only through the lifecycle core (state changes, locks, stop intent) and its
+ * operations; its timers run on the core's clock.
  *
  * @module
  */
+import type { LifecycleCore, Supervision } from "./lifecycle/core.ts";
+import type { VmOperations } from "./lifecycle/operations.ts";
+import type { TimerId } from "./lifecycle/clock.ts";
 import type { VmExit, VmProcess } from "./ports.ts";
 import { pollHealth } from "./health.ts";
 import { volantHealthUrl } from "./volant_boot.ts";
 import { RestartBudget, wantsRestart } from "./restart_policy.ts";
 import { ACTIVE_STATES } from "./state_machine.ts";
 import type { VmRow } from "./store_port.ts";
-import type { VmLifecycle } from "./vms.ts";
 import { vmRuntimeDir } from "./vm_spec.ts";
 
 function describeExit(exit: VmExit): string {
@@ -24,19 +28,41 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export class Supervisor {
-  readonly #vms: VmLifecycle;
+const LOST = "VMM was not running when volantd started";
+
+export class Supervisor implements Supervision {
+  readonly #core: LifecycleCore;
+  readonly #ops: VmOperations;
   readonly #budgets = new Map<string, RestartBudget>();
-  readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #timers = new Map<string, TimerId>();
   readonly #health = new Map<string, AbortController>();
   #closed = false;
 
-  constructor(vms: VmLifecycle) {
-    this.#vms = vms;
+  constructor(ops: VmOperations) {
+    this.#ops = ops;
+    this.#core = ops.core;
+    this.#core.supervision = this;
   }
 
   get #ctx() {
-    return this.#vms.ctx;
+    return this.#core.ctx;
+  }
+
+  // ------------------------------------------------------------ Supervision
+
+  booted(row: VmRow, proc: VmProcess, polled: boolean): void {
+    this.watch(row.name, proc);
+    if (polled) this.pollHealth(row);
+  }
+
+  halting(name: string): void {
+    this.stopHealth(name);
+  }
+
+  forget(name: string): void {
+    this.cancelRestart(name);
+    this.stopHealth(name);
+    this.#budgets.delete(name);
   }
 
   // ------------------------------------------------------------ exits
@@ -52,67 +78,63 @@ export class Supervisor {
   }
 
   async #onExit(name: string, proc: VmProcess, exit: VmExit): Promise<void> {
-    if (this.#closed || exit.requested || this.#vms.stopRequested(name)) return;
-    if (this.#vms.procs.get(name) !== proc) return;
-    const { store, network, events, log } = this.#ctx;
-    let clean = false;
-    const handled = await this.#vms.locked(name, async () => {
-      if (this.#vms.procs.get(name) !== proc) return false;
-      this.#vms.procs.delete(name);
+    const core = this.#core;
+    if (this.#closed || core.intent.wasAsked(name, exit)) return;
+    if (core.process(name) !== proc) return;
+    const { network, log } = this.#ctx;
+    await core.locked(name, async () => {
+      if (core.process(name) !== proc) return;
+      core.untrack(name, proc);
       this.stopHealth(name);
-      const row = store.vms.get(name);
-      if (!row || row.state !== "running" && row.state !== "starting") return false;
+      const row = core.find(name);
+      if (!row || row.state !== "running" && row.state !== "starting") return;
       // A guest reboot (Cloud Hypervisor reboots in place) is a crash, not a power-off.
-      clean = exit.code === 0 && exit.signal === null && !exit.guest;
+      const clean = exit.code === 0 && exit.signal === null && !exit.guest;
       await network?.deleteTap(row.tap).catch((error) =>
         log.warn("cannot delete TAP after exit", { vm: name, error })
       );
-      const common = {
-        pid: null,
-        pid_start_time: null,
-        serial_socket: null,
-        health: "unknown" as const,
-      };
       if (clean) {
-        this.#vms.setState(name, "stopped", { ...common, last_error: null });
-        events.publish("vm.stopped", "vm", name, { reason: "guest powered off", code: 0 });
+        core.transition(name, "stopped", {
+          type: "vm.stopped",
+          data: { cause: "guest_power_off", reason: "guest powered off", code: 0 },
+        }, { last_error: null });
       } else {
-        this.#vms.setState(name, "crashed", { ...common, last_error: describeExit(exit) });
-        events.publish("vm.crashed", "vm", name, {
-          code: exit.code,
-          signal: exit.signal,
-          pid: proc.pid,
-        });
+        const reason = describeExit(exit);
+        core.transition(name, "crashed", {
+          type: "vm.crashed",
+          data: { cause: "exit", reason, code: exit.code, signal: exit.signal, pid: proc.pid },
+        }, { last_error: reason });
       }
-      return true;
+      // In the same synchronous step as the event: whoever sees vm.crashed or
+      // vm.stopped also sees the restart decision (vm.restarting, its timer).
+      this.#afterExit(name, clean);
     });
-    if (handled) this.#afterExit(name, clean);
   }
 
   /** Applies the restart policy after an exit or a failed automatic restart. */
   #afterExit(name: string, clean: boolean): void {
     if (this.#closed) return;
-    const { store, events, options, now } = this.#ctx;
-    const row = store.vms.get(name);
+    const core = this.#core;
+    const { options } = this.#ctx;
+    const row = core.find(name);
     if (!row || row.desired !== "running" || !wantsRestart(row.restart_policy, clean)) return;
     let budget = this.#budgets.get(name);
     if (!budget) this.#budgets.set(name, budget = new RestartBudget(options.restart));
-    const decision = budget.next(now().getTime());
+    const decision = budget.next(core.clock.now().getTime());
     if (!decision.allowed) {
-      store.vms.update(name, { last_error: decision.reason }, now().toISOString());
-      events.publish("vm.failed", "vm", name, {
-        reason: decision.reason,
-        attempt: decision.attempt,
+      core.update(name, { last_error: decision.reason });
+      core.publish(name, {
+        type: "vm.failed",
+        data: { cause: "restart_limit", reason: decision.reason, attempt: decision.attempt },
       });
       return;
     }
-    events.publish("vm.restarting", "vm", name, {
-      attempt: decision.attempt,
-      delay_ms: decision.delayMs,
-      policy: row.restart_policy,
+    core.publish(name, {
+      type: "vm.restarting",
+      data: { attempt: decision.attempt, delay_ms: decision.delayMs, policy: row.restart_policy },
     });
     this.cancelRestart(name);
-    const timer = setTimeout(() => {
+    const timer = core.clock.setTimeout(() => {
       this.#timers.delete(name);
       this.#restartNow(name).catch((error) =>
         this.#ctx.log.error("automatic restart failed", { vm: name, error })
@@ -123,12 +145,12 @@ export class Supervisor {
 
   async #restartNow(name: string): Promise<void> {
     let failed = false;
-    await this.#vms.locked(name, async () => {
-      const row = this.#ctx.store.vms.get(name);
+    await this.#core.locked(name, async () => {
+      const row = this.#core.find(name);
       if (this.#closed || !row || row.desired !== "running") return;
       if (row.state !== "crashed" && row.state !== "stopped") return;
       try {
-        await this.#vms.startLocked(name, true);
+        await this.#ops.start(name, true);
       } catch (error) {
         this.#ctx.log.warn("automatic restart did not boot", { vm: name, error: message(error) });
         failed = true;
@@ -140,39 +162,41 @@ export class Supervisor {
   /** Drops a pending automatic restart; `resetBudget` after an explicit user action. */
   cancelRestart(name: string, resetBudget = false): void {
     const timer = this.#timers.get(name);
-    if (timer !== undefined) clearTimeout(timer);
+    if (timer !== undefined) this.#core.clock.clearTimeout(timer);
     this.#timers.delete(name);
     if (resetBudget) this.#budgets.get(name)?.reset();
-  }
-
-  forget(name: string): void {
-    this.cancelRestart(name);
-    this.stopHealth(name);
-    this.#budgets.delete(name);
   }
 
   // ------------------------------------------------------------ health
 
   pollHealth(row: VmRow): void {
-    const { guest, store, events, options, now, log } = this.#ctx;
+    const { guest, store, options, log } = this.#ctx;
     if (!guest || this.#closed) return;
+    const core = this.#core;
     this.stopHealth(row.name);
     const ac = new AbortController();
     this.#health.set(row.name, ac);
     const url = volantHealthUrl(row, store.configs.get(row.id)?.config.manifest);
-    pollHealth(guest, row.ip, { ...options.health, url, signal: ac.signal }).then((result) => {
-      if (ac.signal.aborted) return;
-      this.#health.delete(row.name);
-      const current = store.vms.get(row.name);
-      if (!current || current.state !== "running" || current.pid !== row.pid) return;
-      store.vms.update(row.name, { health: result.health }, now().toISOString());
-      events.publish(result.health === "healthy" ? "vm.healthy" : "vm.unhealthy", "vm", row.name, {
-        attempts: result.attempts,
-        ...(result.detail ? { detail: result.detail } : {}),
+    pollHealth(guest, row.ip, { ...options.health, url, signal: ac.signal, clock: core.clock })
+      .then((result) => {
+        if (ac.signal.aborted) return;
+        this.#health.delete(row.name);
+        const current = core.find(row.name);
+        if (!current || current.state !== "running" || current.pid !== row.pid) return;
+        core.update(row.name, { health: result.health });
+        const data = {
+          attempts: result.attempts,
+          ...(result.detail ? { detail: result.detail } : {}),
+        };
+        core.publish(
+          row.name,
+          result.health === "healthy"
+            ? { type: "vm.healthy", data }
+            : { type: "vm.unhealthy", data },
+        );
+      }, (error) => {
+        if (!ac.signal.aborted) log.warn("health polling failed", { vm: row.name, error });
       });
-    }, (error) => {
-      if (!ac.signal.aborted) log.warn("health polling failed", { vm: row.name, error });
-    });
   }
 
   stopHealth(name: string): void {
@@ -188,7 +212,7 @@ export class Supervisor {
    * if it was stopping); finish interrupted deletes; sweep stray TAPs.
    */
   async reconcile(): Promise<{ adopted: string[]; lost: string[] }> {
-    const { store, hypervisor, network, events, options, log } = this.#ctx;
+    const { store, hypervisor, network, log } = this.#ctx;
     const adopted: string[] = [];
     const lost: string[] = [];
     const rows = store.vms.inStates([...ACTIVE_STATES, "deleting"]);
@@ -201,76 +225,11 @@ export class Supervisor {
       return { adopted, lost };
     }
     for (const stale of rows) {
-      await this.#vms.locked(stale.name, async () => {
-        const row = store.vms.get(stale.name);
-        if (!row) return;
-        let proc: VmProcess | null = null;
-        try {
-          proc = await hypervisor.adopt(row.name, vmRuntimeDir(options, row.name));
-        } catch (error) {
-          log.warn("adopt failed", { vm: row.name, error });
-        }
-        if (row.state === "deleting") {
-          if (proc) await hypervisor.kill(proc);
-          await this.#vms.finishDelete(row, "finished after daemon restart");
-          return;
-        }
-        if (proc) {
-          adopted.push(row.name);
-          this.#vms.procs.set(row.name, proc);
-          const patch = {
-            pid: proc.pid,
-            pid_start_time: proc.startTime,
-            serial_socket: proc.serialSocket,
-          };
-          if (row.state === "stopping") {
-            await this.#vms.finishStop(
-              store.vms.update(row.name, patch, this.#ctx.now().toISOString()),
-              options.stopGraceMs,
-            );
-            return;
-          }
-          const config = store.configs.get(row.id)?.config;
-          if (config) {
-            await this.#vms.applyNetPolicy(row, config).catch((error: unknown) =>
-              log.error("cannot re-apply the network policy of an adopted VM", {
-                vm: row.name,
-                error,
-              })
-            );
-          }
-          const updated = this.#vms.setState(row.name, "running", patch);
-          events.publish("vm.adopted", "vm", row.name, { pid: proc.pid, was: row.state });
-          this.watch(row.name, proc);
-          const mode = store.configs.get(row.id)?.config.network?.mode ?? "bridged";
-          if (mode === "bridged") this.pollHealth(updated);
-          return;
-        }
-        lost.push(row.name);
-        await network?.deleteTap(row.tap).catch((error) =>
-          log.warn("cannot delete TAP of a lost VM", { vm: row.name, error })
-        );
-        const common = {
-          pid: null,
-          pid_start_time: null,
-          serial_socket: null,
-          health: "unknown" as const,
-        };
-        if (row.state === "stopping") {
-          this.#vms.setState(row.name, "stopped", common);
-          events.publish("vm.stopped", "vm", row.name, { reason: "VMM gone after daemon restart" });
-        } else {
-          this.#vms.setState(row.name, "crashed", {
-            ...common,
-            last_error: "VMM was not running when volantd started",
-          });
-          events.publish("vm.crashed", "vm", row.name, {
-            reason: "VMM was not running when volantd started",
-          });
-        }
-      });
-      if (lost.includes(stale.name) && stale.state !== "stopping") {
-        this.#afterExit(stale.name, false);
+      const outcome = await this.#core.locked(stale.name, () => this.#reconcileOne(stale.name));
+      if (outcome === "adopted") adopted.push(stale.name);
+      if (outcome === "lost") {
+        lost.push(stale.name);
+        if (stale.state !== "stopping") this.#afterExit(stale.name, false);
       }
     }
     if (network) {
@@ -284,9 +243,70 @@ export class Supervisor {
     return { adopted, lost };
   }
 
+  /** One row, lock held: adopt, finish, or record it lost. */
+  async #reconcileOne(name: string): Promise<"adopted" | "lost" | "finished" | "gone"> {
+    const core = this.#core;
+    const { store, network, options, log } = this.#ctx;
+    const hypervisor = this.#ctx.hypervisor!;
+    const row = core.find(name);
+    if (!row) return "gone";
+    let proc: VmProcess | null = null;
+    try {
+      proc = await hypervisor.adopt(name, vmRuntimeDir(options, name));
+    } catch (error) {
+      log.warn("adopt failed", { vm: name, error });
+    }
+    if (row.state === "deleting") {
+      const vmm = proc;
+      if (vmm) await core.intent.during(name, () => hypervisor.kill(vmm));
+      await this.#ops.remove(row, "finished after daemon restart");
+      return "finished";
+    }
+    if (proc) {
+      core.track(name, proc);
+      const patch = {
+        pid: proc.pid,
+        pid_start_time: proc.startTime,
+        serial_socket: proc.serialSocket,
+      };
+      if (row.state === "stopping") {
+        await this.#ops.finishStop(core.update(name, patch), options.stopGraceMs);
+        return "adopted";
+      }
+      const config = store.configs.get(row.id)?.config;
+      if (config) {
+        await this.#ops.applyNetPolicy(row, config).catch((error: unknown) =>
+          log.error("cannot re-apply the network policy of an adopted VM", { vm: name, error })
+        );
+      }
+      const updated = core.transition(name, "running", {
+        type: "vm.adopted",
+        data: { pid: proc.pid, was: row.state },
+      }, patch);
+      const polled = (config?.network?.mode ?? "bridged") === "bridged";
+      this.booted(updated, proc, polled);
+      return "adopted";
+    }
+    await network?.deleteTap(row.tap).catch((error) =>
+      log.warn("cannot delete TAP of a lost VM", { vm: name, error })
+    );
+    if (row.state === "stopping") {
+      core.transition(name, "stopped", {
+        type: "vm.stopped",
+        data: { cause: "daemon_restart", reason: "VMM gone after daemon restart" },
+      });
+    } else {
+      core.transition(name, "crashed", {
+        type: "vm.crashed",
+        data: { cause: "lost", reason: LOST },
+      }, { last_error: LOST });
+    }
+    return "lost";
+  }
+
   close(): void {
     this.#closed = true;
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const timer of this.#timers.values()) this.#core.clock.clearTimeout(timer);
     this.#timers.clear();
     for (const ac of this.#health.values()) ac.abort();
     this.#health.clear();

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { isVolantError } from "../errors.ts";
 import { parseCmdline } from "../manifest/mod.ts";
 import { createServices } from "./mod.ts";
-import { serviceFixture, waitFor } from "./testing/fixture.ts";
+import { serviceFixture, until } from "./testing/fixture.ts";
+import { ManualClock } from "./testing/manual_clock.ts";
 
 const types = (f: { services: { events: { list(o: object): { type: string }[] } } }) =>
   f.services.events.list({ limit: 10_000 }).map((e) => e.type);
@@ -245,13 +246,16 @@ Deno.test("100 concurrent creates get 100 distinct addresses; exhaustion names t
 });
 
 Deno.test("crash: crashed + vm.crashed; on-failure restarts with backoff up to the cap", async () => {
+  const clock = new ManualClock();
   const f = await serviceFixture({
     options: { restart: { maxRestarts: 2, baseDelayMs: 5, windowMs: 60_000 } },
+    deps: { clock },
   });
+  const events = f.services.events;
   try {
     await f.services.vms.create({ name: "never", plugin: "web" });
     f.hv.crash("never", 1);
-    await waitFor(() => f.services.vms.get("never").state === "crashed", 2000, "crashed");
+    await until(events, () => f.services.vms.get("never").state === "crashed", 2000, "crashed");
     assert.match(f.services.vms.get("never").last_error ?? "", /exited with code 1/);
     assert.equal(f.net.taps.size, 0, "a crashed VM's TAP is removed");
 
@@ -259,7 +263,10 @@ Deno.test("crash: crashed + vm.crashed; on-failure restarts with backoff up to t
     for (let i = 1; i <= 2; i++) {
       const pid = f.services.vms.get("r").pid;
       f.hv.crash("r", null, "SIGKILL");
-      await waitFor(
+      await clock.waitForTimers(1); // the backoff is scheduled: let it run out
+      clock.runAll();
+      await until(
+        events,
         () => {
           const v = f.services.vms.get("r");
           return v.state === "running" && v.pid !== pid;
@@ -270,7 +277,7 @@ Deno.test("crash: crashed + vm.crashed; on-failure restarts with backoff up to t
       assert.equal(f.services.vms.get("r").restarts, i);
     }
     f.hv.crash("r", 1);
-    await waitFor(() => types(f).includes("vm.failed"), 2000, "restart limit");
+    await until(events, () => types(f).includes("vm.failed"), 2000, "restart limit");
     assert.equal(f.services.vms.get("r").state, "crashed");
     assert.match(f.services.vms.get("r").last_error ?? "", /restart limit reached: 2 restarts/);
     const rEvents = f.services.events.list({ filter: { resource: "r" }, limit: 1000 }).map((e) =>
@@ -282,8 +289,10 @@ Deno.test("crash: crashed + vm.crashed; on-failure restarts with backoff up to t
     // A clean guest power-off is `stopped`, and on-failure does not restart it.
     await f.services.vms.create({ name: "p", plugin: "web", restart_policy: "on-failure" });
     f.hv.crash("p", 0);
-    await waitFor(() => f.services.vms.get("p").state === "stopped", 2000, "stopped");
-    await new Promise((r) => setTimeout(r, 50));
+    await until(events, () => f.services.vms.get("p").state === "stopped", 2000, "stopped");
+    // The restart decision is made with the exit's event: no timer means no restart.
+    assert.equal(clock.pending, 0);
+    clock.runAll();
     assert.equal(f.services.vms.get("p").state, "stopped");
   } finally {
     await f.close();
@@ -306,7 +315,7 @@ Deno.test("daemon restart: running VMs are adopted, a vanished one is crashed, t
     assert.ok(!f.net.taps.has(b.vms.get("v2").tap), "the lost VM's TAP is removed");
     // Adopted VMs are watched: a crash is noticed by the new instance.
     f.hv.crash("v3", 2);
-    await waitFor(() => b.vms.get("v3").state === "crashed", 2000, "v3 crashed");
+    await until(b.events, () => b.vms.get("v3").state === "crashed", 2000, "v3 crashed");
     for (const n of ["v1", "v2", "v3"]) await b.vms.delete(n);
     assert.equal(f.hv.running.size, 0);
     assert.equal(f.net.taps.size, 0);
@@ -417,15 +426,14 @@ Deno.test("random concurrent start/stop/restart/delete/crash: only clean errors,
         // Only expected refusals: a state that does not allow the action.
         assert.ok(isVolantError(e, "conflict"), String(e));
       }));
-      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 1));
+      // Let the operations queued so far interleave with the next ones.
+      if (i % 20 === 0) await ops[ops.length - 1];
     }
     await Promise.all(ops);
     for (const name of names) {
-      // Settle pending automatic restarts, then delete.
-      await new Promise((r) => setTimeout(r, 10));
+      // A pending automatic restart is cancelled by the delete, or runs before it (the lock).
       await f.services.vms.delete(name);
     }
-    await new Promise((r) => setTimeout(r, 30));
     assert.equal(f.hv.running.size, 0, "no VMM left");
     assert.equal(f.net.taps.size, 0, "no TAP left");
     assert.equal(f.store.leases.count(), 0, "no lease left");
@@ -463,7 +471,8 @@ Deno.test("crash: a guest reboot the driver ended (exit 0, guest=reboot) is a cr
     await f.services.vms.create({ name: "rb", plugin: "web", restart_policy: "on-failure" });
     const pid = f.services.vms.get("rb").pid;
     f.hv.crash("rb", 0, null, "reboot");
-    await waitFor(
+    await until(
+      f.services.events,
       () => {
         const v = f.services.vms.get("rb");
         return v.state === "running" && v.pid !== pid;
@@ -477,7 +486,12 @@ Deno.test("crash: a guest reboot the driver ended (exit 0, guest=reboot) is a cr
     // With policy never it stays crashed, saying why.
     await f.services.vms.create({ name: "rn", plugin: "web" });
     f.hv.crash("rn", 0, null, "reboot");
-    await waitFor(() => f.services.vms.get("rn").state === "crashed", 2000, "crashed");
+    await until(
+      f.services.events,
+      () => f.services.vms.get("rn").state === "crashed",
+      2000,
+      "crashed",
+    );
     assert.match(f.services.vms.get("rn").last_error ?? "", /guest rebooted/);
   } finally {
     await f.close();

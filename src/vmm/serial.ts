@@ -42,11 +42,17 @@ export async function tailSerialLog(
 export async function* followSerialLog(
   path: string,
   signal: AbortSignal,
-  opts: { fromStart?: boolean; pollMs?: number } = {},
+  opts: {
+    fromStart?: boolean;
+    pollMs?: number;
+    /** Told once the start offset is taken: bytes appended after it will be yielded. */
+    onFollowing?: () => void;
+  } = {},
 ): AsyncGenerator<Uint8Array> {
   const f = await Deno.open(path, { read: true });
   try {
     let offset = opts.fromStart ? 0 : (await f.stat()).size;
+    opts.onFollowing?.();
     const buf = new Uint8Array(64 * 1024);
     while (!signal.aborted) {
       const size = (await f.stat()).size;

@@ -20,16 +20,27 @@ Deno.test("followSerialLog yields appended bytes until aborted, and restarts aft
   const ac = new AbortController();
   try {
     await Deno.writeTextFile(p, "old\n");
-    const it = followSerialLog(p, ac.signal, { pollMs: 20 });
+    const following = Promise.withResolvers<void>();
+    const it = followSerialLog(p, ac.signal, { pollMs: 20, onFollowing: following.resolve });
     const got: string[] = [];
+    let arrived: { text: string; resolve: () => void } | undefined;
+    /** Resolves once everything read so far ends with `text`. */
+    const until = (text: string) =>
+      new Promise<void>((resolve) => {
+        arrived = { text, resolve };
+        if (got.join("").endsWith(text)) resolve();
+      });
     const reader = (async () => {
-      for await (const c of it) got.push(new TextDecoder().decode(c));
+      for await (const c of it) {
+        got.push(new TextDecoder().decode(c));
+        if (arrived && got.join("").endsWith(arrived.text)) arrived.resolve();
+      }
     })();
-    await new Promise((r) => setTimeout(r, 60));
+    await following.promise;
     await Deno.writeTextFile(p, "new1\n", { append: true });
-    await new Promise((r) => setTimeout(r, 100));
+    await until("new1\n");
     await Deno.writeTextFile(p, "t\n"); // truncation + rewrite, like a trim
-    await new Promise((r) => setTimeout(r, 100));
+    await until("t\n");
     ac.abort();
     await reader;
     assertEquals(got.join(""), "new1\nt\n");

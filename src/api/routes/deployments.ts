@@ -7,7 +7,6 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
-import { z } from "zod";
 import { VolantError } from "../../errors.ts";
 import {
   CreateDeploymentBodySchema,
@@ -17,7 +16,7 @@ import {
   PatchDeploymentBodySchema,
 } from "../../manifest/deployment.ts";
 import type { DeploymentServiceApi } from "../../service/contracts.ts";
-import { json, newRouter } from "../router.ts";
+import { json, newRouter, registerEventData } from "../router.ts";
 import { NameParam, problems } from "../schemas.ts";
 
 const tags = ["deployments"];
@@ -104,14 +103,7 @@ const remove = createRoute({
 export function deploymentRoutes(service?: DeploymentServiceApi) {
   const app = newRouter();
   // Event data shapes, for SSE clients (the events route carries them as `data`).
-  for (const [type, schema] of Object.entries(DeploymentEventData)) {
-    const id = type.replace(/(^|[._])([a-z])/g, (_, __, c: string) => c.toUpperCase());
-    app.openAPIRegistry.registerComponent(
-      "schemas",
-      `${id}EventData`,
-      z.toJSONSchema(schema, { target: "openapi-3.0" }) as Record<string, unknown>,
-    );
-  }
+  registerEventData(app, DeploymentEventData);
   const svc = (): DeploymentServiceApi => {
     if (!service) {
       throw new VolantError("not_implemented", "deployments are not enabled in this server");

@@ -9,8 +9,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { VolantError } from "../../errors.ts";
+import { VmEventData } from "../../manifest/vm_events.ts";
 import type { EventBusApi, EventFilter } from "../../service/contracts.ts";
-import { newRouter } from "../router.ts";
+import { newRouter, registerEventData } from "../router.ts";
 import { EventList, EventStreamQuery, problems } from "../schemas.ts";
 import { sseComment, sseEvent, sseRetry } from "../sse.ts";
 import type { ApiLogger } from "../types.ts";
@@ -30,7 +31,8 @@ const stream = createRoute({
     200: {
       description:
         "`text/event-stream` frames `id: <n>` / `event: <type>` / `data: <Event JSON>`; " +
-        "or an EventList when follow=false",
+        "or an EventList when follow=false. An event's `data` has the shape of its type's " +
+        "`<Type>EventData` component (e.g. `vm.stopped` -> `VmStoppedEventData`).",
       content: {
         "text/event-stream": { schema: z.string() },
         "application/json": { schema: EventList },
@@ -50,6 +52,8 @@ export interface EventRouteOptions {
 /** The events router. */
 export function eventRoutes(events: EventBusApi, options: EventRouteOptions) {
   const app = newRouter();
+  // Data shapes of the vm.* events, for SSE clients (deployment.* ones: the deployments router).
+  registerEventData(app, VmEventData);
   app.openapi(stream, (c) => {
     const q = c.req.valid("query");
     const header = c.req.valid("header")["last-event-id"];

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { VM_EVENT_TYPES } from "../../manifest/vm_events.ts";
 import { apiFixture, installPlugin } from "../testing/fixtures.ts";
 
 /** Reads SSE frames from a response until `until` is satisfied or the timeout hits. */
@@ -93,6 +94,23 @@ Deno.test("events: SSE has id/event lines, resumes from Last-Event-ID, sends hea
     const bad = await f.unix("/api/v1/events", { headers: { "last-event-id": "abc" } });
     assert.equal(bad.status, 400);
     assert.equal((await bad.json()).errors[0].field, "header.last-event-id");
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("events: the OpenAPI document shows the data schema of every vm.* event", async () => {
+  const f = await apiFixture();
+  try {
+    const doc = await (await f.unix("/api/v1/openapi.json")).json();
+    const schemas = doc.components.schemas as Record<string, { required?: string[] }>;
+    for (const type of VM_EVENT_TYPES) {
+      const id = type.replace(/(^|[._])([a-z])/g, (_, __, c: string) => c.toUpperCase());
+      assert.ok(schemas[`${id}EventData`], `${type} -> ${id}EventData`);
+    }
+    assert.deepEqual(schemas.VmStoppedEventData.required, ["cause"]);
+    const stream = doc.paths["/api/v1/events"].get.responses["200"].description as string;
+    assert.match(stream, /VmStoppedEventData/);
   } finally {
     await f.close();
   }

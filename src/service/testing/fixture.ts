@@ -9,7 +9,7 @@ import { openStore, type SqliteStore } from "../../store/mod.ts";
 import type { PluginRecord } from "../../manifest/api.ts";
 import { parseManifest } from "../../manifest/mod.ts";
 import { createServices } from "../mod.ts";
-import type { Services } from "../contracts.ts";
+import type { EventBusApi, Services } from "../contracts.ts";
 import type { ServiceDeps, ServiceOptions } from "../options.ts";
 import { FakeHypervisor, FakeNetwork } from "./fake_ports.ts";
 
@@ -117,5 +117,31 @@ export async function waitFor(pred: () => boolean, ms = 3000, what = "condition"
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Resolves once `pred` holds, re-checking it on every event published (every
+ * state change publishes one): the test waits on the event itself, not on a
+ * poll interval. `ms` only bounds a test that would otherwise hang.
+ */
+export async function until(
+  events: EventBusApi,
+  pred: () => boolean,
+  ms = 5000,
+  what = "condition",
+): Promise<void> {
+  const after = events.lastId();
+  if (pred()) return;
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  try {
+    for await (const _ of events.subscribe({ after, signal: ac.signal })) {
+      if (pred()) return;
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
   }
 }
