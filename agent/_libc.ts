@@ -209,6 +209,45 @@ export function waitpidNoHang(pid: number): number {
   return rc < 0 ? -errno(l) : rc;
 }
 
+/** How an adopted child ended, as Deno reports a Deno.Command's status. */
+export interface WaitStatus {
+  code: number;
+  signal: Deno.Signal | null;
+}
+
+const SIGNAL_NAMES: Record<number, Deno.Signal> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  11: "SIGSEGV",
+  12: "SIGUSR2",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+};
+
+/** A raw wait status decoded like Deno does: code 128+n for signal n. */
+export function decodeWaitStatus(raw: number): WaitStatus {
+  const sig = raw & 0x7f;
+  if (sig === 0) return { code: (raw >> 8) & 0xff, signal: null };
+  return { code: 128 + sig, signal: SIGNAL_NAMES[sig] ?? null };
+}
+
+/** waitpid(pid, &status, WNOHANG): null when nothing to reap yet (or no such child). */
+export function waitpidStatus(pid: number): WaitStatus | null {
+  const l = libc();
+  const status = new Uint8Array(4);
+  const rc = l.waitpid(pid, status, WNOHANG);
+  if (rc !== pid) return null;
+  return decodeWaitStatus(new DataView(status.buffer).getInt32(0, true));
+}
+
 export function socket(domain: number, type: number, protocol: number, object: string): number {
   const l = libc();
   return check(l, l.socket(domain, type, protocol), "socket", object);

@@ -60,7 +60,11 @@ function status(state: AgentState): Response {
         ready_after_ms: h.lastReadyAfterMs,
       }
       : { state: "down" },
-    boot: { mode: state.bootMode, timings_ms: state.timings },
+    boot: {
+      mode: state.bootMode,
+      timings_ms: state.timings,
+      workload_first: state.workloadFirst ?? null,
+    },
     network: state.network,
   });
 }

@@ -7,9 +7,31 @@
  *
  * @module
  */
+import type { WaitStatus } from "./_libc.ts";
 
 export class ChildTracker {
   readonly #pids = new Set<number>();
+  /** Children Deno did not spawn (the workload the shim started): the reaper reaps them. */
+  readonly #adopted = new Map<number, (status: WaitStatus) => void>();
+
+  /**
+   * Registers `pid`, a child this process inherited; the promise settles with
+   * its status once the reaper reaps it. Register before the reaper starts.
+   */
+  adopt(pid: number): Promise<WaitStatus> {
+    return new Promise((resolve) => this.#adopted.set(pid, resolve));
+  }
+
+  isAdopted(pid: number): boolean {
+    return this.#adopted.has(pid);
+  }
+
+  /** The reaper reaped adopted `pid`: hand over its status. */
+  settle(pid: number, status: WaitStatus): void {
+    const resolve = this.#adopted.get(pid);
+    this.#adopted.delete(pid);
+    resolve?.(status);
+  }
 
   add(pid: number): void {
     this.#pids.add(pid);

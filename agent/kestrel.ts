@@ -1,7 +1,9 @@
 /**
  * The boot sequence and lifecycle of kestrel. As PID 1 in the guest:
  * cmdline -> manifest -> HTTP API -> (switch root) -> network -> workload ->
- * health -> ready; SIGTERM/SIGINT/power button -> graceful stop -> sync ->
+ * health -> ready; when the shim already started the workload ("workload
+ * first", adopt.ts) kestrel adopts it as run 1 instead of spawning it, and
+ * skips the switch root the shim did; SIGTERM/SIGINT/power button -> graceful stop -> sync ->
  * unmount -> poweroff. Any fatal error prints one `kestrel: fatal: ...` line
  * and powers off. Not PID 1 ("host mode": tests, benchmarks) it never mounts,
  * touches the network or reboots: "poweroff" becomes process exit.
@@ -26,6 +28,8 @@ import { sleep, within } from "./timeout.ts";
 import { KESTREL_VERSION } from "./version.ts";
 import { buildWorkloadSpec } from "./workload_spec.ts";
 import { createApiHandler } from "./api.ts";
+import { openInheritedPipe, type ShimHandoff, uptimeMs } from "./adopt.ts";
+import type { AdoptedRun } from "./supervisor.ts";
 import { VolantError } from "../src/errors.ts";
 
 export interface KestrelOptions {
@@ -45,6 +49,8 @@ export interface KestrelOptions {
   etcDir?: string;
   /** Host mode: what "poweroff" does (default Deno.exit). */
   exit?: (code: number) => void;
+  /** What the shim already did (workload started, root switched); see adopt.ts. */
+  handoff?: ShimHandoff | null;
 }
 
 /** Hard bound on the whole shutdown sequence: after it, power off regardless. */
@@ -96,7 +102,10 @@ export class Kestrel {
     }
     mark(s, "cmdline");
     this.#reaper = new Reaper(this.tracker, o.console);
-    if (o.pid1 || o.subreaper) {
+    const reaping = o.pid1 || o.subreaper === true;
+    // Registered before the reaper starts, so a workload that already died is reaped for us.
+    const adopted = reaping ? this.#adopt(o.handoff) : undefined;
+    if (reaping) {
       if (!o.pid1) libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1);
       this.#reaper.start();
     }
@@ -107,7 +116,11 @@ export class Kestrel {
     checkBaseUrl(manifest.workload.base_url, o.apiPort ?? 8080);
     mark(s, "manifest");
     if (o.pid1) {
-      if (wantsRootfs(boot, manifest)) {
+      if (o.handoff?.rootSwitched) {
+        this.#mounts.rootSwitchedByShim(boot.rootfsDevice);
+        s.bootMode = "rootfs";
+        mark(s, "rootfs");
+      } else if (wantsRootfs(boot, manifest)) {
         await this.#mounts.switchRoot(boot.rootfsDevice, boot.rootfsFstype, o.console);
         s.bootMode = "rootfs";
         mark(s, "rootfs");
@@ -157,6 +170,7 @@ export class Kestrel {
         health.begin();
       },
       onExit: () => health.workloadExited(),
+      adopt: adopted,
     });
     s.supervisor = supervisor;
     supervisor.start();
@@ -187,6 +201,24 @@ export class Kestrel {
       );
     }
     mark(this.state, "api");
+    if (this.state.workloadFirst) this.state.workloadFirst.agent_joined_uptime_ms = uptimeMs();
+  }
+
+  /** Takes over the workload the shim started, if it did (workload first). */
+  #adopt(handoff: ShimHandoff | null | undefined): AdoptedRun | undefined {
+    if (handoff?.pid === undefined) return undefined;
+    let output: ReadableStream<Uint8Array> | null = null;
+    try {
+      if (handoff.fd !== undefined) output = openInheritedPipe(handoff.fd);
+    } catch (e) {
+      this.#say(`workload output pipe: ${(e as Error).message}`);
+    }
+    this.state.workloadFirst = {
+      pid: handoff.pid,
+      workload_started_uptime_ms: handoff.startedUptimeMs,
+      agent_started_uptime_ms: uptimeMs(),
+    };
+    return { pid: handoff.pid, status: this.tracker.adopt(handoff.pid), output };
   }
 
   #installShutdownTriggers(): void {

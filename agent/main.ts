@@ -12,6 +12,7 @@
  */
 import { stderrConsole } from "./console.ts";
 import { Kestrel } from "./kestrel.ts";
+import { parseHandoff, SHIM_ENV } from "./adopt.ts";
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -24,6 +25,9 @@ export async function main(args: string[]): Promise<Kestrel> {
   const cmdline = pid1
     ? Deno.readTextFileSync("/proc/cmdline")
     : flag(args, "--cmdline") ?? Deno.env.get("KESTREL_CMDLINE") ?? "";
+  // Only PID 1 inherits the shim's children; the variable must not reach the workload's restarts.
+  const handoff = pid1 ? parseHandoff(Deno.env.get(SHIM_ENV)) : null;
+  if (pid1) Deno.env.delete(SHIM_ENV);
   const port = flag(args, "--port");
   const stop = flag(args, "--stop-timeout-ms");
   const kestrel = new Kestrel({
@@ -34,6 +38,7 @@ export async function main(args: string[]): Promise<Kestrel> {
     apiPort: pid1 || port === undefined ? 8080 : Number(port),
     subreaper: args.includes("--subreaper"),
     stopTimeoutMs: stop === undefined ? undefined : Number(stop),
+    handoff,
   });
   // Anything that escapes the boot sequence is fatal, never a silent hang or a crash loop.
   globalThis.addEventListener("unhandledrejection", (e) => {

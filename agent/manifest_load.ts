@@ -6,10 +6,10 @@
  * @module
  */
 import { CMDLINE_KEYS, decodeManifestValue } from "../src/manifest/cmdline.ts";
-import { parseManifest } from "../src/manifest/validate.ts";
 import type { PluginManifest } from "../src/manifest/plugin.ts";
 import { isVolantError, VolantError } from "../src/errors.ts";
 import { gunzip } from "./inflate.ts";
+import { liteManifest } from "./manifest_lite.ts";
 
 const KEY = CMDLINE_KEYS.manifest;
 
@@ -77,6 +77,26 @@ export function fastDecode(value: string): string | null {
   }
 }
 
+/**
+ * The full schema (zod), loaded only when the lite check cannot decide: it
+ * words the error, or accepts what the lite check does not know. Beside this
+ * module in the source tree, beside kestrel.js (as manifest_full.js) in the
+ * agent image; a computed specifier keeps it out of kestrel's bundle.
+ */
+async function fullValidator(): Promise<(json: unknown) => PluginManifest> {
+  const file = import.meta.url.endsWith(".ts") ? "./manifest_full.ts" : "./manifest_full.js";
+  const url = new URL(file, import.meta.url).href;
+  try {
+    return ((await import(url)) as typeof import("./manifest_full.ts")).parseManifest;
+  } catch (e) {
+    throw new VolantError(
+      "invalid_input",
+      `${KEY} needs the full validator, which did not load (${url}): ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+}
+
 export async function loadManifest(value: string | undefined): Promise<PluginManifest> {
   if (value === undefined || value.trim() === "") {
     throw new VolantError("invalid_input", `${KEY} is missing from the kernel command line`, {
@@ -93,6 +113,9 @@ export async function loadManifest(value: string | undefined): Promise<PluginMan
       cause: e,
     });
   }
+  const lite = liteManifest(json);
+  if (lite) return lite;
+  const parseManifest = await fullValidator();
   try {
     return parseManifest(json);
   } catch (e) {

@@ -79,6 +79,11 @@ export class MountTable {
     console.line(`switched root to ${dev} (${fstype})`);
   }
 
+  /** The shim already switched root to `device` (workload first): poweroff still makes it read-only. */
+  rootSwitchedByShim(_device: string): void {
+    this.#rootDisk = true;
+  }
+
   /** Detaches kestrel's own mounts (newest first) and makes a root disk read-only. */
   unmountAll(console: ConsoleSink): void {
     for (const target of this.#mine.splice(0).reverse()) {

@@ -4,7 +4,9 @@
  * an untracked zombie is reaped with waitpid(pid); a tracked one (a child Deno
  * itself waits on) is left alone, and since waitid would keep reporting it,
  * the remaining zombies are found in /proc (state Z, parent = us). No loop
- * ever waits or spins: when nothing is waitable it returns at once.
+ * ever waits or spins: when nothing is waitable it returns at once. Adopted
+ * children (ChildTracker.adopt: the workload the shim started) are reaped
+ * here with their status, which goes to whoever adopted them.
  *
  * @module
  */
@@ -35,10 +37,12 @@ export class Reaper {
     this.#sweepMs = sweepMs;
   }
 
+  /** Listens for SIGCHLD and reaps what already exited (an adopted child that died early). */
   start(): void {
     Deno.addSignalListener("SIGCHLD", this.#listener);
     this.#timer = setInterval(this.#listener, this.#sweepMs);
     Deno.unrefTimer(this.#timer as unknown as number);
+    this.reapNow();
   }
 
   stop(): void {
@@ -47,6 +51,13 @@ export class Reaper {
   }
 
   #reap(pid: number): boolean {
+    if (this.#tracker.isAdopted(pid)) {
+      const status = libc.waitpidStatus(pid);
+      if (status === null) return false;
+      this.reaped++;
+      this.#tracker.settle(pid, status);
+      return true;
+    }
     const rc = libc.waitpidNoHang(pid);
     if (rc === pid) {
       this.reaped++;

@@ -36,6 +36,18 @@ export interface AgentState {
   timings: Record<string, number>;
   network: NetworkStatus | null;
   shuttingDown: boolean;
+  /** Set when the shim started the workload before kestrel (guest uptimes in ms). */
+  workloadFirst?: WorkloadFirst;
+}
+
+/** When the workload started (by the shim) and when kestrel joined, as guest uptime. */
+export interface WorkloadFirst {
+  pid: number;
+  workload_started_uptime_ms?: number;
+  /** When kestrel's boot sequence ran (the adoption). */
+  agent_started_uptime_ms?: number;
+  /** When kestrel's API listened. */
+  agent_joined_uptime_ms?: number;
 }
 
 /** A fresh state with nothing known yet. */

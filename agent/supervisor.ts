@@ -12,6 +12,25 @@ import { RingBuffer } from "./ring_buffer.ts";
 import type { ChildTracker } from "./child_tracker.ts";
 import type { WorkloadSpec } from "./workload_spec.ts";
 import { sleep, TIMED_OUT, within } from "./timeout.ts";
+import type { WaitStatus } from "./_libc.ts";
+
+/**
+ * A workload started before kestrel (by the shim, "workload first"): its pid
+ * (its own session and group), its exit status (from the reaper) and its
+ * stdout+stderr pipe (null when there is none). It is run 1; restarts spawn
+ * as usual.
+ */
+export interface AdoptedRun {
+  pid: number;
+  status: Promise<WaitStatus>;
+  output: ReadableStream<Uint8Array> | null;
+}
+
+/** What one run is while it lasts: a pid and how it will end. */
+interface LiveRun {
+  pid: number;
+  status: Promise<WaitStatus>;
+}
 
 export type WorkloadState =
   | "starting"
@@ -50,6 +69,8 @@ export interface SupervisorOptions {
   onExit?: (exit: ExitInfo) => void;
   /** Time origin for the spawn timing (performance.now() at kestrel start). */
   t0?: number;
+  /** Run 1 is this already running workload instead of a spawn. */
+  adopt?: AdoptedRun;
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = {
@@ -93,7 +114,7 @@ export class Supervisor {
   readonly #opts: SupervisorOptions;
   readonly #backoff: BackoffOptions;
   readonly #stop = new AbortController();
-  #child: Deno.ChildProcess | null = null;
+  #child: LiveRun | null = null;
   #loop: Promise<void> | null = null;
 
   constructor(spec: WorkloadSpec, opts: SupervisorOptions) {
@@ -151,9 +172,16 @@ export class Supervisor {
       this.state = "starting";
       const started = performance.now();
       let exit: ExitInfo;
-      let child: Deno.ChildProcess | null = null;
+      let child: LiveRun | null = null;
+      const adopted = run === 0 ? this.#opts.adopt : undefined;
       try {
-        child = this.#spawn();
+        if (adopted) child = adopted;
+        else {
+          const spawned = this.#spawn();
+          child = { pid: spawned.pid, status: spawned.status };
+          this.#pump(spawned.stdout).catch((e) => say(`workload stdout: ${(e as Error).message}`));
+          this.#pump(spawned.stderr).catch((e) => say(`workload stderr: ${(e as Error).message}`));
+        }
       } catch (e) {
         this.lastError = `spawn ${this.#spec.command}: ${(e as Error).message}`;
         say(`workload failed to start: ${this.lastError}`);
@@ -167,9 +195,14 @@ export class Supervisor {
           this.firstSpawnMs = performance.now() - (this.#opts.t0 ?? 0);
         }
         this.#opts.onStart?.(child.pid, run);
-        say(`workload started: pid ${child.pid} (${this.#spec.command}), run ${run + 1}`);
-        this.#pump(child.stdout).catch((e) => say(`workload stdout: ${(e as Error).message}`));
-        this.#pump(child.stderr).catch((e) => say(`workload stderr: ${(e as Error).message}`));
+        say(
+          adopted
+            ? `workload adopted: pid ${child.pid} (${this.#spec.command}, started by the shim), run 1`
+            : `workload started: pid ${child.pid} (${this.#spec.command}), run ${run + 1}`,
+        );
+        if (adopted?.output) {
+          this.#pump(adopted.output).catch((e) => say(`workload output: ${(e as Error).message}`));
+        }
         const status = await child.status;
         this.#opts.tracker.delete(child.pid);
         this.#child = null;

@@ -141,16 +141,31 @@ async function statStamp(path: string): Promise<string> {
   return `${path} ${st.size} ${st.mtime?.getTime()}`;
 }
 
+/** agent/manifest_full.ts beside the entry, if there (a separately bundled, lazily loaded module). */
+async function fullValidatorEntry(entry: string): Promise<string | null> {
+  const path = join(dirname(entry), "manifest_full.ts");
+  return await exists(path) ? path : null;
+}
+
+/** Every C source and header of shim/, sorted. */
+async function shimSources(): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(SHIM_DIR)) if (/\.[ch]$/.test(e.name)) out.push(e.name);
+  return out.sort();
+}
+
 /** The cache key: every input that changes the three artifacts. */
 async function cacheKey(o: AgentBuildOptions, deno: string, libs: Map<string, string>) {
   const parts = [LAYOUT_VERSION, `epoch ${o.epoch ?? 0}`, `kestrel ${o.kestrel.kind}`];
   if (o.compile) parts.push("compile");
   if (o.kestrel.kind === "entry") parts.push(...await entryInputs(o.kestrel.path));
+  const full = o.kestrel.kind === "entry" ? await fullValidatorEntry(o.kestrel.path) : null;
+  if (full) parts.push(...await entryInputs(full));
   else parts.push(sha256(await Deno.readFile(o.kestrel.path)));
   if (o.kestrel.kind !== "compiled") parts.push(await statStamp(deno));
   for (const [name, path] of [...libs].sort()) parts.push(`${name} ${await statStamp(path)}`);
   parts.push(sha256(await Deno.readFile(BUSYBOX)));
-  for (const f of ["init.c", "launcher.c", "fail.h", "Makefile"]) {
+  for (const f of [...await shimSources(), "Makefile"]) {
     parts.push(`${f} ${sha256(await Deno.readFile(join(SHIM_DIR, f)))}`);
   }
   for (const f of ["scripts/agent_image.ts", "scripts/cpio_newc.ts", "src/builder/ext4_pin.ts"]) {
@@ -213,6 +228,13 @@ async function buildTree(
         join(tree, "kestrel.js"),
         o.kestrel.path,
       ]);
+      // kestrel loads the zod validator from here only when its lite check cannot decide.
+      const full = await fullValidatorEntry(o.kestrel.path);
+      if (full) {
+        const out = join(tree, "manifest_full.js");
+        await run(Deno.execPath(), ["bundle", "--quiet", "--platform", "deno", "-o", out, full]);
+        await Deno.chmod(out, 0o644);
+      }
     }
   }
   if (o.compile && o.kestrel.kind !== "compiled") await tryCompile(o, tree);
@@ -251,6 +273,9 @@ async function tryCompile(o: AgentBuildOptions, tree: string) {
   log("agent: kestrel compiled with deno compile");
 }
 
+/** The V8 flags the launcher (shim/launcher.c V8_FLAGS) runs kestrel with; the warm-up must match. */
+export const KESTREL_V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+
 const DENO_CACHES = ["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"];
 
 /**
@@ -269,6 +294,7 @@ async function warmDenoDir(root: string, log: (line: string) => void) {
   const out = await new Deno.Command("/usr/bin/unshare", {
     args: ["-rn", "/usr/sbin/chroot", root, `${a}/lib/ld-linux-x86-64.so.2`, "--library-path"]
       .concat([`${a}/lib`, `${a}/bin/deno`, "run", "-A", "--no-config", "--no-lock"])
+      .concat([KESTREL_V8_FLAGS])
       .concat([`${a}/kestrel.js`]),
     clearEnv: true,
     env: { DENO_DIR: `${a}/deno_dir`, HOME: "/tmp", NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },

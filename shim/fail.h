@@ -24,7 +24,7 @@ static void put_str(int fd, const char *s) {
 
 /* Writes "<prog>: <what>: <strerror(err)>\n" (err 0 = no suffix). Falls back
  * to /dev/kmsg when fd 2 is not usable (no console yet). */
-static void say(const char *prog, const char *what, int err) {
+__attribute__((unused)) static void say(const char *prog, const char *what, int err) {
 	char line[512];
 	line[0] = '\0';
 	strncat(line, prog, sizeof line - 1);
@@ -47,7 +47,7 @@ static void say(const char *prog, const char *what, int err) {
 	}
 }
 
-static _Noreturn void fail(const char *prog, const char *what, int err) {
+__attribute__((unused)) static _Noreturn void fail(const char *prog, const char *what, int err) {
 	say(prog, what, err);
 	if (getpid() == 1) {
 		sync();

@@ -3,8 +3,15 @@
  * 0-2, then execs the custom init named by /.volant_init if there is one,
  * else kestrel: /bin/kestrel when the initramfs carries a compiled
  * agent, otherwise the agent image (/dev/<volant.agent_device>, default vda)
- * mounted read-only at /volant/agent. Any failure prints one line naming what
- * failed and powers the VM off. */
+ * mounted read-only at /volant/agent.
+ *
+ * Workload first: with `volant.run` on the cmdline (the workload, pre-decoded
+ * by volantd) the shim first switches root if the workload lives on the
+ * rootfs, brings the network up and starts the workload, then execs kestrel
+ * with VOLANT_SHIM="pid=<pid> fd=<log pipe> t=<CLOCK_BOOTTIME ms> root=<0|1>"
+ * so kestrel adopts it (agent/adopt.ts). If any of that cannot be done exactly
+ * as kestrel would, one line says why and kestrel does it as before. Any other
+ * failure prints one line naming what failed and powers the VM off. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,8 +23,8 @@
 #include <unistd.h>
 
 #include "fail.h"
+#include "shim.h"
 
-#define PROG "volant-shim"
 #define AGENT_DIR "/volant/agent"
 #define AGENT_KESTREL AGENT_DIR "/kestrel"
 #define LOCAL_KESTREL "/bin/kestrel"
@@ -91,6 +98,51 @@ static int wait_for(const char *path, int ms) {
 	return 0;
 }
 
+/* Switch root (if the workload is on the rootfs), network, workload; sets
+ * VOLANT_SHIM for kestrel. Returns quietly after one line when it cannot. */
+static void workload_first(int agent_mounted) {
+	const char *text = boot_arg("volant.run");
+	if (!text || !*text) return;
+	static struct run_spec spec;
+	static char why[256], env[300];
+	int root = 0;
+	if (run_spec_decode(text, &spec, why, sizeof why) != 0) goto skip;
+	if (spec.switch_root) {
+		if (!agent_mounted) {
+			snprintf(why, sizeof why, "rootfs workload without the agent image: left to kestrel");
+			goto skip;
+		}
+		const char *dev = boot_arg("volant.rootfs_device");
+		const char *fstype = boot_arg("volant.rootfs_fstype");
+		int rc = switch_root(dev && *dev ? dev : "vdb", fstype && *fstype ? fstype : "ext4", why,
+		                     sizeof why);
+		if (rc == -2) fail(PROG, why, 0);
+		if (rc != 0) goto skip;
+		root = 1;
+	}
+	if (net_up(why, sizeof why) != 0) goto skip;
+	struct timespec now;
+	int log_fd = -1;
+	pid_t pid = workload_start(&spec, &log_fd, why, sizeof why);
+	if (pid < 0) goto skip;
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	/* fd 3 without close-on-exec survives the exec of kestrel. */
+	if (log_fd != 3) {
+		if (dup2(log_fd, 3) < 0) fail(PROG, "cannot move the workload's log pipe to fd 3", errno);
+		close(log_fd);
+	} else {
+		fcntl(3, F_SETFD, 0);
+	}
+	snprintf(env, sizeof env, "pid=%d fd=3 t=%lld root=%d", (int)pid,
+	         (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, root);
+	setenv("VOLANT_SHIM", env, 1);
+	return;
+skip:
+	if (root) setenv("VOLANT_SHIM", "root=1", 1);
+	snprintf(env, sizeof env, "workload-first skipped: %s", why);
+	say(PROG, env, 0);
+}
+
 static void exec_kestrel(const char *path, char **argv) {
 	argv[0] = "kestrel";
 	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
@@ -135,7 +187,11 @@ int main(int argc, char **argv) {
 	mount_fs("tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "mode=1777");
 
 	exec_custom_init_if_any();
-	if (access(LOCAL_KESTREL, X_OK) == 0) exec_kestrel(LOCAL_KESTREL, argv);
+	boot_args_load();
+	if (access(LOCAL_KESTREL, X_OK) == 0) {
+		workload_first(0);
+		exec_kestrel(LOCAL_KESTREL, argv);
+	}
 
 	char dev_name[33];
 	char dev[48];
@@ -152,5 +208,6 @@ int main(int argc, char **argv) {
 		snprintf(msg, sizeof msg, "cannot mount %s on %s", dev, AGENT_DIR);
 		fail(PROG, msg, errno);
 	}
+	workload_first(1);
 	exec_kestrel(AGENT_KESTREL, argv);
 }

@@ -370,6 +370,8 @@ export const EVENT_TYPES = [
   "vm.running",
   "vm.healthy",
   "vm.unhealthy",
+  "vm.workload_started",
+  "vm.agent_joined",
   "vm.stopping",
   "vm.stopped",
   "vm.crashed",

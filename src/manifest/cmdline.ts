@@ -38,6 +38,8 @@ export const CMDLINE_KEYS = {
   debugShell: "volant.debug_shell",
   /** `dhcp` = eth0 gets its address by DHCP (no `volant.ip`). */
   network: "volant.network",
+  /** The workload pre-decoded for the shim (run_spec.ts): it starts it before kestrel. */
+  run: "volant.run",
 } as const;
 
 function bytesToBase64Url(bytes: Uint8Array): string {

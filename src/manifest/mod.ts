@@ -15,3 +15,4 @@ export * from "./names.ts";
 export * from "./plugin.ts";
 export * from "./validate.ts";
 export * from "./cmdline.ts";
+export * from "./run_spec.ts";

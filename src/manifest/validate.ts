@@ -8,6 +8,7 @@ import type { FieldProblem } from "../errors.ts";
 import { VolantError } from "../errors.ts";
 import { type PluginManifest, PluginManifestSchema } from "./plugin.ts";
 import { dropVolantEmpties } from "./volant_compat.ts";
+import { normalizeManifest } from "./normalize.ts";
 
 /** Dotted path for a zod issue path: `disks.0.name`. */
 function dotted(path: readonly PropertyKey[]): string {
@@ -80,20 +81,4 @@ export function parseManifest(input: unknown): PluginManifest {
   );
 }
 
-/**
- * Normalisation (documented in docs/manifest.md): Volant's empty values mean
- * absent (src/manifest/volant_compat.ts, applied before validation); `schema_version` defaults to
- * "1.0", `runtime` to `name`, `rootfs.format` to raw, `network.mode` to bridged,
- * and the system labels `volant.plugin` / `volant.runtime` are set.
- */
-export function normalizeManifest(m: PluginManifest): PluginManifest {
-  const runtime = m.runtime ?? m.name;
-  const out: PluginManifest = {
-    ...m,
-    schema_version: m.schema_version ?? "1.0",
-    runtime,
-    labels: { ...(m.labels ?? {}), "volant.plugin": m.name, "volant.runtime": runtime },
-  };
-  if (m.rootfs) out.rootfs = { ...m.rootfs, format: m.rootfs.format ?? "raw" };
-  return out;
-}
+export { normalizeManifest };

@@ -52,6 +52,17 @@ export const VmEventData = {
     pid: z.int(),
   }),
   "vm.running": z.object({ pid: z.int(), ip: z.string(), automatic: Automatic }),
+  /** kestrel's account of the boot (docs/kestrel.md, "Workload first"); times are guest uptimes. */
+  "vm.workload_started": z.object({
+    by: z.enum(["shim", "kestrel"]),
+    pid: z.int().optional(),
+    guest_uptime_ms: z.number().min(0).optional(),
+  }),
+  "vm.agent_joined": z.object({
+    /** True when kestrel itself started the workload (no workload-first hand-off). */
+    before_workload: z.boolean(),
+    guest_uptime_ms: z.number().min(0).optional(),
+  }),
   "vm.healthy": z.object({ attempts: z.int().min(1), detail: z.string().optional() }),
   "vm.unhealthy": z.object({ attempts: z.int().min(1), detail: z.string().optional() }),
   "vm.stopping": z.object({ grace_ms: z.int().min(0) }),

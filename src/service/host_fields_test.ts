@@ -130,6 +130,10 @@ Deno.test("cloud_init: refused without a seed writer; with one, a cidata seed is
       undefined,
       "seed, not cmdline",
     );
+    assert.ok(
+      !parseCmdline(spec.cmdline).has("volant.run"),
+      "no workload first: the workload waits for the seed hand-off",
+    );
     await s.vms.restart(vm.name);
     assert.match(await mtype(seed.path, "meta-data"), new RegExp(`instance-id: ${iid}\n`));
   } finally {

@@ -12,6 +12,7 @@ import type { VmOperations } from "./lifecycle/operations.ts";
 import type { TimerId } from "./lifecycle/clock.ts";
 import type { VmExit, VmProcess } from "./ports.ts";
 import { pollHealth } from "./health.ts";
+import { publishBootEvents } from "./boot_events.ts";
 import { volantHealthUrl } from "./volant_boot.ts";
 import { RestartBudget, wantsRestart } from "./restart_policy.ts";
 import { ACTIVE_STATES } from "./state_machine.ts";
@@ -178,8 +179,12 @@ export class Supervisor implements Supervision {
     this.#health.set(row.name, ac);
     const url = volantHealthUrl(row, store.configs.get(row.id)?.config.manifest);
     pollHealth(guest, row.ip, { ...options.health, url, signal: ac.signal, clock: core.clock })
-      .then((result) => {
+      .then(async (result) => {
         if (ac.signal.aborted) return;
+        if (result.health === "healthy" && !url) {
+          await publishBootEvents(guest, (e) => core.publish(row.name, e), row.ip, ac.signal);
+          if (ac.signal.aborted) return;
+        }
         this.#health.delete(row.name);
         const current = core.find(row.name);
         if (!current || current.state !== "running" || current.pid !== row.pid) return;

@@ -44,6 +44,7 @@ Deno.test("create boots the VM: lease, MAC, TAP, spec (disks, cmdline), events",
     assert.equal(args.get("volant.rootfs_device"), "vdb");
     assert.equal(args.get("volant.agent_device"), "vda");
     assert.equal(args.get("volant.boot"), "rootfs");
+    assert.match(args.get("volant.run") ?? "", /^[\w-]+$/, "workload first: the shim gets it");
     assert.deepEqual(types(f), ["vm.created", "vm.starting", "vm.started", "vm.running"]);
     const second = await f.services.vms.create({
       name: "web-2",

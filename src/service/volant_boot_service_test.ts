@@ -81,6 +81,7 @@ Deno.test("Volant-contract plugin: install says so; VM gets ip=, no agent disk; 
     assert.equal(spec.initramfs, path);
     assert.match(spec.cmdline, / ip=127\.0\.0\.7::127\.0\.0\.1:255\.0\.0\.0:web:eth0:off /);
     assert.doesNotMatch(spec.cmdline, /volant\.agent_device/);
+    assert.doesNotMatch(spec.cmdline, /volant\.run=/, "its own init: no workload-first hand-off");
     await waitFor(() => f.services.vms.get("web").health === "healthy", 5000, "healthy");
     assert.ok(paths.includes("/ready"), `probed ${paths.join(",")}`);
   } finally {
