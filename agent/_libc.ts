@@ -9,6 +9,7 @@
  * @module
  */
 import { VolantError } from "../src/errors.ts";
+import { errnoName } from "../src/shared/errno.ts";
 
 const SYMBOLS = {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
@@ -66,25 +67,18 @@ export const Errno = {
   EAGAIN: 11,
 } as const;
 
-const NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(Errno).map(([name, n]) => [n, name]),
-);
-
 /** A failed syscall: `op` on `object` with `errno`. */
 export class SyscallError extends VolantError {
   readonly errno: number;
   constructor(op: string, object: string, errno: number) {
-    super("internal", `${op} ${object}: ${NAMES[errno] ?? "errno " + errno}`, {
+    super("internal", `${op} ${object}: ${errnoName(errno)}`, {
       details: { op, object, errno },
     });
     this.errno = errno;
   }
 }
 
-/** The name of an errno (`EEXIST`), or `errno N`. */
-export function errnoName(errno: number): string {
-  return NAMES[errno] ?? `errno ${errno}`;
-}
+export { errnoName };
 
 function errno(l: Libc): number {
   const p = l.__errno_location();

@@ -8,7 +8,13 @@
  */
 import { CMDLINE_KEYS, parseCmdline } from "../src/manifest/cmdline.ts";
 import { VolantError } from "../src/errors.ts";
-import { ipv4Bytes } from "./netlink.ts";
+import {
+  broadcastNumber,
+  formatIpv4,
+  ipv4Number,
+  networkNumber,
+  prefixMask,
+} from "../src/shared/ipv4.ts";
 import type { PluginManifest } from "../src/manifest/plugin.ts";
 
 export type BootMode = "auto" | "initramfs" | "rootfs";
@@ -47,21 +53,13 @@ function bad(key: string, message: string): VolantError {
   });
 }
 
-function toU32(bytes: Uint8Array): number {
-  return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
-}
-
-function fromU32(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-}
-
 function ipv4(key: string, text: string): number {
-  try {
-    return toU32(ipv4Bytes(text));
-  } catch {
-    throw bad(key, `"${text}" is not an IPv4 address`);
-  }
+  const n = ipv4Number(text);
+  if (n === null) throw bad(key, `"${text}" is not an IPv4 address`);
+  return n;
 }
+
+const fromU32 = formatIpv4;
 
 const DEVICE = /^[a-z][a-z0-9]{1,15}$/;
 const HOSTNAME = /^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
@@ -73,9 +71,9 @@ export function deriveNetwork(ip: string, gw?: string, mtu?: string): NetworkCon
   const addr = ipv4(CMDLINE_KEYS.ip, m[1]);
   const prefix = Number(m[2]);
   if (prefix < 1 || prefix > 32) throw bad(CMDLINE_KEYS.ip, `prefix /${prefix} is out of 1..32`);
-  const mask = prefix === 32 ? 0xffffffff : (~((1 << (32 - prefix)) - 1)) >>> 0;
-  const network = (addr & mask) >>> 0;
-  const broadcast = (network | (~mask >>> 0)) >>> 0;
+  const mask = prefixMask(prefix);
+  const network = networkNumber(addr, prefix);
+  const broadcast = broadcastNumber(addr, prefix);
   if (prefix < 31 && (addr === network || addr === broadcast)) {
     throw bad(CMDLINE_KEYS.ip, `${m[1]} is the network or broadcast address of /${prefix}`);
   }

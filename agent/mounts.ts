@@ -12,6 +12,7 @@
 import * as libc from "./_libc.ts";
 import type { ConsoleSink } from "./console.ts";
 import { VolantError } from "../src/errors.ts";
+import { existsSync } from "../src/shared/fs.ts";
 
 export const NEW_ROOT = "/mnt/root";
 
@@ -52,7 +53,7 @@ export class MountTable {
   ): Promise<void> {
     const dev = `/dev/${device}`;
     const deadline = performance.now() + waitMs;
-    while (!exists(dev)) {
+    while (!existsSync(dev)) {
       if (performance.now() >= deadline) {
         throw new VolantError("unavailable", `rootfs: ${dev} did not appear in ${waitMs} ms`);
       }
@@ -100,15 +101,5 @@ export class MountTable {
         console.line(`remount / read-only: ${(e as Error).message}`);
       }
     }
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
   }
 }

@@ -22,6 +22,7 @@ import { type AgentArtifacts, bootEntries, buildAgentArtifacts } from "../script
 import { type CpioEntry, writeCpio } from "../scripts/cpio_newc.ts";
 import { encodeManifest, type PluginManifest } from "../src/manifest/mod.ts";
 import { guestKernel, GuestVm, hostQemuAccel, requireQemu } from "../tests/e2e/_guest_vm.ts";
+import { exists } from "../src/shared/fs.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
 const CACHE = Deno.env.get("VOLANT_CACHE_DIR") ?? "/var/cache/volant";
@@ -146,16 +147,6 @@ async function workloadInitrd(shim: Uint8Array, work: string, baseline: boolean)
   const path = join(work, baseline ? "baseline.cpio.gz" : "kestrel-plugin.cpio.gz");
   await Deno.writeFile(path, gzipSync(writeCpio(entries), { level: 6 }));
   return path;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 if (import.meta.main) {

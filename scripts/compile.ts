@@ -20,7 +20,7 @@ async function denoDir(): Promise<string> {
   return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
 }
 
-async function exists(path: string): Promise<boolean> {
+async function isFile(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
   } catch (e) {
@@ -32,8 +32,8 @@ async function exists(path: string): Promise<boolean> {
 /** Finds denort: DENORT_BIN, else the cache; null when it cannot be had. */
 export async function findDenort(): Promise<{ env: Record<string, string> } | null> {
   const bin = Deno.env.get("DENORT_BIN");
-  if (bin) return (await exists(bin)) ? { env: { DENORT_BIN: bin } } : null;
-  return (await exists(cachedDenortPath(await denoDir()))) ? { env: {} } : null;
+  if (bin) return (await isFile(bin)) ? { env: { DENORT_BIN: bin } } : null;
+  return (await isFile(cachedDenortPath(await denoDir()))) ? { env: {} } : null;
 }
 
 if (import.meta.main) {

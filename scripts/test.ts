@@ -17,6 +17,24 @@ export function parseSummary(output: string): { passed: number; failed: number }
   return Number.isFinite(passed) && Number.isFinite(failed) ? { passed, failed } : null;
 }
 
+/** Runs `deno <args>`, echoing its stdout as it comes; returns that output and the exit status. */
+export async function runEchoed(
+  args: string[],
+): Promise<{ text: string; status: Deno.CommandStatus }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    text += decoder.decode(chunk, { stream: true });
+    await Deno.stdout.write(chunk);
+  }
+  return { text, status: await child.status };
+}
+
 if (import.meta.main) {
   // Apt packages, the cached guest kernel and the agent image. A failure here is
   // reported and the tests still run: those needing the missing part fail saying so.
@@ -27,20 +45,7 @@ if (import.meta.main) {
       `test: preparing the host failed: ${error instanceof Error ? error.message : error}`,
     );
   }
-  const args = ["test", "-A", "--no-prompt", ...Deno.args];
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let text = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stdout) {
-    const s = decoder.decode(chunk, { stream: true });
-    text += s;
-    await Deno.stdout.write(chunk);
-  }
-  const status = await child.status;
+  const { text, status } = await runEchoed(["test", "-A", "--no-prompt", ...Deno.args]);
   // deno test colours its summary unless NO_COLOR is set: strip ANSI escapes.
   const summary = parseSummary(
     text.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), ""),

@@ -1,2 +1,2 @@
-/** The toolchain's version, shared by every persona and the agent. */
-export const VERSION = "0.1.0";
+/** The toolchain's version, shared by every persona and the agent (src/shared/version.ts). */
+export { VERSION } from "./shared/version.ts";

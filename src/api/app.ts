@@ -13,8 +13,7 @@
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { ApiDeps } from "./deps.ts";
-import { fileLogReader } from "./log_reader.ts";
+import { type ApiDeps, NO_LOG_READER } from "./deps.ts";
 import { notFoundHandler } from "./method_not_allowed.ts";
 import { accessLog } from "./middleware/access_log.ts";
 import { auth } from "./middleware/auth.ts";
@@ -35,7 +34,8 @@ import { pluginRoutes } from "./routes/plugins.ts";
 import { healthRoutes, systemRoutes } from "./routes/system.ts";
 import { vmLogRoutes } from "./routes/vm_logs.ts";
 import { vmRoutes } from "./routes/vms.ts";
-import { type ApiEnv, SILENT_LOGGER } from "./types.ts";
+import type { ApiEnv } from "./types.ts";
+import { silentLogger } from "../log/mod.ts";
 
 const openapiRoute = createRoute({
   method: "get",
@@ -52,7 +52,7 @@ const openapiRoute = createRoute({
 
 /** Builds the API app. */
 export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
-  const logger = deps.logger ?? SILENT_LOGGER;
+  const logger = deps.logger ?? silentLogger;
   const { plugins, vms, events, system, keys, actions } = deps.services;
   const app = newRouter();
   app.use("*", requestId());
@@ -71,7 +71,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/api/v1/vms", vmRoutes(vms));
   app.route("/api/v1/vms", vmActionRoutes(actions));
   const shutdown = deps.shutdown ?? new AbortController().signal;
-  app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? fileLogReader(), shutdown));
+  app.route("/api/v1/vms", vmLogRoutes(vms, deps.logs ?? NO_LOG_READER, shutdown));
   app.route(
     "/api/v1/vms",
     agentProxyRoutes(vms, {

@@ -4,10 +4,11 @@
  *
  * @module
  */
+import { VolantError } from "../errors.ts";
 import type { Services } from "../service/contracts.ts";
 import type { AuthOptions } from "./middleware/auth.ts";
 import type { BodyLimitOptions } from "./middleware/body_limit.ts";
-import type { ApiLogger } from "./types.ts";
+import type { LogSink } from "../log/mod.ts";
 
 /** Reads a VM's serial log (tail, then optionally follow). */
 export interface SerialLogReader {
@@ -20,6 +21,18 @@ export interface SerialLogReader {
   follow(path: string, offset: number, signal: AbortSignal): ReadableStream<Uint8Array>;
 }
 
+/** The reader when none is configured: every read is `unavailable` (503). */
+export const NO_LOG_READER: SerialLogReader = {
+  tail: () => Promise.reject(unavailable()),
+  follow: () => {
+    throw unavailable();
+  },
+};
+
+function unavailable(): VolantError {
+  return new VolantError("unavailable", "this API has no serial log reader configured");
+}
+
 /** Dependencies of {@linkcode createApp}. */
 export interface ApiDeps {
   services:
@@ -27,8 +40,11 @@ export interface ApiDeps {
     & Partial<Pick<Services, "deployments">>;
   /** Bearer token for TCP; the unix socket is always trusted. */
   auth: AuthOptions;
-  logger?: ApiLogger;
-  /** Serial log reader; default reads the file directly (see log_reader.ts). */
+  logger?: LogSink;
+  /**
+   * Reads VM serial logs (the daemon passes `fileLogReader()` from log_reader.ts).
+   * Absent: the log routes answer 503.
+   */
   logs?: SerialLogReader;
   /** Guest agent port (kestrel), default 8080. */
   agentPort?: number;

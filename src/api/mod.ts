@@ -18,5 +18,4 @@ export { fileLogReader } from "./log_reader.ts";
 export { checkAuth, timingSafeEqual } from "./middleware/auth.ts";
 export { generateDocument, serializeDocument, toOpenApiPath } from "./openapi.ts";
 export { PROBLEM_CONTENT_TYPE } from "./problem.ts";
-export type { ApiEnv, ApiLogger, Transport } from "./types.ts";
-export { SILENT_LOGGER } from "./types.ts";
+export type { ApiEnv, Transport } from "./types.ts";

@@ -1,21 +1,13 @@
 /**
  * Shared types of the HTTP layer: the Hono environment (bindings set by the
- * server that accepted the connection, and per-request variables) and the
- * small logger interface the API writes to.
+ * server that accepted the connection, and per-request variables). The API
+ * logs through src/log's `LogSink`.
  *
  * @module
  */
 
 /** Which listener accepted the request. The unix socket is trusted by its file mode. */
 export type Transport = "unix" | "tcp";
-
-/** Structured logger used by the API (the daemon injects a concrete one). */
-export interface ApiLogger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
 
 /** Hono environment of every Volant route. */
 export type ApiEnv = {
@@ -26,12 +18,4 @@ export type ApiEnv = {
   Variables: {
     requestId: string;
   };
-};
-
-/** A logger that drops everything (tests, benches). */
-export const SILENT_LOGGER: ApiLogger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
 };

@@ -27,6 +27,7 @@ import {
 } from "../crypto/mod.ts";
 import { VolantError } from "../errors.ts";
 import { readPassword } from "./password.ts";
+import { exists } from "../shared/fs.ts";
 
 /** minisign's default secret key: `$MINISIGN_CONFIG_DIR/minisign.key` or `~/.minisign/minisign.key`. */
 export function defaultSecretKeyPath(): string {
@@ -74,16 +75,6 @@ async function writeAtomic(path: string, text: string, mode: number): Promise<vo
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 /** Options of {@linkcode generateKeyFiles}. */
 export interface KeygenOptions {
   publicKeyPath: string;
@@ -99,7 +90,7 @@ export async function generateKeyFiles(
   opts: KeygenOptions,
 ): Promise<{ keyId: string; publicKey: string; secretKey: string }> {
   for (const p of [opts.publicKeyPath, opts.secretKeyPath]) {
-    if (!opts.force && await exists(p)) {
+    if (!opts.force && await exists(p, { followLinks: false })) {
       throw new VolantError("conflict", `${p} already exists (use --force to overwrite it)`);
     }
   }

@@ -7,6 +7,7 @@
 import { basename, join, resolve } from "node:path";
 import { VolantError } from "../errors.ts";
 import { DNS_LABEL } from "../manifest/names.ts";
+import { existsSync } from "../shared/fs.ts";
 
 /** A DNS-label plugin name from a directory name ("My App" -> "my-app"). */
 export function nameFromDir(dir: string): string {
@@ -90,20 +91,10 @@ export function writeStarter(
     [join(dir, "www", "index.html"), starterIndex(name)],
   ];
   for (const [path] of files) {
-    if (!options.force && exists(path)) {
+    if (!options.force && existsSync(path, { followLinks: false })) {
       throw new VolantError("conflict", `${path} already exists (use --force to overwrite)`);
     }
   }
   for (const [path, text] of files) Deno.writeTextFileSync(path, text);
   return files.map(([p]) => p);
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }

@@ -10,6 +10,7 @@ import { DEFAULT_BUSYBOX } from "./busybox.ts";
 import { assertBuildable, loadConfig, type LoadOptions } from "./config.ts";
 import { type FledgeFormat, FORMAT_NAMES } from "./volant_v1.ts";
 import { hostPath } from "./mappings.ts";
+import { existsSync } from "../shared/fs.ts";
 
 /** What a valid config describes (the `--json` summary). */
 export interface ValidateSummary {
@@ -56,7 +57,7 @@ export function validateConfig(
       path: p === undefined ? DEFAULT_BUSYBOX : hostPath(dir, p),
     });
   }
-  const problems = wanted.filter((w) => !opts.schemaOnly && !exists(w.path)).map((w) => ({
+  const problems = wanted.filter((w) => !opts.schemaOnly && !existsSync(w.path)).map((w) => ({
     field: w.field,
     message: `${w.path} does not exist`,
   }));
@@ -77,14 +78,4 @@ export function validateConfig(
     ...(template !== undefined ? { template } : {}),
     ...(notBuildable !== undefined ? { not_buildable: notBuildable } : {}),
   };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }

@@ -13,6 +13,7 @@
  * @module
  */
 import { createApp } from "../api/app.ts";
+import { fileLogReader } from "../api/log_reader.ts";
 import { type ApiFixture, apiFixture, TEST_TOKEN } from "../api/testing/fixtures.ts";
 import type { VmServiceApi } from "../service/contracts.ts";
 import { stubVms, vmRecord } from "../api/testing/stub_vms.ts";
@@ -43,6 +44,7 @@ export async function serveApi(
       services: { ...fixture.services, vms: opts.vms },
       auth: { token: TEST_TOKEN },
       heartbeatMs: 100,
+      logs: fileLogReader(),
     })
     : fixture.app;
   const socket = `${fixture.dir}/api.sock`;

@@ -8,9 +8,10 @@
  */
 import { VolantError } from "../errors.ts";
 import { errorFromResponse } from "./problem.ts";
+import { DEFAULTS } from "../config/defaults.ts";
 
-/** Default API socket (docs/development.md, host paths). */
-export const DEFAULT_SOCKET = "/run/volant/volantd.sock";
+/** Default API socket (the config's; docs/development.md, host paths). */
+export const DEFAULT_SOCKET: string = DEFAULTS.socket;
 
 /** Where and how to connect. `api` wins over `socket` when both are given. */
 export interface ConnectionOptions {

@@ -10,15 +10,19 @@ import type { ResolvedConfig } from "../config/mod.ts";
 import { VolantError } from "../errors.ts";
 import type { Logger } from "../log/mod.ts";
 import type { HostNetwork, Hypervisor } from "../service/ports.ts";
+import { formatIpv4, networkNumber, splitCidr } from "../shared/ipv4.ts";
 
 /** Gateway CIDR of a subnet: first host address with the subnet's prefix. */
 export function gatewayCidr(subnet: string): string {
-  const [addr, prefix] = subnet.split("/");
-  const n = addr.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
-  const mask = Number(prefix) === 0 ? 0 : (0xffffffff << (32 - Number(prefix))) >>> 0;
-  const gw = ((n & mask) >>> 0) + 1;
-  const ip = [24, 16, 8, 0].map((s) => (gw >>> s) & 255).join(".");
-  return `${ip}/${prefix}`;
+  const cidr = splitCidr(subnet);
+  if (!cidr) {
+    const message = `"${subnet}" is not an IPv4 CIDR`;
+    throw new VolantError("invalid_input", `subnet: ${message}`, {
+      problems: [{ field: "subnet", message }],
+    });
+  }
+  const { address, prefix } = cidr;
+  return `${formatIpv4(networkNumber(address, prefix) + 1)}/${prefix}`;
 }
 
 /** Ports of the host guests must not reach (the API when it listens on TCP). */

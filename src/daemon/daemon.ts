@@ -8,7 +8,7 @@
  */
 import { OciImageConverter } from "./image_converter.ts";
 import { guestDns } from "./host_dns.ts";
-import { createApp } from "../api/mod.ts";
+import { createApp, fileLogReader } from "../api/mod.ts";
 import { VolantError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -134,7 +134,13 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
     const apiLog = log.child({ component: "api" });
     // Aborted first at shutdown: SSE and log-follow streams end, so the listeners close fast.
     const shutdown = new AbortController();
-    const app = createApp({ services, auth: { token }, logger: apiLog, shutdown: shutdown.signal });
+    const app = createApp({
+      services,
+      auth: { token },
+      logger: apiLog,
+      logs: fileLogReader(),
+      shutdown: shutdown.signal,
+    });
     const onError = (error: unknown) =>
       apiLog.error("http server error", {
         error: error instanceof Error ? error.message : String(error),

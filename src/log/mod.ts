@@ -15,11 +15,15 @@
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export interface Logger {
+/** What a component that only writes log lines needs (the API layer takes this). */
+export interface LogSink {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface Logger extends LogSink {
   /** A logger that adds `fields` to every line. */
   child(fields: Record<string, unknown>): Logger;
 }

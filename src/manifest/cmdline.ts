@@ -2,14 +2,15 @@
  * The kernel command line as the channel from volantd to kestrel.
  *
  * The manifest rides as `volant.manifest=<base64url(gzip(JSON))>` (no padding),
- * as in Volant; the decoder also accepts padding and raw JSON. The VM's own
- * settings ride as `volant.*` keys listed in {@linkcode CMDLINE_KEYS}.
- * Pure: web-standard CompressionStream and base64, no Deno.* calls.
+ * as in Volant; the decoder (the one the host and kestrel share) also accepts
+ * padding and raw JSON. The VM's own settings ride as `volant.*` keys listed
+ * in {@linkcode CMDLINE_KEYS}. Pure: no Deno.* calls.
  *
  * @module
  */
 import { VolantError } from "../errors.ts";
 import type { PluginManifest } from "./plugin.ts";
+import { base64UrlBytes, fastDecode, gunzipManifest, isGzip, utf8Text } from "./manifest_bytes.ts";
 
 /** x86-64 COMMAND_LINE_SIZE: the whole line, including the terminating NUL, fits in 2048 bytes. */
 export const CMDLINE_LIMIT = 2048;
@@ -50,16 +51,6 @@ function bytesToBase64Url(bytes: Uint8Array): string {
   return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-function base64UrlToBytes(text: string): Uint8Array {
-  const std = text.replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
-  if (!/^[A-Za-z0-9+/]*$/.test(std)) throw new Error("not base64url");
-  const padded = std + "=".repeat((4 - (std.length % 4)) % 4);
-  const bin = atob(padded);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 async function pipe(bytes: Uint8Array, stream: CompressionStream | DecompressionStream) {
   const body = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(stream);
   return new Uint8Array(await new Response(body).arrayBuffer());
@@ -87,26 +78,36 @@ export async function encodeManifest(manifest: PluginManifest): Promise<string> 
 
 /**
  * Decodes a `volant.manifest` value to a JSON value (not yet validated):
- * base64url with or without padding, gzip or not, or raw JSON text.
+ * base64url with or without padding, gzip or not, or raw JSON text. The usual
+ * encoding takes the synchronous fast path (manifest_bytes.ts); the rest, and
+ * every error, take the checks below.
  */
-export async function decodeManifestValue(value: string): Promise<unknown> {
+export function decodeManifestValue(value: string): Promise<unknown> {
+  try {
+    return Promise.resolve(decodeManifestSync(value));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function decodeManifestSync(value: string): unknown {
+  const fast = fastDecode(value);
+  if (fast !== null) return JSON.parse(fast);
   const trimmed = value.trim();
   if (trimmed.startsWith("{")) return JSON.parse(trimmed);
-  let bytes: Uint8Array;
-  try {
-    bytes = base64UrlToBytes(trimmed);
-  } catch {
+  let bytes = trimmed === "" ? new Uint8Array() : base64UrlBytes(trimmed);
+  if (bytes === null) {
     throw new VolantError("invalid_input", "volant.manifest is neither base64url nor JSON");
   }
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+  if (isGzip(bytes)) {
     try {
-      bytes = await pipe(bytes, new DecompressionStream("gzip"));
+      bytes = gunzipManifest(bytes);
     } catch (cause) {
       throw new VolantError("invalid_input", "volant.manifest: gzip data is corrupt", { cause });
     }
   }
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return JSON.parse(utf8Text(bytes));
   } catch (cause) {
     throw new VolantError("invalid_input", "volant.manifest does not decode to JSON", { cause });
   }

@@ -8,11 +8,10 @@ import {
   decodeAddr,
   delAddrRequest,
   getAddrRequest,
-  ipv4Bytes,
-  ipv4String,
   newAddrRequest,
   RTM,
-} from "./netlink.ts";
+} from "../shared/rtnetlink.ts";
+import { formatIpv4, networkNumber, splitCidr } from "../shared/ipv4.ts";
 import type { NetlinkSocket } from "./netlink_socket.ts";
 import { requireLink } from "./links.ts";
 
@@ -29,22 +28,14 @@ export function parseCidr(text: string, field = "cidr"): Cidr {
   if (!m) throw bad(`"${text}" is not an IPv4 CIDR such as 192.168.127.1/24`);
   const prefixlen = Number(m[2]);
   if (prefixlen > 32) throw bad(`prefix length ${prefixlen} is above 32`);
-  try {
-    ipv4Bytes(m[1]);
-  } catch {
-    throw bad(`"${m[1]}" is not an IPv4 address`);
-  }
+  if (splitCidr(text) === null) throw bad(`"${m[1]}" is not an IPv4 address`);
   return { address: m[1], prefixlen };
 }
 
 /** The network of a CIDR: "192.168.127.9/24" -> "192.168.127.0/24". */
 export function networkOf(c: Cidr): string {
-  const b = ipv4Bytes(c.address);
-  const n = new DataView(b.buffer).getUint32(0);
-  const mask = c.prefixlen === 0 ? 0 : (0xffffffff << (32 - c.prefixlen)) >>> 0;
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, (n & mask) >>> 0);
-  return `${ipv4String(out)}/${c.prefixlen}`;
+  const { address } = splitCidr(`${c.address}/${c.prefixlen}`)!;
+  return `${formatIpv4(networkNumber(address, c.prefixlen))}/${c.prefixlen}`;
 }
 
 export interface AddressView {

@@ -7,7 +7,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { macString } from "./netlink.ts";
+import { macString } from "../shared/rtnetlink.ts";
 
 /** `02:` (locally administered, unicast) + 5 bytes of sha256("volant-bridge|<name>"). */
 export function bridgeMac(name: string): string {

@@ -20,7 +20,7 @@ import {
   requireLink,
   setLink,
 } from "./links.ts";
-import type { Link, LinkChange } from "./netlink.ts";
+import type { Link, LinkChange } from "../shared/rtnetlink.ts";
 import { NetlinkSocket } from "./netlink_socket.ts";
 import { isVolantTap, validateIfName } from "./names.ts";
 import {

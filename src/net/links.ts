@@ -16,7 +16,7 @@ import {
   newBridgeRequest,
   RTM,
   setLinkRequest,
-} from "./netlink.ts";
+} from "../shared/rtnetlink.ts";
 import type { NetlinkSocket } from "./netlink_socket.ts";
 import { validateIfName } from "./names.ts";
 

@@ -47,4 +47,4 @@ export {
   ruleCount,
   rulesetDigest,
 } from "./nat.ts";
-export type { Link, LinkChange } from "./netlink.ts";
+export type { Link, LinkChange } from "../shared/rtnetlink.ts";

@@ -8,7 +8,7 @@
  */
 import * as libc from "./_libc.ts";
 import { NetError } from "./errno.ts";
-import { decodeError, type Message, NLM_F, NLMSG, splitMessages } from "./netlink.ts";
+import { decodeError, type Message, NLM_F, NLMSG, splitMessages } from "../shared/rtnetlink.ts";
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;

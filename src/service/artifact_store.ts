@@ -37,7 +37,20 @@ export interface FetchOptions {
   onProgress?: (bytes: number, total: number | null) => void;
 }
 
-export class ArtifactStore {
+/**
+ * The port the plugin service stores artifacts through (ArtifactStore is the
+ * file-system adapter; createServices builds it unless one is injected).
+ */
+export interface ArtifactBlobs {
+  /** Streams `source` into the store, verifying the digest when one is expected. */
+  put(source: ArtifactSource, opts: FetchOptions): Promise<StoredBlob>;
+  /** Removes partial downloads a crash left; returns how many. */
+  cleanTemp(): Promise<number>;
+  /** Removes blobs whose paths are not in `keep`; returns how many. */
+  collect(keep: ReadonlySet<string>): Promise<number>;
+}
+
+export class ArtifactStore implements ArtifactBlobs {
   readonly root: string;
 
   constructor(stateDir: string) {

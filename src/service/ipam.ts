@@ -9,7 +9,10 @@
  */
 import { createHash } from "node:crypto";
 import { VolantError } from "../errors.ts";
+import { formatIpv4, ipv4Number, networkNumber } from "../shared/ipv4.ts";
 import type { LeaseRepo } from "./store_port.ts";
+
+export { formatIpv4 };
 
 export interface Pool {
   /** Normalised `network/prefix`. */
@@ -34,31 +37,27 @@ function invalid(field: string, message: string): VolantError {
 
 /** Dotted quad to a 32-bit unsigned number; throws invalid_input naming `field`. */
 export function parseIpv4(text: string, field = "ip"): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) throw invalid(field, `"${text}" is not an IPv4 address`);
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) throw invalid(field, `"${text}" has an octet over 255`);
-  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
-}
-
-export function formatIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+  const n = ipv4Number(text);
+  if (n !== null) return n;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) throw invalid(field, `"${text}" has an octet over 255`);
+  throw invalid(field, `"${text}" is not an IPv4 address`);
 }
 
 /** `a.b.c.d/p` to its network number and prefix (host bits must be zero). */
 export function parseCidr(cidr: string, field = "subnet"): { network: number; prefix: number } {
-  const m = /^([^/]+)\/(\d{1,2})$/.exec(cidr);
-  if (!m) throw invalid(field, `"${cidr}" is not in CIDR form a.b.c.d/prefix`);
-  const prefix = Number(m[2]);
+  if (!/^[^/]+\/\d{1,2}$/.test(cidr)) {
+    throw invalid(field, `"${cidr}" is not in CIDR form a.b.c.d/prefix`);
+  }
+  const prefix = Number(cidr.slice(cidr.indexOf("/") + 1));
   if (prefix < 8 || prefix > 30) {
     throw invalid(field, `prefix /${prefix} must be between /8 and /30`);
   }
-  const addr = parseIpv4(m[1], field);
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  if ((addr & ~mask) >>> 0 !== 0) {
+  const addr = parseIpv4(cidr.slice(0, cidr.indexOf("/")), field);
+  const network = networkNumber(addr, prefix);
+  if (network !== addr) {
     throw invalid(
       field,
-      `"${cidr}" has host bits set (network is ${formatIpv4((addr & mask) >>> 0)}/${prefix})`,
+      `"${cidr}" has host bits set (network is ${formatIpv4(network)}/${prefix})`,
     );
   }
   return { network: addr, prefix };

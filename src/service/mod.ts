@@ -17,6 +17,7 @@
  */
 import { silentLogger } from "../log/mod.ts";
 import { ActionService } from "./actions.ts";
+import { ArtifactStore } from "./artifact_store.ts";
 import type { Services } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import { createDeployments } from "./deployments/mod.ts";
@@ -69,7 +70,8 @@ export function createServices(deps: ServiceDeps): Services {
   };
   const ipam = new Ipam(deps.store.leases, planPool(options.subnet, options.pool));
   const keys = new KeyService(ctx);
-  const plugins = new PluginService(ctx, keys.store);
+  const artifacts = deps.artifacts ?? new ArtifactStore(options.stateDir);
+  const plugins = new PluginService(ctx, keys.store, artifacts);
   // The lifecycle core sits below both the VM service and the supervisor.
   const ops = new VmOperations(new LifecycleCore(ctx), ipam, () => plugins.collectGarbage());
   const supervisor = new Supervisor(ops);
@@ -94,7 +96,7 @@ export function createServices(deps: ServiceDeps): Services {
     deployments: deployments.service,
     async start() {
       // Leftovers of a crash: partial downloads, blobs of an unfinished install, old events.
-      const temps = await plugins.artifacts.cleanTemp();
+      const temps = await artifacts.cleanTemp();
       if (temps > 0) ctx.log.info("removed partial downloads", { count: temps });
       await plugins.collectGarbage();
       events.prune();

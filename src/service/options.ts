@@ -16,10 +16,13 @@ import type {
   SeedWriter,
 } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
+import type { ArtifactBlobs } from "./artifact_store.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Clock } from "./lifecycle/clock.ts";
 import type { DownloadLimits, Resolver } from "./guarded_fetch.ts";
 import type { ControllerOptions } from "./deployments/controller.ts";
+import { DEFAULTS } from "../config/defaults.ts";
+import { VERSION } from "../version.ts";
 
 export interface RestartLimits {
   /** At most this many automatic restarts ... (default 5) */
@@ -59,7 +62,7 @@ export interface ServiceOptions {
   serialLogMaxBytes?: number;
   /** Machine model of new VMs that do not name one (default microvm). */
   machine?: MachineKind;
-  /** Grace before a VMM is killed on stop (default 10 s). */
+  /** Grace before a VMM is killed on stop (default: the config's stop_grace_seconds, 20 s). */
   stopGraceMs?: number;
   restart?: Partial<RestartLimits>;
   /** Guest health polling: overall timeout (default 120 s) and interval (default 1 s). */
@@ -81,12 +84,12 @@ export interface DownloadOptions extends DownloadLimits {
   allowPrivateSources: boolean;
 }
 
-/** Download defaults: 8 GiB per artifact, 15 s to the headers, 30 s without data. */
+/** Download defaults (the config's): 8 GiB per artifact, 15 s to the headers, 30 s without data. */
 export const DOWNLOAD_DEFAULTS: DownloadOptions = {
-  maxBytes: 8 * 1024 ** 3,
-  connectTimeoutMs: 15_000,
-  idleTimeoutMs: 30_000,
-  allowPrivateSources: false,
+  maxBytes: DEFAULTS.download_max_bytes,
+  connectTimeoutMs: DEFAULTS.download_timeout_seconds * 1000,
+  idleTimeoutMs: DEFAULTS.download_timeout_seconds * 2 * 1000,
+  allowPrivateSources: DEFAULTS.allow_private_sources,
 };
 
 export interface ServiceDeps {
@@ -104,6 +107,8 @@ export interface ServiceDeps {
   pci?: PciPassthrough;
   /** cloud-init seed writer (absent = VMs with cloud_init are refused at create). */
   seeds?: SeedWriter;
+  /** The artifact blob store (default: the file store under `<stateDir>/artifacts`). */
+  artifacts?: ArtifactBlobs;
   /** For artifact downloads (tests inject; default globalThis.fetch). */
   fetch?: typeof fetch;
   /** Host name -> addresses, for the download policy (default: the system resolver). */
@@ -149,15 +154,15 @@ export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {
   return {
     ...o,
     stateDir: o.stateDir,
-    runtimeDir: o.runtimeDir ?? "/run/volant/vms",
-    bridge: o.bridge ?? "vbr0",
-    subnet: o.subnet ?? "192.168.127.0/24",
-    serialLogMaxBytes: o.serialLogMaxBytes ?? 8 * 1024 * 1024,
-    machine: o.machine ?? "microvm",
-    stopGraceMs: o.stopGraceMs ?? 10_000,
-    version: o.version ?? "0.0.0",
+    runtimeDir: o.runtimeDir ?? DEFAULTS.runtime_dir,
+    bridge: o.bridge ?? DEFAULTS.bridge,
+    subnet: o.subnet ?? DEFAULTS.subnet,
+    serialLogMaxBytes: o.serialLogMaxBytes ?? DEFAULTS.serial_log_max_bytes,
+    machine: o.machine ?? DEFAULTS.machine,
+    stopGraceMs: o.stopGraceMs ?? DEFAULTS.stop_grace_seconds * 1000,
+    version: o.version ?? VERSION,
     eventRetention: o.eventRetention ?? 100_000,
-    requireSignatures: o.requireSignatures ?? false,
+    requireSignatures: o.requireSignatures ?? DEFAULTS.require_signatures,
     restart: {
       maxRestarts: o.restart?.maxRestarts ?? 5,
       windowMs: o.restart?.windowMs ?? 10 * 60_000,

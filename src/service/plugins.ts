@@ -13,7 +13,7 @@ import type {
   PluginRecord,
 } from "../manifest/api.ts";
 import { parseManifest, type PluginManifest } from "../manifest/mod.ts";
-import { ArtifactStore } from "./artifact_store.ts";
+import type { ArtifactBlobs } from "./artifact_store.ts";
 import { withBootContract } from "./boot_contract.ts";
 import type { PluginServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
@@ -51,13 +51,13 @@ export class PluginService implements PluginServiceApi {
   readonly #inflight = new Map<string, number>();
   /** Installs in progress, by plugin name, so a remove can cancel them. */
   readonly #installing = new Map<string, AbortController>();
-  readonly artifacts: ArtifactStore;
+  readonly #artifacts: ArtifactBlobs;
   readonly #keys: TrustedKeyStore;
 
-  constructor(ctx: ServiceContext, keys: TrustedKeyStore) {
+  constructor(ctx: ServiceContext, keys: TrustedKeyStore, artifacts: ArtifactBlobs) {
     this.#ctx = ctx;
     this.#keys = keys;
-    this.artifacts = new ArtifactStore(ctx.options.stateDir);
+    this.#artifacts = artifacts;
   }
 
   list(): PluginRecord[] {
@@ -225,7 +225,7 @@ export class PluginService implements PluginServiceApi {
     try {
       for (const ref of refs) {
         let lastEmit = 0;
-        const blob = await this.artifacts.put(ref.source, {
+        const blob = await this.#artifacts.put(ref.source, {
           expected: ref.expected,
           field: ref.field.replace(/\.(url|source)$/, ""),
           openHttp: (url, field) => download(url, field, ref.declaredSize),
@@ -377,7 +377,7 @@ export class PluginService implements PluginServiceApi {
 
   /** Removes blobs no plugin and no VM references (after removals and deletes). */
   async collectGarbage(): Promise<void> {
-    const removed = await this.artifacts.collect(this.#referenced());
+    const removed = await this.#artifacts.collect(this.#referenced());
     if (removed > 0) this.#ctx.log.info("removed unreferenced artifacts", { count: removed });
   }
 }

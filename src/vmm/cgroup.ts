@@ -9,6 +9,7 @@
  * @module
  */
 import { VolantError } from "../errors.ts";
+import { exists } from "../shared/fs.ts";
 
 /** The controllers a jail needs. */
 const CONTROLLERS = ["cpu", "memory", "pids"] as const;
@@ -110,16 +111,6 @@ async function write(path: string, value: string): Promise<void> {
 
 async function mkdirp(path: string): Promise<void> {
   await Deno.mkdir(path, { recursive: true });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /** The cgroup directories of VM `name` (one per v1 controller, one for v2). */

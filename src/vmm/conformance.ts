@@ -18,6 +18,7 @@ import { isSameLiveProcess } from "./proc.ts";
 import { readIdentity, runtimePath } from "./runtime_dir.ts";
 import { connectConsole, tailSerialLog } from "./serial.ts";
 import { GUEST_LINES, makeRawImage, type TestGuest } from "./testing/guest_fixture.ts";
+import { exists } from "../shared/fs.ts";
 
 /** What a driver brings to the suite. */
 export interface ConformanceTarget {
@@ -73,16 +74,6 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
     return await Promise.race([p, timeout]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
   }
 }
 
@@ -146,7 +137,10 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
         ok(proc.pid > 0);
         assertEquals(proc.serialLog, runtimePath(spec.runtimeDir, "serialLog"));
         for (const f of ["pid", "identity"] as const) {
-          ok(await exists(runtimePath(spec.runtimeDir, f)), `${f} file missing`);
+          ok(
+            await exists(runtimePath(spec.runtimeDir, f), { followLinks: false }),
+            `${f} file missing`,
+          );
         }
         const rec = await readIdentity(spec.runtimeDir);
         assertEquals(rec?.pid, proc.pid);
@@ -155,7 +149,10 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
         if (target.supports.overlays) {
           const disks = await waitForSerial(proc, GUEST_LINES.disks, target.lineTimeoutMs);
           ok(/VOLANT_TEST_DISKS vda vdb/.test(disks), "guest sees both disks: " + log.slice(-300));
-          ok(await exists(`${spec.stateDir}/rw.qcow2`), "overlay created in stateDir");
+          ok(
+            await exists(`${spec.stateDir}/rw.qcow2`, { followLinks: false }),
+            "overlay created in stateDir",
+          );
         }
         assertEquals((await driver.info(proc)).state, "running");
         ok((await tailSerialLog(proc.serialLog, 50)).includes(GUEST_LINES.ready));
@@ -193,8 +190,8 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
           assertEquals((await Deno.stat(`${spec.stateDir}/rw.qcow2`)).mtime, before);
         }
         await driver.destroy(spec);
-        assertEquals(await exists(spec.runtimeDir), false);
-        assertEquals(await exists(spec.stateDir), false);
+        assertEquals(await exists(spec.runtimeDir, { followLinks: false }), false);
+        assertEquals(await exists(spec.stateDir, { followLinks: false }), false);
       },
     );
 
@@ -300,9 +297,13 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
         await rejects(driver.boot(missing), (e) => {
           return isVolantError(e, "not_found") && e.problems.some((p) => p.field === "kernel");
         });
-        assertEquals(await exists(missing.runtimeDir), false, "no runtime dir after a bad kernel");
+        assertEquals(
+          await exists(missing.runtimeDir, { followLinks: false }),
+          false,
+          "no runtime dir after a bad kernel",
+        );
         await rejects(driver.prepare(missing), (e) => isVolantError(e, "not_found"));
-        assertEquals(await exists(missing.runtimeDir), false);
+        assertEquals(await exists(missing.runtimeDir, { followLinks: false }), false);
 
         const noDisk = specFor({
           disks: [{ id: "d", path: "/nonexistent/disk.img", format: "raw", readonly: true }],
@@ -310,7 +311,7 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
         await rejects(driver.boot(noDisk), (e) => {
           return isVolantError(e) && e.problems.some((p) => p.field === "disks[0].path");
         });
-        assertEquals(await exists(noDisk.runtimeDir), false);
+        assertEquals(await exists(noDisk.runtimeDir, { followLinks: false }), false);
 
         const badName = specFor({ name: "Bad_Name" });
         await rejects(driver.boot(badName), (e) => {
@@ -321,7 +322,7 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
           return isVolantError(e, "invalid_input") &&
             e.problems.some((p) => p.field === "runtimeDir");
         });
-        assertEquals(await exists(`${target.runtimeRoot}/../esc`), false);
+        assertEquals(await exists(`${target.runtimeRoot}/../esc`, { followLinks: false }), false);
 
         // A kernel file that exists but is garbage: the VMM fails, the error says why, no process.
         const garbage = `${target.guest.dir}/garbage-kernel`;
@@ -336,8 +337,16 @@ export async function runConformance(t: Deno.TestContext, target: ConformanceTar
           (e) => e,
         );
         ok(err && isVolantError(err, "upstream"), `a garbage kernel fails boot: ${err}`);
-        assertEquals(await exists(bad.runtimeDir), false, "runtime dir removed after failed boot");
-        assertEquals(await exists(bad.stateDir), false, "state dir removed after failed boot");
+        assertEquals(
+          await exists(bad.runtimeDir, { followLinks: false }),
+          false,
+          "runtime dir removed after failed boot",
+        );
+        assertEquals(
+          await exists(bad.stateDir, { followLinks: false }),
+          false,
+          "state dir removed after failed boot",
+        );
         const after = await vmmPids(target.runtimeRoot);
         assertEquals([...after].filter((p) => !before.has(p)), [], "no VMM process left");
       },

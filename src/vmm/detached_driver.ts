@@ -32,6 +32,7 @@ import {
 } from "./runtime_dir.ts";
 import { startSerialLogCap } from "./serial.ts";
 import { keepingAlive, spawnDetached, type SpawnedVmm, type SpawnExtras } from "./spawn.ts";
+import { exists } from "../shared/fs.ts";
 
 /** What a launch needs of a VM: a boot has the whole spec, a restore only its dirs. */
 export type LaunchSpec =
@@ -472,16 +473,6 @@ function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
       reject(e);
     });
   });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 async function mkdirIfMissing(path: string, mode: number): Promise<boolean> {

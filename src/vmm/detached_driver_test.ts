@@ -8,13 +8,7 @@ import type { VmSpec } from "../service/ports.ts";
 import { imageInfo } from "./overlay.ts";
 import { QemuDriver } from "./qemu/driver.ts";
 import { makeRawImage } from "./testing/guest_fixture.ts";
-
-async function exists(p: string) {
-  return await Deno.lstat(p).then(() => true, (e) => {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  });
-}
+import { exists } from "../shared/fs.ts";
 
 async function setup() {
   const root = await Deno.makeTempDir({ prefix: "volant-vmm-prep-" });
@@ -59,9 +53,9 @@ Deno.test("prepare creates the runtime dir and a qcow2 overlay over the shared i
     assertEquals((await Deno.stat(spec.disks[0].path)).mtime, mtime, "kept, not recreated");
     assertEquals(await driver.adopt("vm1", spec.runtimeDir), null, "nothing to adopt");
     await driver.destroy(spec);
-    assertEquals(await exists(spec.runtimeDir), false);
-    assertEquals(await exists(spec.stateDir), false);
-    ok(await exists(base), "the shared image is untouched");
+    assertEquals(await exists(spec.runtimeDir, { followLinks: false }), false);
+    assertEquals(await exists(spec.stateDir, { followLinks: false }), false);
+    ok(await exists(base, { followLinks: false }), "the shared image is untouched");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -78,8 +72,8 @@ Deno.test("prepare with a missing backing image or kernel creates nothing and na
       driver.prepare({ ...spec, kernel: `${root}/missing` }),
       (e) => isVolantError(e, "not_found") && e.problems[0].field === "kernel",
     );
-    assertEquals(await exists(spec.runtimeDir), false);
-    assertEquals(await exists(spec.stateDir), false);
+    assertEquals(await exists(spec.runtimeDir, { followLinks: false }), false);
+    assertEquals(await exists(spec.stateDir, { followLinks: false }), false);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -100,7 +94,7 @@ Deno.test("an overlay outside the state dir, or a writable non-qcow2 overlay, is
       driver.prepare({ ...spec, cpus: 0, memoryMb: 1 }),
       (e) => isVolantError(e) && e.problems.map((p) => p.field).join() === "cpus,memoryMb",
     );
-    assertEquals(await exists(spec.runtimeDir), false);
+    assertEquals(await exists(spec.runtimeDir, { followLinks: false }), false);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -117,7 +111,7 @@ Deno.test("a QEMU binary that does not exist: available() says so, boot is `unav
     const a = await d.available();
     ok(!a.ok && a.reason.includes("apt-get install qemu-system-x86"));
     await rejects(d.boot(spec), (e) => isVolantError(e, "unavailable"));
-    assertEquals(await exists(spec.runtimeDir), false);
+    assertEquals(await exists(spec.runtimeDir, { followLinks: false }), false);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -7,10 +7,11 @@
  */
 import { VolantError } from "../errors.ts";
 import { DNS_LABEL } from "../manifest/names.ts";
+import { DEFAULTS } from "../config/defaults.ts";
 
-/** Default roots; the daemon passes its configured ones. */
-export const DEFAULT_RUNTIME_ROOT = "/run/volant/vms";
-export const DEFAULT_STATE_ROOT = "/var/lib/volant/vms";
+/** Default roots (the config's); the daemon passes its configured ones. */
+export const DEFAULT_RUNTIME_ROOT: string = DEFAULTS.runtime_dir;
+export const DEFAULT_STATE_ROOT = `${DEFAULTS.state_dir}/vms`;
 
 /** File names inside a VM's runtime dir. */
 export const RUNTIME_FILES = {

@@ -15,7 +15,7 @@
  */
 import { VolantError } from "../errors.ts";
 import { cString, errno, type Libc, libc } from "../ffi/libc.ts";
-import { errnoName } from "../net/errno.ts";
+import { errnoName } from "../shared/errno.ts";
 import { readStat } from "./proc.ts";
 
 /** How a process ended: an exit code, or the signal that killed it. */

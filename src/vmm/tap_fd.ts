@@ -7,7 +7,7 @@
  */
 import { VolantError } from "../errors.ts";
 import { cString, errno, libc } from "../ffi/libc.ts";
-import { errnoName } from "../net/errno.ts";
+import { errnoName } from "../shared/errno.ts";
 
 const TUNSETIFF = 0x400454ca;
 const IFF_TAP = 0x0002;

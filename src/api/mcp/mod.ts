@@ -14,7 +14,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { EventBusApi, PluginServiceApi } from "../../service/contracts.ts";
 import { VERSION } from "../../version.ts";
-import type { ApiEnv, ApiLogger } from "../types.ts";
+import type { ApiEnv } from "../types.ts";
+import type { LogSink } from "../../log/mod.ts";
 import { mcpRoutes } from "./endpoint.ts";
 import { REST_TOOLS } from "./rest_tools.ts";
 import { buildRestTool, type RestTool, routeConfigs } from "./tool_schema.ts";
@@ -36,7 +37,7 @@ export function mcpRouter(
   deps: {
     plugins: PluginServiceApi;
     events: EventBusApi;
-    logger: ApiLogger;
+    logger: LogSink;
     shutdown: AbortSignal;
   },
 ) {

@@ -8,7 +8,7 @@
  */
 import type { VolantEvent } from "../../manifest/api.ts";
 import type { EventBusApi } from "../../service/contracts.ts";
-import type { ApiLogger } from "../types.ts";
+import type { LogSink } from "../../log/mod.ts";
 import { EVENTS_URI, vmLogsUri, vmUri } from "./resources.ts";
 
 /** What a session can be told. */
@@ -53,7 +53,7 @@ export async function followEvents(
   subscribed: ReadonlySet<string>,
   notifier: Notifier,
   signal: AbortSignal,
-  logger: ApiLogger,
+  logger: LogSink,
 ): Promise<void> {
   const sub = events.subscribe({ after: events.lastId(), signal });
   for await (const e of sub) {

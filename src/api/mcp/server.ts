@@ -25,7 +25,8 @@ import {
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { EventBusApi, PluginServiceApi } from "../../service/contracts.ts";
-import type { ApiLogger, Transport } from "../types.ts";
+import type { Transport } from "../types.ts";
+import type { LogSink } from "../../log/mod.ts";
 import { actionTools } from "./action_tools.ts";
 import { type AppFetch, type Caller, callRestTool } from "./dispatch.ts";
 import { followEvents } from "./notify.ts";
@@ -50,7 +51,7 @@ export interface McpDeps {
   plugins: PluginServiceApi;
   events: EventBusApi;
   version: string;
-  logger: ApiLogger;
+  logger: LogSink;
 }
 
 const INSTRUCTIONS = "Volant runs plugin workloads in microVMs. Install a plugin " +

@@ -5,10 +5,11 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import type { ApiEnv, ApiLogger } from "../types.ts";
+import type { ApiEnv } from "../types.ts";
+import type { LogSink } from "../../log/mod.ts";
 
 export interface AccessLogOptions {
-  logger: ApiLogger;
+  logger: LogSink;
   /** Paths logged at debug level instead of info (noisy probes); default `/healthz`. */
   quietPaths?: string[];
 }

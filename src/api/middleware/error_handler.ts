@@ -7,10 +7,11 @@
  */
 import type { ErrorHandler } from "hono";
 import { problemResponse, toVolantError } from "../problem.ts";
-import type { ApiEnv, ApiLogger } from "../types.ts";
+import type { ApiEnv } from "../types.ts";
+import type { LogSink } from "../../log/mod.ts";
 
 export interface ErrorHandlerOptions {
-  logger: ApiLogger;
+  logger: LogSink;
 }
 
 /** Creates the app's error handler. */

@@ -12,7 +12,7 @@ import { VolantError } from "../../errors.ts";
 import type { VmServiceApi } from "../../service/contracts.ts";
 import { newRouter } from "../router.ts";
 import { NameParam, problems } from "../schemas.ts";
-import type { ApiLogger } from "../types.ts";
+import type { LogSink } from "../../log/mod.ts";
 
 /** True when `origin` is absent (non-browser client) or names the same host as `host`. */
 export function originAllowed(origin: string | undefined, host: string | undefined): boolean {
@@ -48,7 +48,7 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
 }
 
 /** Pumps bytes both ways until either side ends. */
-function bridge(socket: WebSocket, conn: Deno.Conn, name: string, logger: ApiLogger): void {
+function bridge(socket: WebSocket, conn: Deno.Conn, name: string, logger: LogSink): void {
   const encoder = new TextEncoder();
   let writes = Promise.resolve();
   let closed = false;
@@ -97,7 +97,7 @@ function bridge(socket: WebSocket, conn: Deno.Conn, name: string, logger: ApiLog
 }
 
 /** The console router, mounted at /ws/v1/vms. */
-export function consoleRoutes(vms: VmServiceApi, logger: ApiLogger) {
+export function consoleRoutes(vms: VmServiceApi, logger: LogSink) {
   const app = newRouter();
   app.openAPIRegistry.registerPath(doc);
   app.get("/:name/console", async (c) => {

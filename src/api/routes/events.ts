@@ -14,7 +14,7 @@ import type { EventBusApi, EventFilter } from "../../service/contracts.ts";
 import { newRouter, registerEventData } from "../router.ts";
 import { EventList, EventStreamQuery, problems } from "../schemas.ts";
 import { sseComment, sseEvent, sseRetry } from "../sse.ts";
-import type { ApiLogger } from "../types.ts";
+import type { LogSink } from "../../log/mod.ts";
 
 const stream = createRoute({
   method: "get",
@@ -44,7 +44,7 @@ const stream = createRoute({
 
 export interface EventRouteOptions {
   heartbeatMs: number;
-  logger: ApiLogger;
+  logger: LogSink;
   /** Ends every stream when the daemon shuts down. */
   shutdown: AbortSignal;
 }

@@ -8,6 +8,7 @@
 import { createServices, type Services } from "../../service/mod.ts";
 import { openStore } from "../../store/mod.ts";
 import { createApp } from "../app.ts";
+import { fileLogReader } from "../log_reader.ts";
 import type { ApiDeps } from "../deps.ts";
 import type { ApiEnv } from "../types.ts";
 import type { OpenAPIHono } from "@hono/zod-openapi";
@@ -46,6 +47,7 @@ export async function apiFixture(overrides: Partial<ApiDeps> = {}): Promise<ApiF
     services,
     auth: { token: TEST_TOKEN },
     heartbeatMs: 100,
+    logs: fileLogReader(),
     ...overrides,
   });
   return {

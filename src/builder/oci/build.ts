@@ -31,6 +31,7 @@ import { defaultRegistryTimeout } from "./http.ts";
 import { Unpacker, type UnpackStats } from "./unpack.ts";
 import { overlayMappings } from "./mappings_overlay.ts";
 import type { MappingTarget } from "../../manifest/fledge.ts";
+import { existsSync } from "../../shared/fs.ts";
 
 /** Bumped when the unpacker or the filesystem writer changes what it produces. */
 export const CONVERTER_VERSION = "3";
@@ -259,7 +260,7 @@ async function convert(
   const timings: Record<string, number> = {};
   try {
     const tmpImage = join(scratch, `rootfs.${fsType}`);
-    if (options.mappings === undefined && exists(cachedRootfs)) {
+    if (options.mappings === undefined && existsSync(cachedRootfs)) {
       copyOrLink(cachedRootfs, tmpImage);
       say(`rootfs: cache hit ${cachedRootfs}`);
     } else {
@@ -381,16 +382,6 @@ async function convert(
     await removing?.catch(() => undefined);
     for (const d of treeDirs) Deno.removeSync(d, { recursive: true });
     Deno.removeSync(scratch, { recursive: true });
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

@@ -8,6 +8,7 @@
  * @module
  */
 import { VolantError } from "../../errors.ts";
+import { formatIpv4, ipv4Number, prefixMask } from "../../shared/ipv4.ts";
 
 /** Where setup puts things by default (the volantd defaults, src/config/defaults.ts). */
 export const SETUP_DEFAULTS = {
@@ -60,14 +61,12 @@ function bad(flag: string, message: string): VolantError {
 }
 
 function ipv4(text: string, flag: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m || m.slice(1).some((o) => Number(o) > 255)) {
-    throw bad(flag, `'${text}' is not an IPv4 address`);
-  }
-  return m.slice(1).reduce((n, o) => n * 256 + Number(o), 0);
+  const n = ipv4Number(text);
+  if (n === null) throw bad(flag, `'${text}' is not an IPv4 address`);
+  return n;
 }
 
-const dotted = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
+const dotted = formatIpv4;
 
 /** Subnet and host address, checked: the host address is the subnet's first (volantd's gateway). */
 export function networkPlan(subnet: string, hostIp?: string): { subnet: string; hostCidr: string } {
@@ -76,7 +75,7 @@ export function networkPlan(subnet: string, hostIp?: string): { subnet: string; 
     throw bad("--subnet", `'${subnet}' is not an IPv4 network with a prefix from /8 to /30`);
   }
   const prefix = Number(m[2]);
-  const mask = (0xffffffff << (32 - prefix)) >>> 0;
+  const mask = prefixMask(prefix);
   const net = (ipv4(m[1], "--subnet") & mask) >>> 0;
   const gateway = dotted(net + 1);
   if (hostIp !== undefined && hostIp !== "") {

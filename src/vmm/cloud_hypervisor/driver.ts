@@ -26,6 +26,7 @@ import { ChApiClient, type ChVmState } from "./api_client.ts";
 import { buildChArgs, buildChRestoreArgs } from "./args.ts";
 import { guestResetKind, watchChEvents } from "./event_monitor.ts";
 import { startSerialPump } from "./serial_pump.ts";
+import { exists } from "../../shared/fs.ts";
 
 /** Cloud Hypervisor driver options. */
 export interface CloudHypervisorDriverOptions extends DetachedDriverOptions {
@@ -356,15 +357,5 @@ async function checkSnapshot(dir: string, runtimeDir: string): Promise<void> {
       `snapshot ${dir} was not taken from the VM in ${runtimeDir}: it names other sockets`,
       { problems: [{ field: "snapshotDir", message: "a snapshot of another VM" }] },
     );
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
   }
 }

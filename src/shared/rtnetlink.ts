@@ -1,7 +1,9 @@
 /**
  * rtnetlink in pure TypeScript: message and attribute encoding, request
- * builders and reply decoders. No I/O here (see netlink_socket.ts), so every
- * byte is testable against fixtures captured from the kernel and iproute2.
+ * builders and reply decoders, the one copy for the host (src/net) and the
+ * agent (eth0 bring-up). No I/O here: each side keeps its own small socket
+ * over its own FFI binding (src/net/netlink_socket.ts, agent/netlink_socket.ts),
+ * and every byte is testable against fixtures captured from the kernel and iproute2.
  *
  * Layouts (all host-endian, little-endian on the machines we run on):
  * nlmsghdr {u32 len, u16 type, u16 flags, u32 seq, u32 pid} (16 bytes);
@@ -10,6 +12,9 @@
  *
  * @module
  */
+import { ipv4Bytes, ipv4String } from "./ipv4.ts";
+
+export { ipv4Bytes, ipv4String };
 
 export const NLMSG = { NOOP: 1, ERROR: 2, DONE: 3, OVERRUN: 4 } as const;
 export const RTM = {
@@ -20,6 +25,7 @@ export const RTM = {
   NEWADDR: 20,
   DELADDR: 21,
   GETADDR: 22,
+  NEWROUTE: 24,
 } as const;
 export const NLM_F = {
   REQUEST: 0x1,
@@ -51,6 +57,7 @@ export const IFLA = {
 export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4 } as const;
 export const IFLA_TUN = { OWNER: 1, GROUP: 2, TYPE: 3, PI: 4, VNET_HDR: 5, PERSIST: 6 } as const;
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4 } as const;
+export const RTA = { DST: 1, OIF: 4, GATEWAY: 5 } as const;
 export const IFF = {
   UP: 0x1,
   BROADCAST: 0x2,
@@ -63,11 +70,16 @@ export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 const NLA_TYPE_MASK = 0x3fff; // strips NLA_F_NESTED / NLA_F_NET_BYTEORDER
 const RT_SCOPE_UNIVERSE = 0;
+const RT_TABLE_MAIN = 254;
+const RTPROT_BOOT = 3;
+const RTN_UNICAST = 1;
 
 const OPERSTATES = ["unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"];
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// Made on first use: the agent's boot path never encodes or decodes a string here.
+let encoder: TextEncoder | undefined;
+let decoder: TextDecoder | undefined;
+const encode = (s: string) => (encoder ??= new TextEncoder()).encode(s);
 
 const align4 = (n: number) => (n + 3) & ~3;
 
@@ -92,7 +104,7 @@ export function attrU32(type: number, value: number): Uint8Array<ArrayBuffer> {
 
 /** NUL-terminated string attribute (what the kernel expects for names and kinds). */
 export function attrString(type: number, s: string): Uint8Array<ArrayBuffer> {
-  const raw = encoder.encode(s);
+  const raw = encode(s);
   const b = new Uint8Array(raw.byteLength + 1);
   b.set(raw);
   return attr(type, b);
@@ -187,19 +199,6 @@ export function macString(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
-/** "192.168.127.1" -> 4 bytes (network order). */
-export function ipv4Bytes(ip: string): Uint8Array<ArrayBuffer> {
-  const parts = ip.split(".");
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) {
-    throw new TypeError(`bad IPv4 address "${ip}"`);
-  }
-  return new Uint8Array(parts.map(Number));
-}
-
-export function ipv4String(b: Uint8Array): string {
-  return [...b.subarray(0, 4)].join(".");
-}
-
 // ---- request builders ----
 
 const ACK_REQ = NLM_F.REQUEST | NLM_F.ACK;
@@ -213,7 +212,7 @@ export function newBridgeRequest(
   if (o.mtu !== undefined) attrs.push(attrU32(IFLA.MTU, o.mtu));
   attrs.push(attrString(IFLA.IFNAME, o.name));
   // The kind goes without a NUL, as iproute2 sends it (the kernel compares by length).
-  attrs.push(attrNested(IFLA.LINKINFO, [attr(IFLA_INFO.KIND, encoder.encode("bridge"))]));
+  attrs.push(attrNested(IFLA.LINKINFO, [attr(IFLA_INFO.KIND, encode("bridge"))]));
   return message(
     { type: RTM.NEWLINK, flags: ACK_REQ | NLM_F.EXCL | NLM_F.CREATE, seq },
     ifinfomsg(),
@@ -268,17 +267,22 @@ export function getLinkRequest(seq: number, name?: string): Uint8Array<ArrayBuff
   ]);
 }
 
-/** RTM_NEWADDR for an IPv4 address (IFA_LOCAL then IFA_ADDRESS, as iproute2 sends). */
+/**
+ * RTM_NEWADDR for an IPv4 address (IFA_LOCAL then IFA_ADDRESS, as iproute2
+ * sends, then IFA_BROADCAST when given).
+ */
 export function newAddrRequest(
   seq: number,
-  o: { index: number; address: string; prefixlen: number; replace?: boolean },
+  o: { index: number; address: string; prefixlen: number; replace?: boolean; broadcast?: string },
 ): Uint8Array<ArrayBuffer> {
   const a = ipv4Bytes(o.address);
   const flags = ACK_REQ | NLM_F.CREATE | (o.replace ? NLM_F.REPLACE : NLM_F.EXCL);
+  const attrs = [attr(IFA.LOCAL, a), attr(IFA.ADDRESS, a)];
+  if (o.broadcast !== undefined) attrs.push(attr(IFA.BROADCAST, ipv4Bytes(o.broadcast)));
   return message(
     { type: RTM.NEWADDR, flags, seq },
     ifaddrmsg({ family: AF_INET, prefixlen: o.prefixlen, index: o.index }),
-    [attr(IFA.LOCAL, a), attr(IFA.ADDRESS, a)],
+    attrs,
   );
 }
 
@@ -291,6 +295,36 @@ export function delAddrRequest(
     { type: RTM.DELADDR, flags: ACK_REQ, seq },
     ifaddrmsg({ family: AF_INET, prefixlen: o.prefixlen, index: o.index }),
     [attr(IFA.LOCAL, a), attr(IFA.ADDRESS, a)],
+  );
+}
+
+/** RTM_NEWLINK on an existing link by index: set IFF_UP (and the MTU when given). */
+export function linkUpRequest(seq: number, index: number, mtu?: number): Uint8Array<ArrayBuffer> {
+  const attrs = mtu === undefined ? [] : [attrU32(IFLA.MTU, mtu)];
+  return message(
+    { type: RTM.NEWLINK, flags: ACK_REQ, seq },
+    ifinfomsg({ index, flags: IFF.UP, change: IFF.UP }),
+    attrs,
+  );
+}
+
+/** RTM_NEWROUTE: the default route (0.0.0.0/0) via `gateway` out of link `index`, main table. */
+export function newDefaultRouteRequest(
+  seq: number,
+  gateway: string,
+  index: number,
+): Uint8Array<ArrayBuffer> {
+  // rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags (u32).
+  const rtmsg = new Uint8Array(12);
+  rtmsg.set([AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST]);
+  return message(
+    { type: RTM.NEWROUTE, flags: ACK_REQ | NLM_F.CREATE | NLM_F.EXCL, seq },
+    rtmsg,
+    [
+      attr(RTA.DST, ipv4Bytes("0.0.0.0")),
+      attr(RTA.GATEWAY, ipv4Bytes(gateway)),
+      attrU32(RTA.OIF, index),
+    ],
   );
 }
 
@@ -358,7 +392,7 @@ export function u32(b: Uint8Array | undefined): number | undefined {
 export function str(b: Uint8Array | undefined): string | undefined {
   if (!b) return undefined;
   const nul = b.indexOf(0);
-  return decoder.decode(nul < 0 ? b : b.subarray(0, nul));
+  return (decoder ??= new TextDecoder()).decode(nul < 0 ? b : b.subarray(0, nul));
 }
 
 /** An NLMSG_ERROR payload: errno 0 is an ACK. `message` is the kernel's extended ACK text. */
@@ -376,6 +410,37 @@ export function decodeError(m: Message): ErrorReply {
   const tlvs = parseAttrs(m.payload.subarray(4 + align4(echoedLen)));
   const message = str(tlvs.get(NLMSGERR_ATTR_MSG));
   return message ? { errno, message } : { errno };
+}
+
+/** One ACK: the sequence number of the request it answers and its errno (0 = success). */
+export interface Ack {
+  seq: number;
+  errno: number;
+}
+
+/** The NLMSG_ERROR replies (ACKs) of a datagram, matched by the echoed request's sequence. */
+export function parseAcks(buf: Uint8Array): Ack[] {
+  const acks: Ack[] = [];
+  for (const m of splitMessagesLenient(buf)) {
+    if (m.type !== NLMSG.ERROR || m.payload.byteLength < 4) continue;
+    const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
+    // nlmsgerr: int error (negative errno), then the echoed request header (its seq at +8).
+    const seq = m.payload.byteLength >= 20 ? v.getUint32(4 + 8, true) : m.seq;
+    acks.push({ seq, errno: -v.getInt32(0, true) | 0 });
+  }
+  return acks;
+}
+
+/** Like splitMessages, but stops at a malformed header instead of throwing. */
+function splitMessagesLenient(buf: Uint8Array): Message[] {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let end = 0;
+  while (end + 16 <= buf.byteLength) {
+    const len = v.getUint32(end, true);
+    if (len < 16 || end + len > buf.byteLength) break;
+    end += align4(len);
+  }
+  return splitMessages(buf.subarray(0, Math.min(end, buf.byteLength)));
 }
 
 /** Tun/tap details the kernel reports in IFLA_INFO_DATA for kind "tun". */

@@ -1,5 +1,5 @@
-import { assertEquals, assertThrows } from "./testdata/assert.ts";
-import fixtures from "./testdata/netlink_fixtures.json" with { type: "json" };
+import { assertEquals, assertThrows } from "../net/testdata/assert.ts";
+import fixtures from "../net/testdata/netlink_fixtures.json" with { type: "json" };
 import {
   attr,
   attrNested,
@@ -24,7 +24,7 @@ import {
   setLinkRequest,
   splitMessages,
   str,
-} from "./netlink.ts";
+} from "./rtnetlink.ts";
 
 type Key = keyof typeof fixtures;
 
