@@ -41,6 +41,8 @@ export interface BootConfig {
   debugShell: boolean;
   /** Null when the cmdline carries no `volant.ip` (only lo is brought up). */
   network: NetworkConfig | null;
+  /** `volant.network=dhcp`: eth0 is configured from a DHCP lease instead. */
+  dhcp: boolean;
   dns: string[];
   hostname?: string;
   /** `volant.agent_key`: the secret agent requests must carry (absent: the API is open). */
@@ -132,6 +134,13 @@ export function parseBootConfig(cmdline: string): BootConfig {
   if (ip === undefined && get(CMDLINE_KEYS.gateway) !== undefined) {
     throw bad(CMDLINE_KEYS.gateway, `needs ${CMDLINE_KEYS.ip}`);
   }
+  const mode = get(CMDLINE_KEYS.network);
+  if (mode !== undefined && mode !== "dhcp") {
+    throw bad(CMDLINE_KEYS.network, `"${mode}" must be dhcp`);
+  }
+  if (mode === "dhcp" && ip !== undefined) {
+    throw bad(CMDLINE_KEYS.network, `dhcp and ${CMDLINE_KEYS.ip} exclude each other`);
+  }
   const dns = (get(CMDLINE_KEYS.dns) ?? "").split(",").filter((s) => s.length > 0);
   for (const server of dns) ipv4(CMDLINE_KEYS.dns, server);
   const hostname = get(CMDLINE_KEYS.hostname);
@@ -151,6 +160,7 @@ export function parseBootConfig(cmdline: string): BootConfig {
     agentDevice: device(CMDLINE_KEYS.agentDevice, "vda"),
     debugShell: shell === "1",
     network,
+    dhcp: mode === "dhcp",
     dns,
     hostname,
     agentKey,

@@ -19,6 +19,7 @@ import { HealthMonitor, joinUrl } from "./health.ts";
 import { loadManifest } from "./manifest_load.ts";
 import { MountTable } from "./mounts.ts";
 import { configureNetwork } from "./network.ts";
+import { handOffSeed } from "./cloud_init_seed.ts";
 import { watchPowerButton } from "./power_button.ts";
 import { Reaper } from "./reaper.ts";
 import { type AgentState, mark, newState } from "./state.ts";
@@ -129,6 +130,8 @@ export class Kestrel {
       }
       s.network = await configureNetwork(boot, {
         bind: (from, to) => this.#mounts.bind(from, to),
+        tracker: this.tracker,
+        console: o.console,
       });
       mark(s, "network");
       const n = s.network;
@@ -137,6 +140,11 @@ export class Kestrel {
           (n.gateway ? ` via ${n.gateway}` : "") + (n.mtu ? ` mtu ${n.mtu}` : "") +
           (n.hostname ? `, hostname ${n.hostname}` : ""),
       );
+      // A cidata disk for a guest whose kernel cannot mount FAT: cloud-init gets it as a seed dir.
+      const seed = handOffSeed();
+      if (seed) {
+        this.#say(`cloud-init: NoCloud seed from /dev/${seed} in /var/lib/cloud/seed/nocloud`);
+      }
       if (boot.debugShell) {
         this.#shell = new DebugShell(this.tracker, o.console);
         this.#shell.start();

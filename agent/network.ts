@@ -14,6 +14,9 @@ import { NetlinkSocket } from "./netlink_socket.ts";
 import type { NetworkStatus } from "./state.ts";
 import { type BindMount, renderHosts, renderResolvConf, writeEtcFile } from "./etc_files.ts";
 import { VolantError } from "../src/errors.ts";
+import type { ChildTracker } from "./child_tracker.ts";
+import type { ConsoleSink } from "./console.ts";
+import { DhcpClient } from "./dhcp.ts";
 
 export interface NetworkOptions {
   /** The guest interface (eth0). */
@@ -27,6 +30,10 @@ export interface NetworkOptions {
   setHostname?: boolean;
   /** How long to wait for the interface to appear. */
   waitMs?: number;
+  /** DHCP mode: udhcpc is a child Deno waits on (the reaper must leave it alone). */
+  tracker?: ChildTracker;
+  /** DHCP mode: where udhcpc's messages and each lease go. */
+  console?: ConsoleSink;
 }
 
 async function waitForInterface(name: string, waitMs: number): Promise<number> {
@@ -56,6 +63,22 @@ export async function configureNetwork(
   try {
     let seq = nl.nextSeq();
     nl.request(linkUpMessage(seq, libc.ifNameToIndex("lo") || 1), seq, "set lo up");
+    if (boot.dhcp) {
+      // The lease decides address, route, DNS and hostname; renewals keep going (dhcp.ts).
+      const ifindex = await waitForInterface(ifname, opts.waitMs ?? 5_000);
+      return await new DhcpClient({
+        interface: ifname,
+        ifindex,
+        hostname: boot.hostname,
+        fallbackDns: boot.dns,
+        etcDir: etc,
+        runDir: opts.runDir ?? "/run/kestrel/etc",
+        bind: opts.bind,
+        setHostname: opts.setHostname !== false,
+        tracker: opts.tracker,
+        console: opts.console,
+      }).start();
+    }
     const net = boot.network;
     if (net) {
       const index = await waitForInterface(ifname, opts.waitMs ?? 5_000);

@@ -19,6 +19,8 @@ export interface NetworkStatus {
   hostname?: string;
   /** Where resolv.conf and hosts went ("/etc" or a bind-mounted fallback). */
   etc?: string;
+  /** In DHCP mode: leases applied so far, the last one's time (s), server and when. */
+  dhcp?: { leases: number; lease_s?: number; server?: string; at?: string };
 }
 
 export interface AgentState {

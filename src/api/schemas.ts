@@ -11,6 +11,7 @@ import {
   EventListSchema,
   EventQuerySchema,
   InstallPluginBodySchema,
+  PciListSchema,
   PluginEnabledBodySchema,
   PluginInstallResultSchema,
   PluginListSchema,
@@ -49,6 +50,7 @@ export const VmConfigHistory = VmConfigHistorySchema.meta({ id: "VmConfigHistory
 export const VmConfigHistoryQuery = VmConfigHistoryQuerySchema;
 export const EventList = EventListSchema.meta({ id: "EventList" });
 export const SystemInfo = SystemInfoSchema.meta({ id: "SystemInfo" });
+export const PciList = PciListSchema.meta({ id: "PciList" });
 
 /** `{name}` path parameter: a DNS label, so no name can escape a directory. */
 export const NameParam = z.object({ name: NameSchema });

@@ -218,6 +218,7 @@ export const pluginsInstall: Command = {
     if (p.signature) {
       ctx.io.out(`signed by ${p.signature.key_name} (key ${p.signature.key_id})`);
     }
+    for (const w of result.warnings ?? []) ctx.io.err(`warning: ${w.field}: ${w.message}`);
     const unverified = p.artifacts.filter((a) => !a.verified).map((a) => a.name);
     if (unverified.length > 0) {
       ctx.io.err(`warning: unverified artifacts (no checksum): ${unverified.join(", ")}`);

@@ -4,6 +4,7 @@
  * @module
  */
 import { VolantError } from "../errors.ts";
+import { readDocFlag } from "./user_data.ts";
 import type { VmRecord } from "../manifest/api.ts";
 import { MACHINES, RESTART_POLICIES, VM_SORT_KEYS, VM_STATES } from "../manifest/values.ts";
 import { choiceFlag, intFlag, listFlag, stringFlag } from "./args.ts";
@@ -126,7 +127,8 @@ export const vmsCreate: Command = {
   summary: "create a VM from an installed, enabled plugin (and boot it)",
   args: "NAME",
   description: "NAME is a DNS label. CPU and memory default to the plugin manifest's\n" +
-    "resources. The VM boots right away unless --no-start.",
+    "resources. The VM boots right away unless --no-start. --user-data/--meta-data give\n" +
+    "this VM its own cloud-init documents (a NoCloud cidata seed disk).",
   example: "volar vms create web --plugin caddy --cpu 2 --memory 512",
   options: {
     plugin: { type: "string", short: "p", value: "P", help: "plugin to run (required)" },
@@ -150,10 +152,27 @@ export const vmsCreate: Command = {
       help:
         "scale to zero: snapshot and stop after this long idle; the next agent request restores",
     },
+    "user-data": {
+      type: "string",
+      value: "FILE",
+      help: "cloud-init user-data for this VM (replaces the manifest's; - = stdin)",
+    },
+    "meta-data": {
+      type: "string",
+      value: "FILE",
+      help: "cloud-init meta-data for this VM (instance-id and hostname are added if absent)",
+    },
   },
   arity: [1, 1],
   async run(ctx) {
     const v = ctx.values;
+    const cloudInit: Record<string, { content: string }> = {};
+    for (const [flag, doc] of [["user-data", "user_data"], ["meta-data", "meta_data"]]) {
+      const arg = stringFlag(v, flag);
+      if (arg !== undefined) {
+        cloudInit[doc] = { content: await readDocFlag(flag, arg, ctx.io.cwd(), ctx.io.stdin) };
+      }
+    }
     const plugin = stringFlag(v, "plugin");
     if (plugin === undefined) {
       throw new VolantError("usage", "--plugin is required (see volar vms create --help)", {
@@ -170,6 +189,7 @@ export const vmsCreate: Command = {
       restart_policy: choiceFlag(v, "restart", RESTART_POLICIES),
       start: v["no-start"] !== true,
       idle_timeout_s: intFlag(v, "idle-timeout", 1, 86_400),
+      ...(Object.keys(cloudInit).length > 0 ? { cloud_init: cloudInit } : {}),
     });
     if (ctx.output === "json") ctx.io.out(json(vm));
     else ctx.io.out(`vm ${vm.name} created (state ${vm.state}, ip ${vm.ip}, mac ${vm.mac})`);

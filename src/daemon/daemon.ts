@@ -20,6 +20,8 @@ import { VERSION } from "../version.ts";
 import { buildHostNetwork, buildHypervisor } from "./adapters.ts";
 import { type Listener, prepareSocketPath, serveTcp, serveUnix } from "./listeners.ts";
 import { ensureToken } from "./token.ts";
+import { SysfsPassthrough } from "../vmm/vfio/mod.ts";
+import { VfatSeedWriter } from "../vmm/seed/vfat_seed.ts";
 
 /** mkdir -p with a clear, field-naming error (e.g. not root for /var/lib/volant). */
 export async function ensureDir(path: string, mode: number, field: string): Promise<void> {
@@ -102,6 +104,8 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
       guest: new GuestClient(),
       serial: unixSerialDialer,
       images: new OciImageConverter(config.stateDir, log.child({ component: "oci" })),
+      pci: new SysfsPassthrough({ stateDir: `${config.stateDir}/vfio` }),
+      seeds: new VfatSeedWriter(),
       log: log.child({ component: "service" }),
       // The resolved config passes through whole (stateDir, machine, kernel, ...): options
       // named like config keys take their values, so none is dropped by a hand-made copy.

@@ -29,6 +29,7 @@ import {
 } from "./checks_guest.ts";
 import { ipForwardCheck, netnsBridgeCheck, nftablesCheck, tunCheck } from "./checks_net.ts";
 import { jailCheck } from "./checks_jail.ts";
+import { seedToolsCheck, vfioCheck } from "./checks_fields.ts";
 
 export * from "./check.ts";
 export { checkArtifact } from "./checks_guest.ts";
@@ -50,4 +51,6 @@ export const DEFAULT_CHECKS: readonly Check[] = [
   diskCheck,
   daemonCheck,
   socketCheck,
+  vfioCheck,
+  seedToolsCheck,
 ];

@@ -176,6 +176,8 @@ export type PluginEnabledBody = z.infer<typeof PluginEnabledBodySchema>;
 export const PluginInstallResultSchema = z.object({
   outcome: z.enum(["installed", "updated", "unchanged"]),
   plugin: PluginRecordSchema,
+  /** Manifest fields kept only for compatibility (accepted, without effect), each named. */
+  warnings: z.array(FieldProblemSchema).optional(),
 });
 export type PluginInstallResult = z.infer<typeof PluginInstallResultSchema>;
 
@@ -240,6 +242,8 @@ export const CreateVmBodySchema = z.strictObject({
   start: z.boolean().default(true),
   /** Scale to zero: snapshot and stop after this many idle seconds; the next request restores. */
   idle_timeout_s: z.int().min(1).max(86_400).optional(),
+  /** This VM's cloud-init documents; each one given replaces the manifest's (NoCloud seed). */
+  cloud_init: CloudInitSchema.optional(),
 });
 export type CreateVmBody = z.input<typeof CreateVmBodySchema>;
 
@@ -471,6 +475,27 @@ export const SystemInfoSchema = z.object({
   plugins: z.object({ total: z.int(), enabled: z.int() }),
 });
 export type SystemInfo = z.infer<typeof SystemInfoSchema>;
+
+/** One host PCI device a VM could be given (VFIO), with its IOMMU group. */
+export const PciDeviceSchema = z.object({
+  address: z.string().describe("DDDD:BB:DD.F"),
+  vendor: z.string().describe("vendor id, 4 hex digits"),
+  device: z.string().describe("device id, 4 hex digits"),
+  class: z.string().describe("PCI class, 6 hex digits"),
+  driver: z.string().nullable(),
+  iommu_group: z.int().nullable(),
+  /** Every device of the group: all must be passed together (or already be on vfio-pci). */
+  group_devices: z.array(z.string()),
+});
+
+/** GET /api/v1/system/pci: whether this host can pass devices, and the candidates. */
+export const PciListSchema = z.object({
+  available: z.boolean(),
+  /** Why not, when not available. */
+  reason: z.string().optional(),
+  items: z.array(PciDeviceSchema),
+});
+export type PciList = z.infer<typeof PciListSchema>;
 
 // ---------------------------------------------------------------- plugin actions
 

@@ -42,6 +42,8 @@ export const CMDLINE_KEYS = {
    * Fresh at each boot; the cmdline is readable inside this guest only, never on the bridge.
    */
   agentKey: "volant.agent_key",
+  /** `dhcp` = eth0 gets its address by DHCP (no `volant.ip`). */
+  network: "volant.network",
   /** The workload pre-decoded for the shim (run_spec.ts): it starts it before kestrel. */
   run: "volant.run",
 } as const;

@@ -102,6 +102,7 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
       input.gateway,
     ]);
   }
+  if (input.network === "dhcp") pairs.push([CMDLINE_KEYS.network, "dhcp"]);
   if (input.dns && input.dns.length > 0) pairs.push([CMDLINE_KEYS.dns, input.dns.join(",")]);
   if (input.mtu !== undefined) pairs.push([CMDLINE_KEYS.mtu, String(input.mtu)]);
   pairs.push(
@@ -117,7 +118,9 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
   if (input.agentDevice) pairs.push([CMDLINE_KEYS.agentDevice, input.agentDevice]);
   if (input.agentKey) pairs.push([CMDLINE_KEYS.agentKey, input.agentKey]);
   const head = joinCmdline(base, pairs);
-  const manifestArg = `${CMDLINE_KEYS.manifest}=${await encodeManifest(input.manifest)}`;
+  // The guest agent never reads cloud_init (the seed disk carries it): keep it off the budget.
+  const { cloud_init: _seeded, ...forGuest } = input.manifest;
+  const manifestArg = `${CMDLINE_KEYS.manifest}=${await encodeManifest(forGuest)}`;
   const cmdline = [head, extra, manifestArg].filter((s) => s.length > 0).join(" ");
   checkCmdlineBudget(cmdline, input.manifest);
   const run = input.workloadFirst ? runArg(input) : null;

@@ -14,6 +14,7 @@ import type {
   CreateVmBody,
   EventType,
   InstallPluginBody,
+  PciList,
   PluginInstallResult,
   PluginRecord,
   ResourceType,
@@ -122,6 +123,8 @@ export interface EventBusApi {
 
 export interface SystemServiceApi {
   info(): Promise<SystemInfo>;
+  /** Host PCI devices a VM could be given, and whether this host can pass any. */
+  pci?(): Promise<PciList>;
 }
 
 /** Plugin actions and the workload's OpenAPI document, through kestrel. */

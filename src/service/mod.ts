@@ -75,6 +75,8 @@ export function createServices(deps: ServiceDeps): Services {
       : undefined,
     serial: deps.serial,
     images: deps.images,
+    pci: deps.pci,
+    seeds: deps.seeds,
     fetch: deps.fetch ?? globalThis.fetch,
     resolve: deps.resolve ?? systemResolve,
     log: deps.log ?? silentLogger,

@@ -12,6 +12,8 @@ import type {
   Hypervisor,
   ImageConverter,
   MachineKind,
+  PciPassthrough,
+  SeedWriter,
   SerialDialer,
 } from "./ports.ts";
 import type { StateStore } from "./store_port.ts";
@@ -104,6 +106,10 @@ export interface ServiceDeps {
   serial?: SerialDialer;
   /** Absent = `plugins install --image` answers 503. */
   images?: ImageConverter;
+  /** VFIO passthrough (absent = VMs asking for PCI devices are refused at create). */
+  pci?: PciPassthrough;
+  /** cloud-init seed writer (absent = VMs with cloud_init are refused at create). */
+  seeds?: SeedWriter;
   /** The artifact blob store (default: the file store under `<stateDir>/artifacts`). */
   artifacts?: ArtifactBlobs;
   /** For artifact downloads (tests inject; default globalThis.fetch). */

@@ -19,7 +19,14 @@ import type { PluginServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import { KeyedMutex } from "./locks.ts";
 import { guardedFetch } from "./guarded_fetch.ts";
-import { collectArtifacts, type LoadedManifest, loadManifest } from "./plugin_source.ts";
+import {
+  collectArtifacts,
+  type LoadedManifest,
+  loadManifest,
+  resolveReference,
+} from "./plugin_source.ts";
+import { inlineDocPaths, MAX_DOC_BYTES } from "./cloud_init.ts";
+import { compatWarnings } from "./manifest_warnings.ts";
 import { checkSignature } from "./signatures.ts";
 import type { TrustedKeyStore } from "./trusted_keys.ts";
 import type { PluginSignature } from "../manifest/signing.ts";
@@ -162,7 +169,11 @@ export class PluginService implements PluginServiceApi {
     return await this.#locks.run(manifest.name, async () => {
       const existing = store.plugins.get(manifest.name);
       if (existing && existing.version === manifest.version) {
-        return { outcome: "unchanged", plugin: withBootContract(existing) };
+        return {
+          outcome: "unchanged",
+          plugin: withBootContract(existing),
+          warnings: compatWarnings(manifest, this.#ctx.options.subnet),
+        };
       }
       // A remove of this plugin cancels the install instead of waiting on a slow server.
       const cancel = new AbortController();
@@ -178,7 +189,7 @@ export class PluginService implements PluginServiceApi {
   }
 
   async #installLocked(
-    manifest: PluginManifest,
+    declared: PluginManifest,
     loaded: LoadedManifest,
     allowUnverified: boolean,
     existing: PluginRecord | undefined,
@@ -187,6 +198,26 @@ export class PluginService implements PluginServiceApi {
   ): Promise<PluginInstallResult> {
     const { store, events, now } = this.#ctx;
     const download = this.#downloader(loaded.origin.kind !== "body", opts.signal);
+    // cloud-init documents named by path are stored inline: a seed never reads host paths.
+    const manifest = await inlineDocPaths(declared, async (ref, field) => {
+      const { source } = await resolveReference(ref, loaded.origin, field);
+      if (source.kind === "file") return await Deno.readTextFile(source.path);
+      const res = await download(source.url, field);
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const c of res.body) {
+        size += c.length;
+        if (size > MAX_DOC_BYTES) break;
+        chunks.push(c);
+      }
+      const all = new Uint8Array(Math.min(size, MAX_DOC_BYTES + 1));
+      let at = 0;
+      for (const c of chunks) {
+        all.set(c.subarray(0, all.length - at), at);
+        at += Math.min(c.length, all.length - at);
+      }
+      return new TextDecoder().decode(all);
+    });
     const refs = await collectArtifacts(manifest, loaded.origin, allowUnverified);
     const created: string[] = [];
     const artifacts: ArtifactRecord[] = [];
@@ -263,7 +294,11 @@ export class PluginService implements PluginServiceApi {
       signed_by: signature?.key_id ?? null,
     });
     if (existing) await this.collectGarbage();
-    return { outcome, plugin: withBootContract(record) };
+    return {
+      outcome,
+      plugin: withBootContract(record),
+      warnings: compatWarnings(manifest, this.#ctx.options.subnet),
+    };
   }
 
   /** Guarded downloads under the install's policy and the configured limits. */

@@ -43,6 +43,8 @@ export interface VmSpec {
   net?: { tap: string; mac: string };
   machine: MachineKind;
   vsock?: { cid: number };
+  /** Host PCI devices passed through (VFIO, `DDDD:BB:DD.F`), already bound to vfio-pci. */
+  pciDevices?: string[];
   /** Serial log size cap in bytes (the driver or supervisor trims beyond it). */
   serialLogMaxBytes: number;
 }
@@ -315,4 +317,65 @@ export interface GuestResponse {
   status: number;
   contentType: string;
   body: Uint8Array;
+}
+
+/** One PCI device a guest could be given (GET /api/v1/system/pci). */
+export interface PciDeviceInfo {
+  /** `DDDD:BB:DD.F`. */
+  address: string;
+  /** `vvvv` / `dddd`, lower-case hex without `0x`. */
+  vendor: string;
+  device: string;
+  /** PCI class, `cccccc`. */
+  class: string;
+  /** The bound driver, or null. */
+  driver: string | null;
+  /** IOMMU group number, or null when the host has no IOMMU for it. */
+  iommu_group: number | null;
+  /** Every device of that group (itself included). */
+  group_devices: string[];
+}
+
+/** What a VM's VFIO binding replaced, so stop can give the devices back. */
+export interface PciBinding {
+  address: string;
+  /** The driver before vfio-pci (null: none was bound). */
+  original_driver: string | null;
+}
+
+/** VFIO PCI passthrough on the host, implemented by src/vmm/vfio over sysfs. */
+export interface PciPassthrough {
+  /** Whether this host can pass devices at all (IOMMU, vfio-pci, /dev/vfio), and why not. */
+  capability(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Every PCI device with its group and driver. */
+  list(): Promise<PciDeviceInfo[]>;
+  /**
+   * Throws a VolantError naming `devices.pci_passthrough[i]` (or
+   * `devices.pci_passthrough` when the host cannot pass devices at all) unless
+   * every address exists, has a known IOMMU group whose every device is passed
+   * too or already bound to vfio-pci, and matches `allowlist` (`vvvv:dddd` / `vvvv:*`).
+   */
+  check(addresses: readonly string[], allowlist: readonly string[] | undefined): Promise<void>;
+  /**
+   * Binds the devices to vfio-pci for VM `vm` (driver_override); what they were
+   * bound to before is kept on disk under the VM's name, so a restarted daemon
+   * can still give them back.
+   */
+  bind(vm: string, addresses: readonly string[]): Promise<PciBinding[]>;
+  /** Gives VM `vm`'s devices back to their original drivers; idempotent (none: no-op). */
+  restore(vm: string): Promise<PciBinding[]>;
+}
+
+/** One file of a cloud-init NoCloud seed (`user-data`, `meta-data`, `network-config`). */
+export interface SeedFile {
+  name: "user-data" | "meta-data" | "network-config" | "vendor-data";
+  content: string;
+}
+
+/** Writes cloud-init NoCloud seed images (`cidata`), implemented by src/vmm/seed. */
+export interface SeedWriter {
+  /** Whether the tools it needs are on this host, and how to install them if not. */
+  available(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Writes a fresh seed image at `path` (replacing one there) holding `files`. */
+  write(path: string, files: readonly SeedFile[]): Promise<void>;
 }

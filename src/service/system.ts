@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { SystemInfo } from "../manifest/api.ts";
+import type { PciList, SystemInfo } from "../manifest/api.ts";
 import type { SystemServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import type { Ipam } from "./ipam.ts";
@@ -18,6 +18,17 @@ export class SystemService implements SystemServiceApi {
     this.#ctx = ctx;
     this.#ipam = ipam;
     this.#startedAt = ctx.now();
+  }
+
+  /** PCI devices other than bridges (class 06xx), and whether passthrough works here. */
+  async pci(): Promise<PciList> {
+    const pci = this.#ctx.pci;
+    if (!pci) {
+      return { available: false, reason: "PCI passthrough is not set up in volantd", items: [] };
+    }
+    const cap = await pci.capability();
+    const items = (await pci.list()).filter((d) => !d.class.startsWith("06"));
+    return { available: cap.ok, ...(cap.ok ? {} : { reason: cap.reason }), items };
   }
 
   async info(): Promise<SystemInfo> {

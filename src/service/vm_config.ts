@@ -17,6 +17,7 @@ import {
 } from "../manifest/api.ts";
 import { parseManifest, parseOrThrow, type PluginManifest } from "../manifest/mod.ts";
 import { checkExtraArgs } from "./cmdline.ts";
+import { effectiveCloudInit } from "./cloud_init.ts";
 import type { MachineKind } from "./ports.ts";
 
 /** What the host configuration decides for a VM the request leaves open. */
@@ -44,7 +45,8 @@ export function initialConfig(
     manifest: m,
   };
   if (m.network) config.network = m.network;
-  if (m.cloud_init) config.cloud_init = m.cloud_init;
+  const ci = effectiveCloudInit(m.cloud_init, body.cloud_init);
+  if (ci) config.cloud_init = ci;
   if (body.idle_timeout_s !== undefined) config.idle_timeout_s = body.idle_timeout_s;
   return parseOrThrow(VmConfigSchema, config, "VM config");
 }

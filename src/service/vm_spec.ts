@@ -9,6 +9,7 @@
 import { VolantError } from "../errors.ts";
 import type { ArtifactRecord, VmConfig } from "../manifest/api.ts";
 import { assembleCmdline } from "./cmdline.ts";
+import { effectiveCloudInit, wantsSeed } from "./cloud_init.ts";
 import type { Pool } from "./ipam.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import type { DiskSpec, VmSpec } from "./ports.ts";
@@ -165,7 +166,9 @@ export async function buildVmSpec(
       ? kernelIpArg(vm.ip, pool.gateway, pool.prefix, vm.name)
       : undefined,
     agentKey,
-    workloadFirst: !volantWay && mode === "bridged",
+    // A cloud-init guest's workload must wait for the seed kestrel hands over (cloud_init_seed.ts).
+    workloadFirst: !volantWay && mode === "bridged" &&
+      !wantsSeed(effectiveCloudInit(manifest.cloud_init, config.cloud_init)),
   });
   return {
     name: vm.name,

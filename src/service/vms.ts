@@ -31,6 +31,7 @@ import type { VmOperations } from "./lifecycle/operations.ts";
 import { assertAllowed } from "./state_machine.ts";
 import type { VmRow } from "./store_port.ts";
 import { initialConfig, mergeConfigPatch } from "./vm_config.ts";
+import { assertHostCanHonour } from "./host_fields.ts";
 import { vmRuntimeDir } from "./vm_spec.ts";
 import { newAgentKey } from "./agent_key.ts";
 
@@ -100,6 +101,8 @@ export class VmService implements VmServiceApi {
       });
     }
     const config = initialConfig(body, plugin, { machine: this.#ctx.options.machine });
+    // A field this host cannot honour is refused now, naming it, never ignored at boot.
+    await assertHostCanHonour(this.#ctx, config);
     // What the boot will need is checked before the lease is taken: a create
     // that cannot boot must not hold an address while it fails.
     if (body.start !== false) await this.#ops.preflight(config);

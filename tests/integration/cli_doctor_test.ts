@@ -68,6 +68,8 @@ const ROWS = [
   "disk",
   "daemon",
   "socket",
+  "vfio",
+  "cloud_init_seed",
 ];
 
 Deno.test("volar doctor without a daemon and without a kernel: those rows fail, exit 1", async () => {

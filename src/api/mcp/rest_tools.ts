@@ -236,6 +236,15 @@ const OTHER_TOOLS: RestToolSpec[] = [
     path: "/api/v1/system/info",
     annotations: readOnly,
   },
+  {
+    name: "system_pci",
+    title: "PCI devices",
+    description: "Host PCI devices a VM could be given (VFIO), with IOMMU groups and drivers, " +
+      "and whether this host can pass devices at all.",
+    method: "get",
+    path: "/api/v1/system/pci",
+    annotations: readOnly,
+  },
 ];
 
 /** Every REST-backed tool, in tools/list order. */

@@ -142,3 +142,23 @@ Deno.test("plugins: a checksum mismatch installs nothing and says expected vs ac
     await f.close();
   }
 });
+
+Deno.test("plugins: install answers with a warning for each compatibility-only field", async () => {
+  const f = await apiFixture();
+  try {
+    const path = await writePlugin(f.dir, "compat");
+    const manifest = JSON.parse(await Deno.readTextFile(path));
+    manifest.network = { mode: "bridged", subnet: "10.9.0.0/24", gateway: "10.9.0.1" };
+    await Deno.writeTextFile(path, JSON.stringify(manifest));
+    const res = await f.unix("/api/v1/plugins", jsonBody("POST", { path }));
+    assert.equal(res.status, 201);
+    const body = await res.json();
+    assert.deepEqual(body.warnings.map((w: { field: string }) => w.field), [
+      "network.subnet",
+      "network.gateway",
+    ]);
+    assert.match(body.warnings[0].message, /ignored/);
+  } finally {
+    await f.close();
+  }
+});

@@ -6,7 +6,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { SystemServiceApi } from "../../service/contracts.ts";
 import { json, newRouter } from "../router.ts";
-import { Health, SystemInfo } from "../schemas.ts";
+import { Health, PciList, SystemInfo } from "../schemas.ts";
 
 const info = createRoute({
   method: "get",
@@ -14,6 +14,16 @@ const info = createRoute({
   tags: ["system"],
   summary: "Daemon version, hypervisor, network and counts",
   responses: { 200: { description: "System info", content: json(SystemInfo) } },
+});
+
+const pci = createRoute({
+  method: "get",
+  path: "/pci",
+  tags: ["system"],
+  summary: "Host PCI devices a VM could be given (VFIO), and whether this host can pass any",
+  responses: {
+    200: { description: "Candidate devices with their IOMMU groups", content: json(PciList) },
+  },
 });
 
 const health = createRoute({
@@ -28,6 +38,13 @@ const health = createRoute({
 export function systemRoutes(system: SystemServiceApi) {
   const app = newRouter();
   app.openapi(info, async (c) => c.json(await system.info(), 200));
+  app.openapi(pci, async (c) =>
+    c.json(
+      system.pci
+        ? await system.pci()
+        : { available: false, reason: "PCI passthrough is not set up in volantd", items: [] },
+      200,
+    ));
   return app;
 }
 

@@ -17,6 +17,7 @@ import { assertBootFiles, buildVmSpec, vmRuntimeDir, vmStateDir } from "../vm_sp
 import { newAgentKey, writeAgentKey } from "../agent_key.ts";
 import type { LifecycleCore } from "./core.ts";
 import { runSteps, type Step, StepFailed } from "./steps.ts";
+import { assertHostCanHonour, pciAddresses, prepareSeed } from "../host_fields.ts";
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -101,6 +102,7 @@ export class VmOperations {
       agentKey,
     });
     await assertUsable(hypervisor);
+    await assertHostCanHonour(this.#ctx, config);
 
     // act
     row = core.transition(
@@ -127,6 +129,23 @@ export class VmOperations {
         undo: () => network.deleteTap(booting.tap),
       },
       { name: "net_policy", act: () => this.applyNetPolicy(booting, config) },
+      {
+        name: "cloud_init_seed",
+        act: async () => {
+          const seed = await prepareSeed(this.#ctx, config, booting, spec.runtimeDir);
+          if (seed && !spec.disks.some((d) => d.id === seed.id)) spec.disks.push(seed);
+        },
+      },
+      {
+        name: "pci",
+        act: async () => {
+          const pci = pciAddresses(config);
+          if (pci.length > 0 && this.#ctx.pci) {
+            spec.pciDevices = (await this.#ctx.pci.bind(name, pci)).map((b) => b.address);
+          }
+        },
+        undo: async () => void await this.#ctx.pci?.restore(name),
+      },
       { name: "prepare", act: () => hypervisor.prepare(spec) },
       { name: "agent_key", act: () => writeAgentKey(spec.runtimeDir, agentKey) },
       {
@@ -196,6 +215,7 @@ export class VmOperations {
     }
     if (row.state === "crashed") {
       await this.#ctx.network?.deleteTap(row.tap);
+      await this.#ctx.pci?.restore(name);
       return core.transition(
         name,
         "stopped",
@@ -236,6 +256,8 @@ export class VmOperations {
         },
       },
       { name: "tap", act: async () => await network?.deleteTap(row.tap) },
+      // PCI devices go back to their drivers once the VMM has let go of them.
+      { name: "pci", act: async () => void await this.#ctx.pci?.restore(name) },
     ];
     try {
       await core.intent.during(name, () => runSteps(steps));
@@ -263,6 +285,7 @@ export class VmOperations {
     }
     await runSteps([
       { name: "tap", act: async () => await network?.deleteTap(row.tap) },
+      { name: "pci", act: async () => void await this.#ctx.pci?.restore(name) },
       {
         name: "files",
         act: async () =>

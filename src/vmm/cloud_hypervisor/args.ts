@@ -17,6 +17,7 @@
  */
 import { VolantError } from "../../errors.ts";
 import type { VmSpec } from "../../service/ports.ts";
+import { chVfioArgs } from "../vfio/vmm_args.ts";
 
 /** Paths the spec does not carry. */
 export interface ChArgsOptions {
@@ -95,6 +96,7 @@ export function buildChArgs(spec: VmSpec, o: ChArgsOptions): string[] {
     args.push("--vsock", `cid=${spec.vsock.cid},socket=${plain(o.vsockSocket, "runtimeDir")}`);
   }
   if (o.seccomp) args.push("--seccomp", "true");
+  args.push(...chVfioArgs(spec.pciDevices ?? []));
   args.push("--cmdline", spec.cmdline);
   return args;
 }

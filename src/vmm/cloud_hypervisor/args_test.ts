@@ -129,6 +129,8 @@ const UPSTREAM = {
       ],
       bare: [],
     },
+    // DeviceConfig::SYNTAX; the keys every release since v28 has (volantd passes only path).
+    device: { keys: ["path", "iommu", "id", "pci_segment"], bare: [] },
     disk: {
       keys: [
         "path",
@@ -329,6 +331,7 @@ Deno.test(`CH argv: every flag and option key exists in Cloud Hypervisor ${UPSTR
   assertUpstreamKnows(buildChArgs(spec, o));
   assertUpstreamKnows(buildChArgs({ ...spec, disks: [], net: undefined, initramfs: undefined }, o));
   assertUpstreamKnows(buildChRestoreArgs(o));
+  assertUpstreamKnows(buildChArgs({ ...spec, pciDevices: ["0000:01:00.0", "0000:02:00.0"] }, o));
   // The check itself catches what it is for.
   throws(() => assertUpstreamKnows(["ch", "--disk", "path=/a,backing=on"]), /backing= unknown/);
   throws(() => assertUpstreamKnows(["ch", "--disk", "path=/a", "--disk", "path=/b"]), /2 times/);

@@ -5,6 +5,7 @@
  * @module
  */
 import type { VmSpec } from "../../service/ports.ts";
+import { qemuVfioArgs } from "../vfio/vmm_args.ts";
 
 /** Paths and host choices the spec does not carry. */
 export interface QemuArgsOptions {
@@ -97,6 +98,7 @@ export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
       `${pci ? "vhost-vsock-pci" : "vhost-vsock-device"},guest-cid=${spec.vsock.cid}`,
     );
   }
+  args.push(...qemuVfioArgs(spec.pciDevices ?? [], spec.machine));
   args.push(
     "-chardev",
     // logappend=on opens the log O_APPEND, so trimming it in place is safe while QEMU writes.

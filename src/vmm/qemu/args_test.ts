@@ -106,3 +106,15 @@ Deno.test("jailed: the TAP as an inherited fd and the seccomp sandbox; neither b
   assertEquals(after(jailed, "-sandbox"), ["on,spawn=deny"]);
   assertEquals(after(jailed, "-netdev"), ["tap,id=net0,fd=3"]);
 });
+
+Deno.test("q35 with PCI devices: one vfio-pci device each; microvm refuses them", () => {
+  const a = buildQemuArgs({ ...base, machine: "q35", pciDevices: ["0000:01:00.0"] }, opts);
+  ok(after(a, "-device").includes("vfio-pci,host=0000:01:00.0"));
+  let refused = false;
+  try {
+    buildQemuArgs({ ...base, pciDevices: ["0000:01:00.0"] }, opts);
+  } catch (e) {
+    refused = /q35/.test((e as Error).message);
+  }
+  ok(refused, "microvm has no PCI bus to plug a VFIO device into");
+});
