@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
 import { VolantError } from "../errors.ts";
+import { absolutePath } from "./paths.ts";
 
 /** Reads `arg` (relative to `cwd`; `-` = stdin); one-line usage errors naming the flag. */
 export async function readDocFlag(
@@ -15,7 +15,7 @@ export async function readDocFlag(
   stdin: ReadableStream<Uint8Array>,
 ): Promise<string> {
   if (arg === "-") return await new Response(stdin).text();
-  const file = isAbsolute(arg) ? arg : resolve(cwd, arg);
+  const file = absolutePath(cwd, arg);
   const bad = (why: string) =>
     new VolantError("usage", `--${flag}: ${file}: ${why}`, {
       problems: [{ field: `--${flag}`, message: `${file}: ${why}` }],
