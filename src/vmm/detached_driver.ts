@@ -33,11 +33,12 @@ import {
 import { startSerialLogCap } from "./serial.ts";
 import { keepingAlive, spawnDetached, type SpawnedVmm, type SpawnExtras } from "./spawn.ts";
 import { exists } from "../shared/fs.ts";
+import { cgroupParentFor } from "./cgroup.ts";
+import type { Jail, JailStatus } from "./jail.ts";
+import { JailHooks } from "./jail_hooks.ts";
+import type { LaunchSpec } from "./launch_spec.ts";
 
-/** What a launch needs of a VM: a boot has the whole spec, a restore only its dirs. */
-export type LaunchSpec =
-  & Pick<VmSpec, "name" | "runtimeDir" | "stateDir" | "serialLogMaxBytes">
-  & Partial<VmSpec>;
+export type { LaunchSpec };
 /** Options every detached driver takes. */
 export interface DetachedDriverOptions {
   /** Root of per-VM runtime dirs (default /run/volant/vms). */
@@ -52,6 +53,10 @@ export interface DetachedDriverOptions {
   serialCapIntervalMs?: number;
   /** During a graceful shutdown, the power button is pressed again this often (default 5 s). */
   powerButtonRepeatMs?: number;
+  /** The VMM jail (src/vmm/jail.ts): null or absent = the VMM runs as the daemon's user. */
+  jail?: Jail | null;
+  /** What the jail does here, for system/info (resolveJail's status). */
+  jailStatus?: JailStatus;
 }
 
 /** Which runtime file is the control socket. */
@@ -80,6 +85,10 @@ export abstract class DetachedVmmDriver implements Hypervisor {
   protected readonly quitGraceMs: number;
   protected readonly serialCapIntervalMs: number;
   protected readonly powerButtonRepeatMs: number;
+  /** The VMM jail's hooks (own user, cgroup, private root, TAP fd), or null when unjailed. */
+  protected readonly jail: JailHooks | null;
+  /** What the jail does on this host (reported at start and in system/info). */
+  readonly jailStatus?: JailStatus;
   readonly #tracked = new Map<string, Tracked>();
   readonly #children = new Map<string, SpawnedVmm>();
   /** Specs `prepare` has just checked and set up: `boot` need not do it again. */
@@ -96,6 +105,10 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     this.quitGraceMs = opts.quitGraceMs ?? 3_000;
     this.serialCapIntervalMs = opts.serialCapIntervalMs ?? 2_000;
     this.powerButtonRepeatMs = opts.powerButtonRepeatMs ?? 5_000;
+    this.jailStatus = opts.jailStatus;
+    this.jail = opts.jail
+      ? new JailHooks(opts.jail, cgroupParentFor(this.roots.runtimeRoot, DEFAULT_RUNTIME_ROOT))
+      : null;
   }
 
   abstract available(): Promise<{ ok: true } | { ok: false; reason: string }>;
@@ -157,8 +170,16 @@ export abstract class DetachedVmmDriver implements Hypervisor {
    * How the VMM of `spec` is spawned beyond its argv (the QEMU jail's wrapper
    * and TAP fd); `release` runs once the spawn is over, whatever its outcome.
    */
-  protected spawnExtras(_spec: LaunchSpec): Promise<{ extras: SpawnExtras; release: () => void }> {
-    return Promise.resolve({ extras: {}, release: () => {} });
+  protected async spawnExtras(
+    spec: LaunchSpec,
+  ): Promise<{ extras: SpawnExtras; release: () => void }> {
+    if (!this.jail) return { extras: {}, release: () => {} };
+    return await this.jail.spawnExtras(spec, await this.jailAccel());
+  }
+
+  /** The accelerator the jail makes room for in the VMM's private root (/dev/kvm or not). */
+  protected jailAccel(): Promise<"kvm" | "tcg"> {
+    return Promise.resolve("kvm");
   }
 
   /** Where a console client connects (`VmProcess.serialSocket`): the VMM's serial socket. */
@@ -190,6 +211,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       for (const p of created.reverse()) await removeIfExists(p, true);
       throw e;
     }
+    await this.jail?.prepare(spec);
   }
 
   async boot(spec: VmSpec): Promise<VmProcess> {
@@ -259,6 +281,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       });
       this.#track(proc, spec.serialLogMaxBytes);
       await this.#waitStarted(proc, spawned, o);
+      this.jail?.releaseAt(proc.name, this.exited(proc));
       return proc;
     } catch (e) {
       this.#binaryPath = undefined; // re-resolved next time (moved or reinstalled)
@@ -349,6 +372,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
       serialLog: rec.serialLog,
     };
     this.#track(proc, rec.serialLogMaxBytes);
+    this.jail?.releaseAt(proc.name, this.exited(proc));
     return proc;
   }
 
@@ -357,10 +381,10 @@ export abstract class DetachedVmmDriver implements Hypervisor {
    * with nothing else pending will not stay alive just to see this resolve.
    */
   exited(proc: VmProcess): Promise<VmExit> {
-    const t = this.#tracked.get(key(proc));
-    if (t) return t.exit;
     // Not booted or adopted by this instance: watch it like an adopted one.
-    return this.#track(proc, null).exit;
+    const base = (this.#tracked.get(key(proc)) ?? this.#track(proc, null)).exit;
+    // Jailed: marked `oom` when the VMM died at its cgroup's memory limit.
+    return this.jail ? this.jail.exited(proc, base) : base;
   }
 
   async destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void> {
@@ -374,6 +398,7 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     }
     await removeIfExists(spec.runtimeDir, true);
     await removeIfExists(spec.stateDir, true);
+    await this.jail?.release(spec.name);
   }
 
   /** Exit tracking and the serial cap for one process; idempotent per pid+start time. */

@@ -7,7 +7,7 @@
  * @module
  */
 import type { VmExit, VmProcess, VmSpec } from "../service/ports.ts";
-import type { LaunchSpec } from "./detached_driver.ts";
+import type { LaunchSpec } from "./launch_spec.ts";
 import type { Jail } from "./jail.ts";
 import type { SpawnExtras } from "./spawn.ts";
 import { closeFd, openTapFd } from "./tap_fd.ts";

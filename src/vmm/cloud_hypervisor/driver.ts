@@ -11,18 +11,13 @@
  * @module
  */
 import { VolantError } from "../../errors.ts";
-import type { VmExit, VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
+import type { VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
 import {
   type ControlFile,
   type DetachedDriverOptions,
   DetachedVmmDriver,
-  type LaunchSpec,
 } from "../detached_driver.ts";
-import { cgroupParentFor } from "../cgroup.ts";
-import type { Jail, JailStatus } from "../jail.ts";
-import { JAILED_TAP_FD, JailHooks } from "../jail_hooks.ts";
-import { DEFAULT_RUNTIME_ROOT } from "../runtime_dir.ts";
-import type { SpawnExtras } from "../spawn.ts";
+import { JAILED_TAP_FD } from "../jail_hooks.ts";
 import { sleep } from "../exit_watch.ts";
 import { checkKvmDevice } from "../accel/kvm_device.ts";
 import { isSameLiveProcess } from "../proc.ts";
@@ -47,10 +42,6 @@ export interface CloudHypervisorDriverOptions extends DetachedDriverOptions {
   memoryCopyTimeoutMs?: number;
   /** How often the event-monitor file is read (default 200 ms). */
   eventPollMs?: number;
-  /** The VMM jail (src/vmm/jail.ts): null or absent = CH runs as the daemon's user. */
-  jail?: Jail | null;
-  /** What the jail does here, for system/info (resolveJail's status). */
-  jailStatus?: JailStatus;
 }
 
 /** What `snapshot` and `restore` take beyond the VM. */
@@ -79,16 +70,9 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
   readonly #skipKvmCheck: boolean;
   readonly #memoryCopyTimeoutMs: number;
   readonly #eventPollMs: number;
-  readonly #jail: JailHooks | null;
-  /** What the jail does on this host (reported at start and in system/info). */
-  readonly jailStatus?: JailStatus;
 
   constructor(opts: CloudHypervisorDriverOptions = {}) {
     super(opts);
-    this.jailStatus = opts.jailStatus;
-    this.#jail = opts.jail
-      ? new JailHooks(opts.jail, cgroupParentFor(this.roots.runtimeRoot, DEFAULT_RUNTIME_ROOT))
-      : null;
     this.#binaryName = opts.binary ?? "cloud-hypervisor";
     this.#skipKvmCheck = opts.skipKvmCheck ?? false;
     this.#memoryCopyTimeoutMs = opts.memoryCopyTimeoutMs ?? 600_000;
@@ -105,42 +89,6 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
       problems.push(`${this.#binaryName} not found (${INSTALL_HINT})`);
     }
     return problems.length ? { ok: false, reason: problems.join("; ") } : { ok: true };
-  }
-
-  override async prepare(spec: VmSpec): Promise<void> {
-    await super.prepare(spec);
-    await this.#jail?.prepare(spec);
-  }
-
-  override async boot(spec: VmSpec): Promise<VmProcess> {
-    const proc = await super.boot(spec);
-    this.#jail?.releaseAt(proc.name, this.exited(proc));
-    return proc;
-  }
-
-  override async adopt(name: string, runtimeDir: string): Promise<VmProcess | null> {
-    const proc = await super.adopt(name, runtimeDir);
-    if (proc) this.#jail?.releaseAt(proc.name, this.exited(proc));
-    return proc;
-  }
-
-  override async destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void> {
-    await super.destroy(spec);
-    await this.#jail?.release(spec.name);
-  }
-
-  /** The exit, marked `oom` when the VMM died at its cgroup's memory limit. */
-  override exited(proc: VmProcess): Promise<VmExit> {
-    const base = super.exited(proc);
-    return this.#jail ? this.#jail.exited(proc, base) : base;
-  }
-
-  /** Jailed: cgroup + private root + CH's user via the wrapper, the TAP as fd 3. CH is KVM only. */
-  protected override async spawnExtras(
-    spec: LaunchSpec,
-  ): Promise<{ extras: SpawnExtras; release: () => void }> {
-    if (!this.#jail) return { extras: {}, release: () => {} };
-    return await this.#jail.spawnExtras(spec, "kvm");
   }
 
   /** CH needs nothing extra on the cmdline (KVM, real TSC). */
@@ -226,7 +174,7 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
   ): Promise<VmProcess> {
     validateSpecDirs(spec, this.roots);
     absoluteDir(dir, "snapshotDir");
-    if (this.#jail) {
+    if (this.jail) {
       // A restored VM's files and TAP come from the snapshot's config, which the jail's
       // private root and fd passing do not cover yet: refuse rather than run CH unjailed.
       throw new VolantError(
@@ -279,7 +227,7 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
       serialSocket: runtimePath(spec.runtimeDir, "serialSocket"),
       vsockSocket: runtimePath(spec.runtimeDir, "vsock"),
       eventMonitor: runtimePath(spec.runtimeDir, "events"),
-      ...(this.#jail ? { tapFd: spec.net ? JAILED_TAP_FD : undefined, seccomp: true } : {}),
+      ...(this.jail ? { tapFd: spec.net ? JAILED_TAP_FD : undefined, seccomp: true } : {}),
     }));
   }
 

@@ -6,27 +6,20 @@
  * @module
  */
 import { VolantError } from "../../errors.ts";
-import type { AccelInfo, VmExit, VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
+import type { AccelInfo, VmInfo, VmProcess, VmSpec } from "../../service/ports.ts";
 import {
   type ControlFile,
   type DetachedDriverOptions,
   DetachedVmmDriver,
-  type LaunchSpec,
 } from "../detached_driver.ts";
 import { sleep } from "../exit_watch.ts";
 import { type AccelDecision, AccelResolver, hostAccel } from "../accel/mod.ts";
 import { hostTscKhz } from "../host.ts";
 import { isSameLiveProcess } from "../proc.ts";
-import {
-  clearBootFiles,
-  DEFAULT_RUNTIME_ROOT,
-  runtimePath,
-  validateSpecDirs,
-} from "../runtime_dir.ts";
-import { cgroupParentFor } from "../cgroup.ts";
-import { type Jail, type JailStatus, QEMU_SANDBOX } from "../jail.ts";
-import { resolveBinary, type SpawnExtras } from "../spawn.ts";
-import { JAILED_TAP_FD, JailHooks } from "../jail_hooks.ts";
+import { clearBootFiles, runtimePath, validateSpecDirs } from "../runtime_dir.ts";
+import { QEMU_SANDBOX } from "../jail.ts";
+import { resolveBinary } from "../spawn.ts";
+import { JAILED_TAP_FD } from "../jail_hooks.ts";
 import { buildQemuArgs } from "./args.ts";
 import { qmpExecute, qmpStatus } from "./qmp.ts";
 import { loadState, saveState } from "./migration.ts";
@@ -44,10 +37,6 @@ export interface QemuDriverOptions extends DetachedDriverOptions {
    * (hostAccel), or `kvm` / `tcg` taken as given without a probe.
    */
   accel?: "auto" | "kvm" | "tcg" | AccelResolver;
-  /** The VMM jail (src/vmm/jail.ts): null or absent = QEMU runs as the daemon's user. */
-  jail?: Jail | null;
-  /** What the jail does here, for system/info (resolveJail's status). */
-  jailStatus?: JailStatus;
 }
 
 const INSTALL_HINT = "apt-get install qemu-system-x86";
@@ -60,53 +49,16 @@ export class QemuDriver extends DetachedVmmDriver {
   readonly #accel: () => Promise<AccelDecision>;
   #availableOk = false;
   #tscArgs?: string[];
-  readonly #jail: JailHooks | null;
-  /** What the jail does on this host (reported at start and in system/info). */
-  readonly jailStatus?: JailStatus;
 
   constructor(opts: QemuDriverOptions = {}) {
     super(opts);
     this.#binaryName = opts.binary ?? "qemu-system-x86_64";
     this.#accel = accelSource(opts.accel ?? "auto");
-    this.jailStatus = opts.jailStatus;
-    this.#jail = opts.jail
-      ? new JailHooks(opts.jail, cgroupParentFor(this.roots.runtimeRoot, DEFAULT_RUNTIME_ROOT))
-      : null;
   }
 
-  override async prepare(spec: VmSpec): Promise<void> {
-    await super.prepare(spec);
-    await this.#jail?.prepare(spec);
-  }
-
-  override async boot(spec: VmSpec): Promise<VmProcess> {
-    const proc = await super.boot(spec);
-    this.#jail?.releaseAt(proc.name, this.exited(proc));
-    return proc;
-  }
-
-  override async adopt(name: string, runtimeDir: string): Promise<VmProcess | null> {
-    const proc = await super.adopt(name, runtimeDir);
-    if (proc) this.#jail?.releaseAt(proc.name, this.exited(proc));
-    return proc;
-  }
-
-  override async destroy(spec: Pick<VmSpec, "name" | "runtimeDir" | "stateDir">): Promise<void> {
-    await super.destroy(spec);
-    await this.#jail?.release(spec.name);
-  }
-
-  /** The exit, marked `oom` when the VMM died at its cgroup's memory limit. */
-  override exited(proc: VmProcess): Promise<VmExit> {
-    const base = super.exited(proc);
-    return this.#jail ? this.#jail.exited(proc, base) : base;
-  }
-
-  protected override async spawnExtras(
-    spec: LaunchSpec,
-  ): Promise<{ extras: SpawnExtras; release: () => void }> {
-    if (!this.#jail) return { extras: {}, release: () => {} };
-    return await this.#jail.spawnExtras(spec, await this.accel());
+  /** The jail binds /dev/kvm into the VMM's root only when QEMU runs on KVM. */
+  protected override jailAccel(): Promise<"kvm" | "tcg"> {
+    return this.accel();
   }
 
   async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -239,7 +191,6 @@ export class QemuDriver extends DetachedVmmDriver {
         if (opts.resume !== false) await qmpExecute(qmp, "cont");
       },
     });
-    this.#jail?.releaseAt(proc.name, this.exited(proc));
     return proc;
   }
 
@@ -259,7 +210,7 @@ export class QemuDriver extends DetachedVmmDriver {
       serialSocket: runtimePath(spec.runtimeDir, "serialSocket"),
       serialLog: runtimePath(spec.runtimeDir, "serialLog"),
       // Jailed: the TAP arrives as fd 3 (spawnExtras) and the seccomp sandbox is on.
-      ...(this.#jail ? { tapFd: spec.net ? JAILED_TAP_FD : undefined, sandbox: QEMU_SANDBOX } : {}),
+      ...(this.jail ? { tapFd: spec.net ? JAILED_TAP_FD : undefined, sandbox: QEMU_SANDBOX } : {}),
     });
   }
 
