@@ -27,7 +27,8 @@ const SERVER = "10.99.0.2";
 const PROBE_CGI = `#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
 h=\${QUERY_STRING%:*}; p=\${QUERY_STRING##*:}
-out=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 "$h" "$p" 2>&1 | head -c 120)
+# stdin stays open a while: busybox nc quits at stdin EOF, which can beat the server's answer.
+out=$( (printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 3) | nc -w 3 "$h" "$p" 2>&1 | head -c 120)
 case $out in HTTP/*) echo reached ;; *) echo "blocked $out" ;; esac
 `;
 
