@@ -18,8 +18,7 @@ import type { AgentState } from "./state.ts";
 import { problem } from "./problem.ts";
 import { DEFAULT_PROXY_TIMEOUT_MS, proxyToWorkload } from "./proxy.ts";
 import type { AgentGate } from "./auth.ts";
-import { type ExecOptions, handleExec } from "./exec.ts";
-import { handleFiles } from "./files.ts";
+import type { ExecOptions } from "./exec.ts";
 import { AGENT_KEY_HEADER } from "../src/manifest/cmdline.ts";
 
 function json(body: unknown, status = 200): Response {
@@ -119,9 +118,14 @@ export function createApiHandler(
     const read = req.method === "GET" || req.method === "HEAD";
     if (path === "/agent/v1/exec" && opts.exec) {
       if (req.method !== "POST") return problem(405, "method not allowed", `${req.method} ${path}`);
+      // Loaded on first use: exec validates with zod, which kestrel keeps out of its boot.
+      const { handleExec } = await import("./exec.ts");
       return await handleExec(req, opts.exec);
     }
-    if (path === "/agent/v1/files" && opts.exec) return await handleFiles(req);
+    if (path === "/agent/v1/files" && opts.exec) {
+      const { handleFiles } = await import("./files.ts");
+      return await handleFiles(req);
+    }
     if (path === "/healthz" && read) return healthz(state);
     if (path === "/v1/status" && read) return status(state);
     if (path === "/v1/logs" && read) return logs(state, url);
