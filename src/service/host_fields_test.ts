@@ -5,6 +5,9 @@
  * at stop (VFIO on a sysfs tree built by the test: fake_sysfs.ts; no IOMMU here).
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { encodeCpio } from "../builder/cpio.ts";
 import { isVolantError } from "../errors.ts";
 import { decodeManifestValue, parseCmdline, parseManifest } from "../manifest/mod.ts";
 import { FakeSysfs } from "../vmm/vfio/fake_sysfs.ts";
@@ -136,6 +139,51 @@ Deno.test("cloud_init: refused without a seed writer; with one, a cidata seed is
     );
     await s.vms.restart(vm.name);
     assert.match(await mtype(seed.path, "meta-data"), new RegExp(`instance-id: ${iid}\n`));
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("cloud_init: refused for a plugin that boots its own init (it could not read the seed)", async () => {
+  const f = await serviceFixture({ deps: { seeds: new VfatSeedWriter() } });
+  try {
+    // Volant's boot contract: the plugin's initramfs has its own /init and /bin/kestrel.
+    const image = new Uint8Array(gzipSync(encodeCpio([
+      { type: "dir", path: "/bin", mode: 0o755 },
+      { type: "file", path: "/init", mode: 0o755, data: new TextEncoder().encode("#!/bin/sh\n") },
+      {
+        type: "file",
+        path: "/bin/kestrel",
+        mode: 0o755,
+        data: new TextEncoder().encode("#!/bin/sh\n"),
+      },
+    ])));
+    const sha = createHash("sha256").update(image).digest("hex");
+    const path = `${f.dir}/own-init.cpio.gz`;
+    await Deno.writeFile(path, image);
+    const base = withFields(f.dir, {
+      initramfs: { url: "https://example.test/own-init.cpio.gz", checksum: sha },
+      cloud_init: { user_data: { content: "#cloud-config\nruncmd: [true]\n" } },
+    });
+    f.store.plugins.put({
+      ...base,
+      artifacts: [{
+        kind: "initramfs",
+        name: "initramfs",
+        url: "https://example.test/own-init.cpio.gz",
+        sha256: sha,
+        verified: true,
+        size: image.length,
+        path,
+      }],
+    });
+    await assert.rejects(
+      f.services.vms.create({ name: "ci", plugin: "dev" }),
+      (e) =>
+        isVolantError(e, "invalid_input") && e.problems[0].field === "cloud_init" &&
+        /boots its own init/.test(e.message),
+    );
+    assert.ok(!f.store.vms.get("ci"), "nothing was created");
   } finally {
     await f.close();
   }

@@ -102,7 +102,7 @@ export class VmService implements VmServiceApi {
     }
     const config = initialConfig(body, plugin, { machine: this.#ctx.options.machine });
     // A field this host cannot honour is refused now, naming it, never ignored at boot.
-    await assertHostCanHonour(this.#ctx, config);
+    await assertHostCanHonour(this.#ctx, config, plugin.artifacts);
     // What the boot will need is checked before the lease is taken: a create
     // that cannot boot must not hold an address while it fails.
     if (body.start !== false) await this.#ops.preflight(config);

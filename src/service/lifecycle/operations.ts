@@ -102,7 +102,7 @@ export class VmOperations {
       agentKey,
     });
     await assertUsable(hypervisor);
-    await assertHostCanHonour(this.#ctx, config);
+    await assertHostCanHonour(this.#ctx, config, row.artifacts);
 
     // act
     row = core.transition(
