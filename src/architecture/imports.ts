@@ -142,3 +142,40 @@ export function findCycles(edges: Map<string, string[]>): string[][] {
   for (const node of [...edges.keys()].sort()) if (!state.has(node)) visit(node);
   return [...cycles.values()];
 }
+
+/**
+ * What loading `entry` (repo-relative) loads with it: the closure of its
+ * static value imports (type-only and `import()` excluded), each mapped to
+ * the module that first imports it. Imports outside the repo (npm, `node:`,
+ * bare specifiers) are leaves; the start-up tests forbid them on hot paths.
+ */
+export async function loadedAtStart(root: string, entry: string): Promise<Map<string, string>> {
+  const from = new Map<string, string>([[entry, ""]]);
+  const todo = [entry];
+  while (todo.length > 0) {
+    const path = todo.pop()!;
+    if (!/\.(ts|tsx|mts)$/.test(path)) continue; // JSON and other data: no imports
+    const [info] = await readModules(root, [path]);
+    for (const i of info.imports) {
+      if (i.typeOnly || i.dynamic || from.has(i.target)) continue;
+      from.set(i.target, path);
+      if (!isOutside(i.target)) todo.push(i.target);
+    }
+  }
+  return from;
+}
+
+/** An import that is not a file of the repo: `npm:`, `node:`, `jsr:` or a bare (mapped) name. */
+export function isOutside(target: string): boolean {
+  return /^[a-z]+:/.test(target) || !/\.(ts|tsx|mts|json)$/.test(target);
+}
+
+/** Each import outside the repo that loading `entry` loads, as "target <- importer <- ...". */
+export async function outsideAtStart(root: string, entry: string): Promise<string[]> {
+  const from = await loadedAtStart(root, entry);
+  return [...from.keys()].filter(isOutside).map((target) => {
+    const chain = [target];
+    for (let at = from.get(target); at; at = from.get(at)) chain.push(at);
+    return chain.join(" <- ");
+  });
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { findCycles, parseImports } from "./imports.ts";
+import { findCycles, loadedAtStart, outsideAtStart, parseImports } from "./imports.ts";
 
 Deno.test("parseImports: static, type-only, side-effect, re-export, multi-line and dynamic imports", () => {
   const source = [
@@ -30,4 +30,29 @@ Deno.test("findCycles: each cycle once, led by its smallest name; self-imports c
   const edges = new Map([["b", ["c"]], ["c", ["a"]], ["a", ["b"]], ["d", ["d"]], ["e", ["a"]]]);
   assert.deepEqual(findCycles(edges), [["a", "b", "c"], ["d"]]);
   assert.deepEqual(findCycles(new Map([["a", ["b"]], ["b", []]])), []);
+});
+
+Deno.test("outsideAtStart: static value imports only, with the chain that loads each", async () => {
+  const root = await Deno.makeTempDir({ prefix: "volant-imports-" });
+  try {
+    const files: Record<string, string> = {
+      "a/main.ts": 'import { b } from "./b.ts";\nimport type { T } from "./types.ts";\n' +
+        'const lazy = () => import("./lazy.ts");\nimport data from "./d.json" with { type: "json" };',
+      "a/b.ts": 'import { z } from "zod";\nimport { join } from "node:path";\nexport const b = 1;',
+      "a/types.ts": 'import { x } from "npm:heavy";\nexport type T = 1;',
+      "a/lazy.ts": 'import { y } from "npm:lazy";',
+      "a/d.json": "{}",
+    };
+    for (const [path, text] of Object.entries(files)) {
+      await Deno.mkdir(`${root}/a`, { recursive: true });
+      await Deno.writeTextFile(`${root}/${path}`, text);
+    }
+    assert.deepEqual((await outsideAtStart(root, "a/main.ts")).sort(), [
+      "node:path <- a/b.ts <- a/main.ts",
+      "zod <- a/b.ts <- a/main.ts",
+    ]);
+    assert.ok((await loadedAtStart(root, "a/main.ts")).has("a/d.json"));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
