@@ -27,7 +27,7 @@ import { gzipSync } from "node:zlib";
 import { encodeManifest, type PluginManifest } from "../../src/manifest/mod.ts";
 import { instanceId, seedFiles } from "../../src/service/cloud_init.ts";
 import { VfatSeedWriter } from "../../src/vmm/seed/vfat_seed.ts";
-import { NetVm, requireTools, sh, TestNetns } from "./_netns_vm.ts";
+import { NetVm, requireTools, sh, TestNetns } from "./_net_vm.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const CACHE = Deno.env.get("VOLANT_CACHE_DIR") ?? "/var/cache/volant";

@@ -15,7 +15,7 @@ import { gzipSync } from "node:zlib";
 import { bootEntries, buildAgentArtifacts } from "../../scripts/agent_image.ts";
 import { writeCpio } from "../../scripts/cpio_newc.ts";
 import { encodeManifest, type PluginManifest } from "../../src/manifest/mod.ts";
-import { NetVm, requireTools, TestNetns } from "./_netns_vm.ts";
+import { NetVm, requireTools, TestNetns } from "./_net_vm.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const CACHE = Deno.env.get("VOLANT_CACHE_DIR") ?? "/var/cache/volant";

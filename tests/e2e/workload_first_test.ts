@@ -28,7 +28,7 @@ import {
 import { type CpioEntry, writeCpio } from "../../scripts/cpio_newc.ts";
 import type { PluginManifest } from "../../src/manifest/mod.ts";
 import { assembleCmdline, BASE_ARGS } from "../../src/service/cmdline.ts";
-import { get, GUEST_IP, HOST_IP, qmp, sh, type TestNetns, withNetVm } from "./_net_vm.ts";
+import { GUEST_IP, HOST_IP, qmp, sh, type TestNetns, withNetVm } from "./_net_vm.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const CACHE = Deno.env.get("VOLANT_CACHE_DIR") ?? "/var/cache/volant";
@@ -101,7 +101,7 @@ async function cmdline(m: PluginManifest, rootfs: boolean): Promise<string> {
 /** Polls `url` from the namespace until it answers 200; host ms since `t0`. */
 async function firstOk(ns: TestNetns, url: string, t0: number, stop: () => boolean) {
   while (!stop()) {
-    const [code] = await get(ns, url, 1);
+    const [code] = await ns.get(url, 1);
     if (code === 200) return performance.now() - t0;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -148,7 +148,7 @@ Deno.test("workload first e2e: initramfs — the workload answers before kestrel
       );
       const early = /WF-EARLY uptime=([\d.]+) uid=0 cwd=\/www var=from-the-manifest/.exec(text);
       assert.ok(early, "the workload's first line (env, cwd, user) is on the serial console");
-      const [, st] = await get(ns, `http://${GUEST_IP}:8080/v1/status`);
+      const [, st] = await ns.get(`http://${GUEST_IP}:8080/v1/status`);
       const status = JSON.parse(st);
       const wf = status.boot.workload_first;
       console.log(
@@ -159,9 +159,9 @@ Deno.test("workload first e2e: initramfs — the workload answers before kestrel
       assert.equal(status.workload.restarts, 0);
       assert.equal(status.health.state, "healthy");
       assert.equal(status.network.address, GUEST_IP);
-      const [, logs] = await get(ns, `http://${GUEST_IP}:8080/v1/logs`);
+      const [, logs] = await ns.get(`http://${GUEST_IP}:8080/v1/logs`);
       assert.match(logs, /^WF-EARLY uptime=/, "/v1/logs starts at the workload's first byte");
-      const [code, body] = await get(ns, `http://${GUEST_IP}/`);
+      const [code, body] = await ns.get(`http://${GUEST_IP}/`);
       assert.equal(code, 200);
       assert.equal(body, PAGE);
 
@@ -211,7 +211,7 @@ Deno.test("workload first e2e: rootfs — shim switches root, a workload dead be
       assert.match(text, /kestrel: workload adopted: pid (\d+)/);
       assert.match(text, /kestrel: workload exited: pid \d+, code 3/);
       assert.match(text, /kestrel: workload started: pid \d+ \(\/usr\/bin\/wf-workload\), run 2/);
-      const [, st] = await get(ns, `http://${GUEST_IP}:8080/v1/status`);
+      const [, st] = await ns.get(`http://${GUEST_IP}:8080/v1/status`);
       const status = JSON.parse(st);
       console.log(`guest: ${JSON.stringify(status.boot.workload_first)}`);
       assert.ok(
@@ -222,7 +222,7 @@ Deno.test("workload first e2e: rootfs — shim switches root, a workload dead be
       assert.equal(status.workload.restarts, 1);
       assert.equal(status.workload.last_exit.code, 3);
       assert.equal(status.health.state, "healthy");
-      const [code, body] = await get(ns, `http://${GUEST_IP}/`);
+      const [code, body] = await ns.get(`http://${GUEST_IP}/`);
       assert.equal(code, 200);
       assert.equal(body, "from the root disk\n");
       await qmp(join(vm.dir, "qmp.sock"), "system_powerdown");
