@@ -10,7 +10,8 @@
  * @module
  */
 import { problem } from "./problem.ts";
-import { encodeHeader, ExactReader, padded, TAR_END, type TarHeader, untarEntries } from "./tar.ts";
+import { encodeHeader, padded, TAR_END } from "../src/shared/tar_writer.ts";
+import { type MemberWriter, type TarHeader, untarStream } from "./tar.ts";
 
 /** An expected refusal: becomes a problem response naming `field`. */
 class FileProblem extends Error {
@@ -117,11 +118,11 @@ async function extract(
   }
   let bytes = 0;
   const dirModes: [string, number][] = [];
-  const input = new ExactReader(body);
+  let open: Deno.FsFile | null = null;
   try {
-    const entries = await untarEntries(input, async (h: TarHeader, data) => {
+    const entries = await untarStream(body, async (h: TarHeader): Promise<MemberWriter | null> => {
       const segs = parts(h.path, "archive");
-      if (segs.length === 0) return;
+      if (segs.length === 0) return null;
       const target = checkNoSymlinks(dest, segs, false, "archive");
       for (let i = 1; i < segs.length; i++) {
         const dir = `${dest}/${segs.slice(0, i).join("/")}`;
@@ -132,33 +133,34 @@ async function extract(
         if (existing && !existing.isDirectory) Deno.removeSync(target);
         if (!existing?.isDirectory) Deno.mkdirSync(target);
         dirModes.push([target, h.mode & 0o7777]);
-        return;
+        return null;
       }
       if (existing?.isDirectory) {
         throw new FileProblem(409, `archive: ${h.path} would replace a directory`, "archive");
       }
       if (existing) Deno.removeSync(target); // a symlink is replaced, never written through
-      if (h.type === "symlink") {
-        Deno.symlinkSync(h.linkname, target);
-      } else if (h.type === "file") {
-        const file = await Deno.open(target, { write: true, createNew: true, mode: 0o600 });
-        try {
-          await data(async (chunk) => {
-            let off = 0;
-            while (off < chunk.length) off += await file.write(chunk.subarray(off));
-            bytes += chunk.length;
-          });
-        } finally {
+      if (h.type === "symlink") Deno.symlinkSync(h.linkname, target);
+      if (h.type !== "file") return null; // devices, fifos and hard links are not copied
+      const file = open = await Deno.open(target, { write: true, createNew: true, mode: 0o600 });
+      return {
+        async write(chunk) {
+          let off = 0;
+          while (off < chunk.length) off += await file.write(chunk.subarray(off));
+          bytes += chunk.length;
+        },
+        end() {
+          open = null;
           file.close();
-        }
-        Deno.chmodSync(target, h.mode & 0o7777);
-      }
+          Deno.chmodSync(target, h.mode & 0o7777);
+          return Promise.resolve();
+        },
+      };
     });
     // Last, deepest first: a read-only directory must not stop its own children.
     for (const [dir, mode] of dirModes.reverse()) Deno.chmodSync(dir, mode);
     return { entries, bytes };
   } finally {
-    input.release();
+    (open as Deno.FsFile | null)?.close();
   }
 }
 

@@ -119,3 +119,26 @@ Deno.test("agent files: no escape through symlinks under a root, nor out of the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("agent files: a cut-off upload is refused as a bad archive, naming the body", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "volant-files-" });
+  const server = serve();
+  const base = `http://127.0.0.1:${server.addr.port}/agent/v1/files`;
+  try {
+    await sh(`mkdir src && head -c 3000 /dev/urandom > src/f && tar -cf whole.tar src`, dir);
+    const whole = await Deno.readFile(`${dir}/whole.tar`);
+    for (const cut of [1536, 2048]) { // inside a member's data; at a block boundary before the end
+      const res = await fetch(`${base}?path=${dir}/dest${cut}`, {
+        method: "PUT",
+        body: whole.subarray(0, cut),
+      });
+      assertEquals(res.status, 400, `cut at ${cut}`);
+      const body = await res.json();
+      assertEquals(body.problems[0].field, "body");
+      assert(/truncated/.test(body.detail ?? body.problems[0].message ?? JSON.stringify(body)));
+    }
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -24,7 +24,7 @@ import {
 } from "./image_manifest.ts";
 import { type PulledImage, verifiedFile } from "./pulled_image.ts";
 import type { ArchiveReference, LayoutReference } from "./reference.ts";
-import { TarReader } from "./tar_reader.ts";
+import { TarReader } from "../../shared/tar_reader.ts";
 
 function readOrFail(path: string, what: string): Uint8Array {
   try {

@@ -23,7 +23,7 @@ import { lchownSync, lutimesSync } from "node:fs";
 import { VolantError } from "../../errors.ts";
 import { Fixups } from "./fixups.ts";
 import { makeNode, setXattr } from "./node_ops.ts";
-import { type EntrySink, type TarHeader, TarReader } from "./tar_reader.ts";
+import { type EntrySink, type TarHeader, TarReader } from "../../shared/tar_reader.ts";
 
 const WH = ".wh.";
 const OPAQUE = ".wh..wh..opq";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { VolantError } from "../../errors.ts";
+import { VolantError } from "../errors.ts";
 
 /** Entry types we hand on. */
 export type TarType = "file" | "hardlink" | "symlink" | "char" | "block" | "dir" | "fifo";
