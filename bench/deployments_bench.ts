@@ -20,7 +20,6 @@
 import { prepareHost } from "../scripts/journey/prepare.ts";
 import { Sandbox } from "../scripts/journey/sandbox.ts";
 
-const REPO = new URL("../", import.meta.url).pathname;
 
 function envInt(name: string, fallback: number, min: number, max: number): number {
   const raw = Deno.env.get(name);
@@ -317,18 +316,7 @@ const sb = await Sandbox.create({ artifacts, prefix: "volant-bdep" });
 const result: Record<string, unknown> = { memory_mb: MEMORY_MB };
 try {
   await sb.startDaemon();
-  const dist = `${sb.dir}/dist`;
-  const build = await sb.fledge([
-    "build",
-    "-c",
-    `${REPO}/examples/static-http/fledge.toml`,
-    "-o",
-    dist,
-    "--json",
-  ]);
-  if (build.code !== 0) throw new Error(`fledge build: ${build.stderr}`);
-  const manifest = JSON.parse(build.stdout) as { manifest: { path: string } };
-  await must(sb, ["plugins", "install", manifest.manifest.path]);
+  await sb.installExample();
   const plugin = await sb.volarJson<{ artifacts: { path: string }[] }>([
     "plugins",
     "show",

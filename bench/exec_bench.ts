@@ -18,7 +18,6 @@
  */
 import { prepareHost } from "../scripts/journey/prepare.ts";
 import { Sandbox } from "../scripts/journey/sandbox.ts";
-import { REPO } from "../scripts/_repo.ts";
 
 const RUNS = Number(Deno.env.get("RUNS") ?? 10);
 const SIZE_MIB = Number(Deno.env.get("SIZE_MIB") ?? 100);
@@ -77,20 +76,7 @@ async function main() {
   const http = Deno.createHttpClient({ proxy: { transport: "unix", path: sb.socket } });
   try {
     await sb.startDaemon();
-    const build = await sb.fledge([
-      "build",
-      "-c",
-      `${REPO}/examples/static-http/fledge.toml`,
-      "-o",
-      `${sb.dir}/dist`,
-      "--shim",
-      artifacts.shim,
-      "--json",
-    ]);
-    if (build.code !== 0) throw new Error(build.stderr);
-    const manifest = JSON.parse(build.stdout).manifest.path as string;
-    const inst = await sb.volar(["plugins", "install", manifest]);
-    if (inst.code !== 0) throw new Error(inst.stderr);
+    await sb.installExample({ shim: artifacts.shim });
     const created = await sb.volar([
       "vms",
       "create",

@@ -11,7 +11,6 @@
  */
 import { prepareHost } from "../scripts/journey/prepare.ts";
 import { Sandbox } from "../scripts/journey/sandbox.ts";
-import { REPO } from "../scripts/_repo.ts";
 import { Jail, resolveJail } from "../src/vmm/jail.ts";
 import type { VmSpec } from "../src/service/ports.ts";
 
@@ -44,18 +43,7 @@ function median(xs: number[]): number {
 }
 
 async function installExample(sb: Sandbox): Promise<void> {
-  const build = await sb.fledge([
-    "build",
-    "-c",
-    `${REPO}/examples/static-http/fledge.toml`,
-    "-o",
-    `${sb.dir}/dist`,
-    "--json",
-  ]);
-  if (build.code !== 0) throw new Error(`fledge build: ${build.stderr}`);
-  const manifest = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
-  const r = await sb.volar(["plugins", "install", manifest]);
-  if (r.code !== 0) throw new Error(`plugins install: ${r.stderr}`);
+  await sb.installExample();
 }
 
 /**

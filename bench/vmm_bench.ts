@@ -119,22 +119,7 @@ async function main(): Promise<void> {
   const sb = await Sandbox.create({ artifacts, prefix: "volant-vmmbench" });
   try {
     await sb.startDaemon();
-    const dist = `${sb.dir}/dist`;
-    const built = await sb.fledge([
-      "build",
-      "-c",
-      Sandbox.repoPath("examples/static-http/fledge.toml"),
-      "-o",
-      dist,
-      "--json",
-    ]);
-    if (built.code !== 0) throw new Error(`fledge build: ${built.stderr}`);
-    const installed = await sb.volar([
-      "plugins",
-      "install",
-      JSON.parse(built.stdout).manifest.path,
-    ]);
-    if (installed.code !== 0) throw new Error(`volar plugins install: ${installed.stderr}`);
+    await sb.installExample();
     const vm = await api(sb.socket, "POST", "/vms", {
       name: VM,
       plugin: "static-http",

@@ -190,6 +190,33 @@ export class Sandbox {
   }
 
   /**
+   * Builds the static-http example (examples/static-http) with fledge into
+   * `<dir>/dist`, with `shim` when given (else fledge finds one); returns the
+   * manifest's path or throws with fledge's stderr.
+   */
+  async buildExample(opts: { shim?: string } = {}): Promise<string> {
+    const r = await this.fledge([
+      "build",
+      "-c",
+      Sandbox.repoPath("examples/static-http/fledge.toml"),
+      "-o",
+      `${this.dir}/dist`,
+      ...(opts.shim ? ["--shim", opts.shim] : []),
+      "--json",
+    ]);
+    if (r.code !== 0) throw new Error(`fledge build: exit ${r.code}: ${r.stderr.trim()}`);
+    return (JSON.parse(r.stdout) as { manifest: { path: string } }).manifest.path;
+  }
+
+  /** {@linkcode buildExample}, then `volar plugins install` of it; returns the manifest's path. */
+  async installExample(opts: { shim?: string } = {}): Promise<string> {
+    const manifest = await this.buildExample(opts);
+    const r = await this.volar(["plugins", "install", manifest]);
+    if (r.code !== 0) throw new Error(`volar plugins install: exit ${r.code}: ${r.stderr.trim()}`);
+    return manifest;
+  }
+
+  /**
    * Fetches a URL from inside the namespace with Deno's fetch (Debian's static
    * busybox wget crashes resolving through NSS); returns the body, or throws
    * naming the status.

@@ -100,18 +100,7 @@ Deno.test({
   let ok = false;
   try {
     await sb.startDaemon();
-    const dist = `${sb.dir}/dist`;
-    const build = await sb.fledge([
-      "build",
-      "-c",
-      `${REPO}/examples/static-http/fledge.toml`,
-      "-o",
-      dist,
-      "--json",
-    ]);
-    assert.equal(build.code, 0, build.stderr);
-    const manifest = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
-    await must(sb, ["plugins", "install", manifest]);
+    await sb.installExample();
     const config = `${sb.dir}/web-config.json`;
     await Deno.writeTextFile(
       config,

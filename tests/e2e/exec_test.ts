@@ -77,21 +77,7 @@ Deno.test({
   let ok = false;
   try {
     await sb.startDaemon();
-    const dist = `${sb.dir}/dist`;
-    const build = await sb.fledge([
-      "build",
-      "-c",
-      `${REPO}/examples/static-http/fledge.toml`,
-      "-o",
-      dist,
-      "--shim",
-      artifacts.shim,
-      "--json",
-    ]);
-    assert.equal(build.code, 0, build.stderr);
-    const manifest = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
-    const inst = await sb.volar(["plugins", "install", manifest]);
-    assert.equal(inst.code, 0, inst.stderr);
+    await sb.installExample({ shim: artifacts.shim });
     const created = await sb.volar(["vms", "create", "web", "--plugin", "static-http"]);
     assert.equal(created.code, 0, created.stderr);
     // Healthy means the daemon's health polls carried the key (kestrel answers 401 without).

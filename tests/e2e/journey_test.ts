@@ -149,16 +149,7 @@ Deno.test({
   try {
     await sb.startDaemon();
     const dist = `${sb.dir}/dist`;
-    const build = await sb.fledge([
-      "build",
-      "-c",
-      `${REPO}/examples/static-http/fledge.toml`,
-      "-o",
-      dist,
-      "--json",
-    ]);
-    assert.equal(build.code, 0, build.stderr);
-    const manifestPath = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
+    const manifestPath = await sb.buildExample();
 
     await t.step(
       "plugin install: a bad checksum installs nothing and says expected vs actual",

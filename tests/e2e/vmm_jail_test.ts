@@ -16,7 +16,6 @@
 import assert from "node:assert/strict";
 import { prepareHost } from "../../scripts/journey/prepare.ts";
 import { Sandbox } from "../../scripts/journey/sandbox.ts";
-import { REPO } from "../../scripts/_repo.ts";
 import { cgroupDirs, cgroupParentFor, detectCgroups, limitsFor } from "../../src/vmm/cgroup.ts";
 import { DEFAULT_RUNTIME_ROOT } from "../../src/vmm/runtime_dir.ts";
 import { assertJailedView } from "./_jail_view.ts";
@@ -98,16 +97,7 @@ Deno.test({
     });
 
     const dist = `${sb.dir}/dist`;
-    const build = await sb.fledge([
-      "build",
-      "-c",
-      `${REPO}/examples/static-http/fledge.toml`,
-      "-o",
-      dist,
-      "--json",
-    ]);
-    assert.equal(build.code, 0, build.stderr);
-    const built = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
+    const built = await sb.buildExample();
     // The same plugin with a network policy: egress to one network and port, isolated.
     const m = JSON.parse(await Deno.readTextFile(built));
     m.network = {
