@@ -7,12 +7,12 @@
  *
  * @module
  */
-import { VolantError } from "../errors.ts";
+import { isVolantError, VolantError } from "../errors.ts";
 import type { Hypervisor, VmExit, VmInfo, VmProcess, VmSpec } from "../service/ports.ts";
 import { checkSpec } from "./artifacts.ts";
 import { waitForExit } from "./exit_watch.ts";
 import { ensureOverlay } from "./overlay.ts";
-import { isSameLiveProcess } from "./proc.ts";
+import { isSameLiveProcess, processesNaming } from "./proc.ts";
 import {
   clearBootFiles,
   DEFAULT_RUNTIME_ROOT,
@@ -355,14 +355,20 @@ export abstract class DetachedVmmDriver implements Hypervisor {
   async adopt(name: string, runtimeDir: string): Promise<VmProcess | null> {
     validateVmDir(name, runtimeDir, this.roots.runtimeRoot, "runtimeDir");
     const rec = await readIdentity(runtimeDir);
-    if (!rec) return null;
+    if (!rec) {
+      await this.#killOrphans(runtimeDir);
+      return null;
+    }
     if (rec.kind !== this.kind || rec.name !== name) {
       throw new VolantError(
         "conflict",
         `${runtimeDir} belongs to a ${rec.kind} VMM for ${rec.name}, not ${this.kind}/${name}`,
       );
     }
-    if (!(await isSameLiveProcess(rec))) return null;
+    if (!(await isSameLiveProcess(rec))) {
+      await this.#killOrphans(runtimeDir);
+      return null;
+    }
     const proc: VmProcess = {
       name,
       pid: rec.pid,
@@ -374,6 +380,31 @@ export abstract class DetachedVmmDriver implements Hypervisor {
     this.#track(proc, rec.serialLogMaxBytes);
     this.jail?.releaseAt(proc.name, this.exited(proc));
     return proc;
+  }
+
+  /**
+   * A daemon killed between spawning a VMM and writing its identity record
+   * leaves a VMM nobody can adopt, which would hold the VM's TAP and disks
+   * beside the one booted next. Such an orphan names this VM's runtime dir in
+   * its argv; it is killed (SIGKILL: it has no record, so no clean path).
+   */
+  async #killOrphans(runtimeDir: string): Promise<void> {
+    let binary: string;
+    try {
+      binary = this.#binaryPath ??= await this.binary();
+    } catch (e) {
+      if (isVolantError(e, "unavailable")) return; // no VMM binary: no orphan of it either
+      throw e;
+    }
+    const name = binary.slice(binary.lastIndexOf("/") + 1);
+    for (const orphan of await processesNaming(runtimeDir, name)) {
+      try {
+        Deno.kill(orphan.pid, "SIGKILL");
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      await waitForExit(orphan, AbortSignal.timeout(5_000));
+    }
   }
 
   /**

@@ -123,3 +123,45 @@ Deno.test("extraKernelArgs asks for tsc_early_khz under TCG only", async () => {
   ok(/^tsc_early_khz=\d+$/.test(tcg[0]), tcg[0]);
   assertEquals(await new QemuDriver({ accel: "kvm" }).extraKernelArgs(), []);
 });
+
+Deno.test("adopt with no identity record kills an orphan VMM that names the VM's runtime dir", async () => {
+  // The state a daemon SIGKILLed between spawn and writing the record leaves behind.
+  const { root, spec } = await setup();
+  const fake = `${root}/fake-vmm`;
+  await Deno.writeTextFile(fake, "#!/bin/sh\nread line\n"); // blocks on its stdin, no children
+  await Deno.chmod(fake, 0o755);
+  await Deno.mkdir(spec.runtimeDir, { recursive: true });
+  const orphan = new Deno.Command("sh", {
+    args: [fake, "-qmp", `unix:${spec.runtimeDir}/qmp.sock,server=on,wait=off`],
+    stdin: "piped",
+  }).spawn();
+  // Another VM's process and a process that is not the VMM binary stay.
+  const bystander = new Deno.Command("sh", {
+    args: ["-c", "read line", "sh", `${spec.runtimeDir}/serial.log`],
+    stdin: "piped",
+  }).spawn();
+  try {
+    const d = new QemuDriver({
+      binary: fake,
+      runtimeRoot: `${root}/run`,
+      stateRoot: `${root}/state`,
+    });
+    assertEquals(await d.adopt(spec.name, spec.runtimeDir), null);
+    const status = await orphan.status;
+    assertEquals(status.signal, "SIGKILL");
+    ok(
+      (await Deno.readTextFile(`/proc/${bystander.pid}/cmdline`)).includes("serial.log"),
+      "a process that is not the VMM binary is left alone",
+    );
+  } finally {
+    for (const c of [orphan, bystander]) {
+      try {
+        c.kill("SIGKILL");
+      } catch (e) {
+        if (!(e instanceof TypeError)) throw e; // already exited
+      }
+      await c.status;
+    }
+    await Deno.remove(root, { recursive: true });
+  }
+});

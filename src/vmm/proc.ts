@@ -85,3 +85,27 @@ export function argsMatch(actual: string[], expected: string[]): boolean {
   const tail = actual.slice(actual.length - want.length);
   return tail.every((a, i) => a === want[i]);
 }
+
+/**
+ * Live processes whose argv names a path under `dir` and holds an argument
+ * whose base name is `binaryName` (argv[0], or the script a wrapper runs).
+ */
+export async function processesNaming(
+  dir: string,
+  binaryName: string,
+): Promise<ProcIdentity[]> {
+  const under = `${dir.replace(/\/+$/, "")}/`;
+  const found: ProcIdentity[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    const pid = Number(e.name);
+    const argv = await readCmdline(pid);
+    if (!argv?.some((a) => a.includes(under))) continue;
+    if (!argv.some((a) => a.slice(a.lastIndexOf("/") + 1) === binaryName)) continue;
+    const stat = await readStat(pid);
+    if (stat && stat.state !== "Z" && stat.state !== "X") {
+      found.push({ pid, startTime: stat.startTime });
+    }
+  }
+  return found;
+}
