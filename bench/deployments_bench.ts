@@ -20,7 +20,6 @@
 import { prepareHost } from "../scripts/journey/prepare.ts";
 import { Sandbox } from "../scripts/journey/sandbox.ts";
 
-
 function envInt(name: string, fallback: number, min: number, max: number): number {
   const raw = Deno.env.get(name);
   if (raw === undefined) return fallback;
