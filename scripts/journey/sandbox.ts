@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { processesNaming } from "../../src/vmm/proc.ts";
 import { REPO } from "../_repo.ts";
 import { link } from "../link.ts";
 import type { GuestArtifacts } from "./prepare.ts";
@@ -282,38 +283,18 @@ export class Sandbox {
     });
   }
 
-  /** VMMs still running from this sandbox (pid files in the runtime dir); killed by PID. */
+  /**
+   * VMMs still running from this sandbox, killed by PID: every QEMU whose argv
+   * names this sandbox's runtime dir, with or without a pid file (a daemon
+   * killed mid-start may not have written one).
+   */
   async #killLeftoverVmms(): Promise<void> {
-    try {
-      for await (const e of Deno.readDir(this.runtimeDir)) {
-        let pid: number;
-        try {
-          pid = Number((await Deno.readTextFile(`${this.runtimeDir}/${e.name}/pid`)).trim());
-        } catch (err) {
-          if (err instanceof Deno.errors.NotFound) continue;
-          throw err;
-        }
-        if (pid > 1 && (await this.#isOurVmm(pid))) {
-          try {
-            Deno.kill(pid, "SIGKILL");
-          } catch (err) {
-            if (!(err instanceof Deno.errors.NotFound)) throw err;
-          }
-        }
+    for (const vmm of await processesNaming(this.runtimeDir, "qemu-system-x86_64")) {
+      try {
+        Deno.kill(vmm.pid, "SIGKILL");
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
       }
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  }
-
-  /** True when `pid` is still a process whose command line names this sandbox's runtime dir. */
-  async #isOurVmm(pid: number): Promise<boolean> {
-    try {
-      const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-      return cmdline.includes(this.runtimeDir);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return false;
-      throw err;
     }
   }
 
