@@ -152,7 +152,7 @@ export function reboot(cmd: number): void {
  * counts every MiB.
  */
 export function mallocTrim(): void {
-  libc().malloc_trim(0);
+  libc().malloc_trim(0n);
 }
 
 export function sync(): void {
