@@ -1,7 +1,7 @@
 /**
  * The agent image build's warm-up (`KESTREL_WARM_UP=1`,
  * src/builder/agent_image/warm_up.ts): loads the runtime modules Deno loads
- * lazily and kestrel uses at every boot (timers, web streams, fetch and its
+ * lazily and kestrel uses at every boot (web streams, fetch and its
  * body types, `Deno.serve`, child processes), so their V8 code cache is made at
  * build time. Otherwise every guest compiles them under emulation and writes
  * their cache (~0.7 MiB) into its tmpfs DENO_DIR, which is RAM for the VM's
@@ -13,7 +13,6 @@
 
 /** Touches each lazily loaded runtime part once; never throws. */
 export async function warmUp(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1));
   await new Response(new ReadableStream({ start: (c) => c.close() })).text();
   new Headers({ a: "b" });
   new Request("http://127.0.0.1/");
