@@ -22,9 +22,14 @@ export function after(ms: number, fn: () => void): () => void {
     return () => clearTimeout(t);
   }
   let live = true;
-  AbortSignal.timeout(Math.max(0, Math.round(ms))).addEventListener("abort", () => {
-    if (live) fn();
-  }, { once: true });
+  // setTimeout reads NaN or a negative delay as 0; AbortSignal.timeout would throw.
+  AbortSignal.timeout(Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : 0).addEventListener(
+    "abort",
+    () => {
+      if (live) fn();
+    },
+    { once: true },
+  );
   return () => live = false;
 }
 
