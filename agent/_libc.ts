@@ -38,6 +38,7 @@ const SYMBOLS = {
   },
   close: { parameters: ["i32"], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -143,6 +144,15 @@ export function umount2(target: string, flags: number): void {
 export function reboot(cmd: number): void {
   const l = libc();
   check(l, l.reboot(cmd), "reboot", `0x${cmd.toString(16)}`);
+}
+
+/**
+ * Gives the C heap's free memory back to the kernel (glibc `malloc_trim(0)`):
+ * the boot's transient allocations otherwise stay resident in a guest that
+ * counts every MiB.
+ */
+export function mallocTrim(): void {
+  libc().malloc_trim(0n);
 }
 
 export function sync(): void {

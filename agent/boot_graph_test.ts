@@ -20,3 +20,15 @@ Deno.test("kestrel's boot loads no npm package", async () => {
     "these load at every kestrel boot: import them with `await import()` where they are used",
   );
 });
+
+Deno.test("kestrel's boot modules time through agent/timeout.ts, not the global setTimeout", async () => {
+  // Deno's global setTimeout/setInterval load Node's timer stack (~1.4 MiB in every guest);
+  // agent/timeout.ts times a guest's PID 1 with the runtime's own timer instead.
+  const offenders: string[] = [];
+  for (const path of (await loadedAtStart(REPO, "agent/main.ts")).keys()) {
+    if (!/\.ts$/.test(path) || path === "agent/timeout.ts" || path.includes(":")) continue;
+    const text = await Deno.readTextFile(`${REPO}${path}`);
+    if (/\bset(Timeout|Interval)\(/.test(text)) offenders.push(path);
+  }
+  assert.deepEqual(offenders, [], "use after/every/sleep/within from agent/timeout.ts");
+});

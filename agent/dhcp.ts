@@ -17,6 +17,7 @@ import { type BindMount, renderHosts, renderResolvConf, writeEtcFile } from "./e
 import { addAddressMessage, addDefaultRouteMessage, linkUpMessage } from "./netlink.ts";
 import { NetlinkSocket } from "./netlink_socket.ts";
 import type { NetworkStatus } from "./state.ts";
+import { after } from "./timeout.ts";
 import { VolantError } from "../src/errors.ts";
 
 /** Where busybox is in the guest: the agent image's, then the root's. */
@@ -112,21 +113,21 @@ export class DhcpClient {
     const first = Promise.withResolvers<NetworkStatus>();
     void this.#pumpErrors(child.stderr);
     void this.#readLeases(child.stdout, first.resolve, first.reject);
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancel = () => {};
     const timeoutMs = o.timeoutMs ?? 60_000;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+      cancel = after(
+        timeoutMs,
         () =>
           reject(
             new VolantError("unavailable", `DHCP: no lease on ${o.interface} in ${timeoutMs} ms`),
           ),
-        timeoutMs,
       );
     });
     try {
       return await Promise.race([first.promise, timeout]);
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   }
 

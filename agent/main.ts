@@ -13,6 +13,7 @@
 import { stderrConsole } from "./console.ts";
 import { Kestrel } from "./kestrel.ts";
 import { parseHandoff, SHIM_ENV } from "./adopt.ts";
+import { warmUp } from "./warm_up.ts";
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -53,4 +54,8 @@ export async function main(args: string[]): Promise<Kestrel> {
   return kestrel;
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) {
+  // The image build's warm-up run (never in a guest): load what every boot loads, then stop.
+  if (Deno.pid !== 1 && Deno.env.get("KESTREL_WARM_UP") === "1") await warmUp();
+  else await main(Deno.args);
+}

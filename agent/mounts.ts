@@ -13,6 +13,7 @@ import * as libc from "./_libc.ts";
 import type { ConsoleSink } from "./console.ts";
 import { VolantError } from "../src/errors.ts";
 import { existsSync } from "../src/shared/fs.ts";
+import { sleep } from "./timeout.ts";
 
 export const NEW_ROOT = "/mnt/root";
 
@@ -57,7 +58,7 @@ export class MountTable {
       if (performance.now() >= deadline) {
         throw new VolantError("unavailable", `rootfs: ${dev} did not appear in ${waitMs} ms`);
       }
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     const points = mountPoints(Deno.readTextFileSync("/proc/self/mountinfo"));
     Deno.mkdirSync(NEW_ROOT, { recursive: true });

@@ -17,6 +17,7 @@ import { VolantError } from "../src/errors.ts";
 import type { ChildTracker } from "./child_tracker.ts";
 import type { ConsoleSink } from "./console.ts";
 import { DhcpClient } from "./dhcp.ts";
+import { sleep } from "./timeout.ts";
 
 export interface NetworkOptions {
   /** The guest interface (eth0). */
@@ -47,7 +48,7 @@ async function waitForInterface(name: string, waitMs: number): Promise<number> {
         `network: interface ${name} did not appear in ${waitMs} ms`,
       );
     }
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
 }
 

@@ -13,6 +13,7 @@
 import * as libc from "./_libc.ts";
 import type { ChildTracker } from "./child_tracker.ts";
 import type { ConsoleSink } from "./console.ts";
+import { every } from "./timeout.ts";
 
 /** Pid, state letter and parent pid from a /proc/<pid>/stat line. */
 export function parseStat(text: string): { pid: number; state: string; ppid: number } | null {
@@ -28,7 +29,7 @@ export class Reaper {
   readonly #tracker: ChildTracker;
   readonly #console: ConsoleSink;
   readonly #sweepMs: number;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopSweep = () => {};
   #listener = () => this.reapNow();
 
   constructor(tracker: ChildTracker, console: ConsoleSink, sweepMs = 10_000) {
@@ -40,14 +41,13 @@ export class Reaper {
   /** Listens for SIGCHLD and reaps what already exited (an adopted child that died early). */
   start(): void {
     Deno.addSignalListener("SIGCHLD", this.#listener);
-    this.#timer = setInterval(this.#listener, this.#sweepMs);
-    Deno.unrefTimer(this.#timer as unknown as number);
+    this.#stopSweep = every(this.#sweepMs, this.#listener);
     this.reapNow();
   }
 
   stop(): void {
     Deno.removeSignalListener("SIGCHLD", this.#listener);
-    clearInterval(this.#timer);
+    this.#stopSweep();
   }
 
   #reap(pid: number): boolean {

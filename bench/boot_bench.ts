@@ -140,8 +140,11 @@ async function boot(
     // and kestrel can interleave on the console, so a torn one is skipped).
     let mem: RegExpMatchArray | undefined;
     for (const deadline = performance.now() + 30_000; !mem;) {
-      mem = [...(await vm.console()).slice(k.match.index).matchAll(MEM)][0];
-      if (!mem && performance.now() > deadline) throw new Error("no WORKLOAD MEM line after ready");
+      const text = await vm.console();
+      mem = [...text.slice(k.match.index).matchAll(MEM)][0];
+      if (!mem && performance.now() > deadline) {
+        throw new Error(`no WORKLOAD MEM line after ready; console tail:\n${text.slice(-1500)}`);
+      }
       if (!mem) await new Promise((r) => setTimeout(r, 200));
     }
     return {

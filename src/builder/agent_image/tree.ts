@@ -34,9 +34,12 @@ export async function buildTree(
     if (o.kestrel.kind === "bundle") {
       await Deno.copyFile(o.kestrel.path, join(tree, "kestrel.js"));
     } else {
+      // Minified: V8 keeps the source of a running script in its heap, and the unminified bundle
+      // (comments with non-ASCII text) is a two-byte string of twice its ~1 MB size.
       await run(Deno.execPath(), [
         "bundle",
         "--quiet",
+        "--minify",
         "--platform",
         "deno",
         "-o",
@@ -47,7 +50,16 @@ export async function buildTree(
       const full = await fullValidatorEntry(o.kestrel.path);
       if (full) {
         const out = join(tree, "manifest_full.js");
-        await run(Deno.execPath(), ["bundle", "--quiet", "--platform", "deno", "-o", out, full]);
+        await run(Deno.execPath(), [
+          "bundle",
+          "--quiet",
+          "--minify",
+          "--platform",
+          "deno",
+          "-o",
+          out,
+          full,
+        ]);
         await Deno.chmod(out, 0o644);
       }
     }

@@ -16,8 +16,8 @@ const DENO_CACHES = ["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis
  * user + network namespaces (rootless, no network, cannot reboot the host), so
  * deno_dir/ carries V8's code cache and deno's module analysis: the launcher
  * copies it to DENO_DIR and the guest skips compiling the bundle from scratch.
- * kestrel run with no cmdline outside PID 1 stops at once; the timeout guards
- * any other entry. The SQLite files are checkpointed and vacuumed, which makes
+ * kestrel run with KESTREL_WARM_UP=1 outside PID 1 loads what a boot loads
+ * and stops; the timeout guards any other entry. The SQLite files are checkpointed and vacuumed, which makes
  * them byte-identical between builds. Failure only costs the warm start.
  */
 export async function warmDenoDir(root: string, log: (line: string) => void): Promise<void> {
@@ -30,7 +30,15 @@ export async function warmDenoDir(root: string, log: (line: string) => void): Pr
       .concat([KESTREL_V8_FLAGS])
       .concat([`${a}/kestrel.js`]),
     clearEnv: true,
-    env: { DENO_DIR: `${a}/deno_dir`, HOME: "/tmp", NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    env: {
+      DENO_DIR: `${a}/deno_dir`,
+      HOME: "/tmp",
+      NO_COLOR: "1",
+      DENO_NO_UPDATE_CHECK: "1",
+      // kestrel loads the runtime parts every boot uses lazily (agent/warm_up.ts), so they are
+      // cached too: a guest then compiles nothing and writes nothing to its tmpfs DENO_DIR.
+      KESTREL_WARM_UP: "1",
+    },
     stdout: "null",
     stderr: "piped",
     signal: AbortSignal.timeout(30_000),
