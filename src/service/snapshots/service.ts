@@ -32,6 +32,7 @@ import { type PendingSnapshot, SnapshotFiles } from "./files.ts";
 import { identityDiff, identityOf } from "./identity.ts";
 import { IdleParker } from "./idle.ts";
 import { handIdentity, identityFromSpec } from "./identity_handoff.ts";
+import { newAgentKey, readAgentKey, writeAgentKey } from "../agent_key.ts";
 
 /** The snapshot tree's folder of plugins' ready snapshots. */
 const PLUGIN_SNAPSHOTS = "_plugins";
@@ -297,7 +298,9 @@ export class SnapshotService implements SnapshotServiceApi {
       }
       const proc = this.#core.process(tmp)!;
       const { spec } = await this.#spec(row);
-      await handIdentity(proc, identityFromSpec(spec), 20_000).catch((e) => {
+      // The template's own key again: its guest proves it takes the whole line, key included.
+      const key = await readAgentKey(vmRuntimeDir(this.#ctx.options, tmp));
+      await handIdentity(proc, identityFromSpec(spec, key), 60_000).catch((e) => {
         throw new VolantError(
           "conflict",
           `plugin ${plugin} cannot be warmed: ${
@@ -420,7 +423,10 @@ export class SnapshotService implements SnapshotServiceApi {
         // VM is not marked running (so not proxied to) before the guest acknowledges.
         // (QMP set_link off during the hand-off stalled the guest's MAC change under TCG.)
         await hv.resume!(proc);
-        await handIdentity(proc, identityFromSpec(spec));
+        // The clone's own agent key: the template's, in its memory, is replaced by it.
+        const key = newAgentKey();
+        await writeAgentKey(vmRuntimeDir(options, vm), key);
+        await handIdentity(proc, identityFromSpec(spec, key));
       }
       this.#core.track(vm, proc);
       row = this.#core.transition(vm, "running", {
