@@ -6,7 +6,8 @@
  * IP, MAC and uptime carry on; restore of an older snapshot goes back; a
  * truncated state file and a snapshot of another VMM are refused with a clear
  * reason and the VM still cold-boots; delete cleans up; scale to zero answers
- * the first request after idle; 5 creates of a warmed plugin all restore
+ * the first request after idle (a VM, and a deployment's replica, which the
+ * controller keeps while it is parked); 5 creates of a warmed plugin all restore
  * from its snapshot (none falls back to a cold boot) and answer on 5
  * distinct addresses/MACs with distinct random bytes. ~1.5-3 min.
  *
@@ -148,6 +149,25 @@ Deno.test("snapshot and restore one VM: counter continues, same IP/MAC/uptime; d
       assert.ok(zEvents.includes(t), `${t} in ${zEvents.join(",")}`);
     }
     console.log(`scale to zero: first request after idle answered in ${wakeMs} ms`);
+
+    // A deployment scales to zero too: its replica is parked, kept (not replaced), and woken.
+    await daemon.json(
+      "/api/v1/deployments",
+      post({ name: "zd", replicas: 1, config: { plugin: "counter", idle_timeout_s: 3 } }),
+    );
+    const rcount = () => daemon.agent("zd-1", "/cgi-bin/count").then(Number);
+    await until("zd-1 counter answers", () => rcount().then((n) => n > 0 ? n : undefined));
+    const zdId = (await daemon.json<Vm & { id: number }>("/api/v1/vms/zd-1")).id;
+    await until("zd-1 parked", async () => {
+      const v = await daemon.json<Vm>("/api/v1/vms/zd-1");
+      return v.state === "stopped" ? v : undefined;
+    }, 60_000);
+    type Dep = { ready: number; replica_status: { name: string; state: string }[] };
+    const dep = await daemon.json<Dep>("/api/v1/deployments/zd");
+    assert.equal(dep.ready, 1, "a parked replica counts as ready");
+    assert.equal(await rcount(), 2, "the parked replica wakes with its counter intact");
+    const woken = await daemon.json<Vm & { id: number }>("/api/v1/vms/zd-1");
+    assert.deepEqual([woken.state, woken.id], ["running", zdId], "the same VM, not a replacement");
 
     // Warm start: the plugin's ready snapshot, then 5 clones of it, each with its own identity.
     const ready = await daemon.json<Snap>("/api/v1/plugins/counter/warm", { method: "POST" });
