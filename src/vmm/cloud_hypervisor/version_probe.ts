@@ -11,7 +11,7 @@ import { ChApiClient } from "./api_client.ts";
 
 const cache = new Map<string, Promise<string>>();
 
-/** `cloud-hypervisor <build_version>` of `binary`, probed once per build. */
+/** The `build_version` (else `version`) `binary` reports, probed once per build. */
 export async function chVersion(binary: string, timeoutMs = 10_000): Promise<string> {
   const st = await Deno.stat(binary);
   const key = `${binary}|${st.size}|${st.mtime?.getTime()}`;
@@ -39,7 +39,7 @@ async function probe(binary: string, timeoutMs: number): Promise<string> {
     for (;;) {
       try {
         const ping = await api.ping();
-        return `cloud-hypervisor ${ping.build_version || ping.version}`;
+        return ping.build_version || ping.version;
       } catch (e) {
         if (!(e instanceof VolantError) || Date.now() > deadline) {
           throw new VolantError(
