@@ -300,7 +300,12 @@ export function open(path: string, flags: number): number {
 }
 
 /** ioctl(2) with a pointer argument (or none: null). */
-export function ioctl(fd: number, request: number, arg: Uint8Array<ArrayBuffer> | null, object: string) {
+export function ioctl(
+  fd: number,
+  request: number,
+  arg: Uint8Array<ArrayBuffer> | null,
+  object: string,
+) {
   const l = libc();
   return check(l, l.ioctl(fd, BigInt(request), arg), `ioctl 0x${request.toString(16)}`, object);
 }

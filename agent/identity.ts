@@ -20,10 +20,7 @@ import * as libc from "./_libc.ts";
 import type { ConsoleSink } from "./console.ts";
 import type { NetworkStatus } from "./state.ts";
 import { NetlinkSocket } from "./netlink_socket.ts";
-import {
-  addDefaultRouteMessage,
-  linkUpMessage,
-} from "./netlink.ts";
+import { addDefaultRouteMessage, linkUpMessage } from "./netlink.ts";
 import { delAddrRequest, newAddrRequest, setLinkRequest } from "../src/shared/rtnetlink.ts";
 import {
   formatAck,
@@ -33,12 +30,7 @@ import {
   parseIdentity,
 } from "../src/shared/identity_line.ts";
 import { renderHosts, writeEtcFile } from "./etc_files.ts";
-import {
-  broadcastNumber,
-  formatIpv4,
-  ipv4Number,
-  networkNumber,
-} from "../src/shared/ipv4.ts";
+import { broadcastNumber, formatIpv4, ipv4Number, networkNumber } from "../src/shared/ipv4.ts";
 
 function ipv4Broadcast(address: string, prefix: number): string {
   return formatIpv4(broadcastNumber(ipv4Number(address)!, prefix));

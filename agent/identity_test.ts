@@ -47,7 +47,10 @@ Deno.test("identity handler: applies once, re-acks a resend, refuses a replay an
   assert.equal(t.applied.length, 1);
   assert.equal(t.key(), "clone-key-abcdefghijklmnop");
   assert.deepEqual([t.net.address, t.net.hostname], ["10.9.0.7", "clone7"]);
-  assert.match(t.console.lines.at(-1)!, /identity: VOLANT_IDENTITY_OK aaaaaaaa eth0 10\.9\.0\.7\/24/);
+  assert.match(
+    t.console.lines.at(-1)!,
+    /identity: VOLANT_IDENTITY_OK aaaaaaaa eth0 10\.9\.0\.7\/24/,
+  );
 
   // The host resends because it missed the ack: acknowledged again, not applied twice.
   await t.handler.line(line("aaaaaaaa"));
@@ -62,7 +65,9 @@ Deno.test("identity handler: applies once, re-acks a resend, refuses a replay an
   assert.match(t.console.lines.at(-1)!, /refused: nonce aaaaaaaa was used before \(replay\)/);
   assert.equal(t.net.address, "10.9.0.8");
 
-  await t.handler.line("volant-identity zz 1.2.3.4/24 1.2.3.1 02:00:00:00:00:01 h " + "0".repeat(64));
+  await t.handler.line(
+    "volant-identity zz 1.2.3.4/24 1.2.3.1 02:00:00:00:00:01 h " + "0".repeat(64),
+  );
   assert.match(t.console.lines.at(-1)!, /refused: nonce:/);
   const before = t.console.lines.length;
   await t.handler.line("ls -l /"); // someone typing on the console: ignored

@@ -237,11 +237,13 @@ export class DeploymentController {
       }));
     }
     const parkedDep = this.#d.parked;
-    const parked = await Promise.all(vms.map((vm) =>
-      vm?.state === "stopped" && !vm.last_error && parkedDep
-        ? parkedDep(vm.name).catch(() => false)
-        : false
-    ));
+    const parked = await Promise.all(
+      vms.map((vm) =>
+        vm?.state === "stopped" && !vm.last_error && parkedDep
+          ? parkedDep(vm.name).catch(() => false)
+          : false
+      ),
+    );
     const now = this.#d.clock.now();
     return rows.map((r, i) =>
       observe(r, vms[i], {

@@ -20,12 +20,7 @@
  */
 import { VolantError } from "../../errors.ts";
 import type { VmProcess, VmSpec } from "../ports.ts";
-import {
-  formatIdentity,
-  hasAck,
-  newNonce,
-  SEED_BYTES,
-} from "../../shared/identity_line.ts";
+import { formatIdentity, hasAck, newNonce, SEED_BYTES } from "../../shared/identity_line.ts";
 
 /** What the clone is told. */
 export interface CloneIdentity {

@@ -51,12 +51,16 @@ async function probe(binary: string, timeoutMs: number): Promise<string> {
       await new Promise((r) => setTimeout(r, 20));
     }
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch (e) {
-      if (!(e instanceof TypeError)) throw e; // already exited
-    }
+    killQuietly(child);
     await child.status;
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function killQuietly(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e; // TypeError: already exited
   }
 }
