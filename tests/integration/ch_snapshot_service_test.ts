@@ -6,7 +6,8 @@
  * vm.snapshot {destination_url: file://...}, restore through a VMM started
  * with only --api-socket + vm.restore {source_url} + vm.resume; the snapshot
  * records the version vmm.ping reports, and a snapshot of another CH version
- * is refused before any VMM starts. Real SQLite, real processes and sockets.
+ * is refused before any VMM starts; the agent key the guest's memory holds
+ * comes back with a restore even after a cold boot in between. Real SQLite, real processes and sockets.
  */
 import assert from "node:assert/strict";
 import { VolantError } from "../../src/errors.ts";
@@ -56,8 +57,16 @@ Deno.test({
         }
         assert.equal(f.services.vms.get("c1").state, "running", "resumed after the snapshot");
 
+        // A cold start between snapshot and restore makes a new agent key; the restored guest
+        // holds the snapshot's, so the restore puts that one back for the daemon.
+        const keyFile = `${root}/run/c1/agent.key`;
+        const keyAtSnapshot = await Deno.readTextFile(keyFile);
+        await f.services.vms.stop("c1");
+        await f.services.vms.start("c1");
+        assert.notEqual(await Deno.readTextFile(keyFile), keyAtSnapshot, "a cold boot's own key");
         await f.services.vms.stop("c1");
         const restored = await snaps.restore("c1", { from: "s1" });
+        assert.equal(await Deno.readTextFile(keyFile), keyAtSnapshot, "the snapshot's key back");
         assert.equal(restored.state, "running");
         assert.notEqual(restored.pid, vm.pid, "a new VMM");
         const info = await driver.api({ runtimeDir: `${root}/run/c1` }).vmInfo();

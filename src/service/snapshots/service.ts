@@ -172,6 +172,10 @@ export class SnapshotService implements SnapshotServiceApi {
           JSON.stringify({ vm: machineOf(spec, false), clone: machineOf(spec, true) }),
         );
         const pauseMs = await this.#save(hv, proc, spec, pending, body.stop === true);
+        // The guest's memory holds this boot's agent key: a restore must give the daemon it back
+        // (a cold start in between makes a new one).
+        const key = await readAgentKey(vmRuntimeDir(this.#ctx.options, vm));
+        if (key) await writeAgentKey(pending.dir, key);
         rec = await this.files.commit(pending, {
           name,
           vm,
@@ -416,6 +420,10 @@ export class SnapshotService implements SnapshotServiceApi {
       await hv.prepare(spec);
       for (const d of spec.disks.filter((x) => !x.readonly)) {
         await Deno.copyFile(`${dir}/disk-${d.id}.qcow2`, d.path);
+      }
+      if (!clone) {
+        const key = await readAgentKey(dir);
+        if (key) await writeAgentKey(vmRuntimeDir(options, vm), key);
       }
       proc = await hv.restore(spec, `${dir}/vmm`, { resume: !clone });
       if (clone) {
