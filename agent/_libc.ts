@@ -39,6 +39,11 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   malloc_trim: { parameters: ["usize"], result: "i32" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  // ioctl is variadic; one pointer argument is the C ABI on x86_64/aarch64.
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  // On a worker thread: a blocking read of the console must not stall the event loop.
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -293,3 +298,32 @@ export function kill(pid: number, signal: number): void {
 
 export const SIGKILL = 9;
 export const SIGTERM = 15;
+
+export const O_RDWR = 2;
+export const O_NOCTTY = 0x100;
+export const O_CLOEXEC = 0x80000;
+
+/** open(2); returns the fd. */
+export function open(path: string, flags: number): number {
+  const l = libc();
+  return check(l, l.open(cString(path), flags, 0), "open", path);
+}
+
+/** ioctl(2) with a pointer argument (or none: null). */
+export function ioctl(
+  fd: number,
+  request: number,
+  arg: Uint8Array<ArrayBuffer> | null,
+  object: string,
+) {
+  const l = libc();
+  return check(l, l.ioctl(fd, BigInt(request), arg), `ioctl 0x${request.toString(16)}`, object);
+}
+
+/**
+ * read(2) on a worker thread. errno is that thread's and cannot be read here:
+ * a failure is -1 without the reason.
+ */
+export async function readAsync(fd: number, buf: Uint8Array<ArrayBuffer>): Promise<number> {
+  return Number(await libc().read(fd, buf, BigInt(buf.byteLength)));
+}

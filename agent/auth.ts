@@ -30,11 +30,17 @@ export type AgentGate = (req: Request, peer: string) => Response | null;
  * The gate for `key`. Without a key (a guest booted by hand, host-mode tests)
  * every request passes; kestrel says so on the console at start.
  */
-export function agentGate(key: string | undefined, log: (line: string) => void): AgentGate {
+export function agentGate(
+  keyOrGetter: string | undefined | (() => string | undefined),
+  log: (line: string) => void,
+): AgentGate {
+  // A getter: a restored clone's key is replaced at run time (identity.ts).
+  const current = typeof keyOrGetter === "function" ? keyOrGetter : () => keyOrGetter;
   let windowStart = 0;
   let logged = 0;
   let suppressed = 0;
   return (req, peer) => {
+    const key = current();
     if (key === undefined) return null;
     const given = req.headers.get(AGENT_KEY_HEADER);
     if (given !== null && sameSecret(given, key)) return null;

@@ -163,6 +163,8 @@ export class Kestrel {
           // The boot's transient C-heap allocations (module loading, spawn, first serve) are
           // done: hand their pages back (about -1 MiB resident measured).
           if (o.pid1) libc.mallocTrim();
+          // After ready, off the boot path: only a ready guest is ever snapshotted for clones.
+          if (o.pid1 && !boot.debugShell) this.#listenForIdentity();
         } else this.#say("workload healthy again");
       },
     });
@@ -185,12 +187,28 @@ export class Kestrel {
     this.#startApi();
   }
 
+  /**
+   * A restored clone's identity hand-off on the console (identity.ts), loaded
+   * once the workload is first healthy: off the boot path, and a guest that is
+   * never cloned only pays for one idle read.
+   */
+  #listenForIdentity(): void {
+    void import("./identity.ts").then(({ IdentityHandler, listenOnConsole }) => {
+      const handler = new IdentityHandler({
+        console: this.#o.console,
+        network: () => this.state.network,
+        setAgentKey: (key) => this.#agentKey = key,
+      });
+      return listenOnConsole(handler, this.#o.console);
+    }).catch((e) => this.#say(`identity: ${(e as Error).message}`));
+  }
+
   #startApi(): void {
     if (this.#agentKey === undefined) {
       this.#say("api: no volant.agent_key on the command line: the API is open to the network");
     }
     const handler = createApiHandler(this.state, {
-      gate: agentGate(this.#agentKey, (line) => this.#say(line)),
+      gate: agentGate(() => this.#agentKey, (line) => this.#say(line)),
       exec: { tracker: this.tracker, etcDir: this.#o.etcDir },
     });
     const hostname = this.#o.apiHost ?? "0.0.0.0";

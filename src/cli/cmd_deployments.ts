@@ -30,6 +30,11 @@ const CONFIG_FLAGS: Record<string, OptionSpec> = {
   plugin: { type: "string", short: "p", value: "P", help: "plugin (overrides the file's)" },
   cpu: { type: "string", value: "N", help: "vCPUs per replica, 1-64 (overrides the file's)" },
   memory: { type: "string", value: "MB", help: "memory per replica in MiB (overrides the file's)" },
+  "idle-timeout": {
+    type: "string",
+    value: "S",
+    help: "scale to zero: park a replica after S seconds without a request, 1-86400",
+  },
 };
 
 function usage(message: string, field: string): VolantError {
@@ -62,14 +67,19 @@ export async function configFromFlags(
   const plugin = stringFlag(values, "plugin");
   const cpu = intFlag(values, "cpu", 1, 64);
   const memory = intFlag(values, "memory", 64, 262144);
+  const idle = intFlag(values, "idle-timeout", 1, 86_400);
   if (plugin !== undefined) config.plugin = plugin;
+  if (idle !== undefined) config.idle_timeout_s = idle;
   if (cpu !== undefined || memory !== undefined) {
     const resources = { ...(config.resources as Record<string, unknown> ?? {}) };
     if (cpu !== undefined) resources.cpu_cores = cpu;
     if (memory !== undefined) resources.memory_mb = memory;
     config.resources = resources;
   }
-  if (file === undefined && plugin === undefined && cpu === undefined && memory === undefined) {
+  if (
+    file === undefined && plugin === undefined && cpu === undefined && memory === undefined &&
+    idle === undefined
+  ) {
     if (required) throw usage("give --config FILE or --plugin P", "--config");
     return undefined;
   }
@@ -153,9 +163,11 @@ export const deploymentsCreate: Command = {
   description: "The config file holds a plugin plus what `vms create` accepts:\n" +
     '  { "plugin": "caddy", "resources": { "cpu_cores": 2, "memory_mb": 512 },\n' +
     '    "kernel_cmdline": "...", "machine": "microvm", "restart_policy": "never",\n' +
-    '    "env": { "KEY": "value" } }\n' +
-    "--plugin/--cpu/--memory override it (or replace it entirely). Replicas come up\n" +
-    "in the background; --wait blocks until all are ready.",
+    '    "idle_timeout_s": 300, "env": { "KEY": "value" } }\n' +
+    "--plugin/--cpu/--memory/--idle-timeout override it (or replace it entirely). Replicas\n" +
+    "come up in the background; --wait blocks until all are ready. With an idle timeout a\n" +
+    "replica without requests is parked (snapshot + stop) and counts as ready; the next\n" +
+    "request through the agent proxy restores it and is held until it answers.",
   example: "volar deployments create web-cluster --config web-config.json --replicas 5",
   options: {
     ...CONFIG_FLAGS,

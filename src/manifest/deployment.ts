@@ -40,6 +40,9 @@ export const DeploymentConfigSchema = z.strictObject({
     .regex(/^[^"\n\0]*$/, "must not contain quotes or newlines").optional(),
   machine: z.enum(["microvm", "q35"]).optional(),
   restart_policy: RestartPolicySchema.optional(),
+  /** Scale to zero per replica: parked (snapshot + stop) after this long without a request. */
+  idle_timeout_s: z.int("must be an integer").min(1, "must be at least 1")
+    .max(86_400, "must be at most 86400").optional(),
   env: z.record(
     z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
     z.string().max(4096),

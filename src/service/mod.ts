@@ -104,6 +104,7 @@ export function createServices(deps: ServiceDeps): Services {
     vms: vmsApi,
     events,
     guest: ctx.guest,
+    parked: (vm) => snapshots.idle.isParked(vm),
     log: ctx.log,
     now,
     options: options.deployments,

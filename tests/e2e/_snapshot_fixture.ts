@@ -179,7 +179,10 @@ export async function until<T>(
  * stops the daemon, kills the VMMs it left (by the pids the API reported),
  * deletes the namespace and the dir.
  */
-export async function startSnapDaemon(extraArgs: string[] = []): Promise<SnapDaemon> {
+export async function startSnapDaemon(
+  extraArgs: string[] = [],
+  opts: { agentImage?: string } = {},
+): Promise<SnapDaemon> {
   if (Deno.uid() !== 0) throw new Error("needs root (creates a network namespace and TAPs)");
   const kernel = await findTestKernel(); // fails saying: deno task kernel
   const ns = `volsnap${crypto.randomUUID().slice(0, 8)}`;
@@ -201,7 +204,8 @@ export async function startSnapDaemon(extraArgs: string[] = []): Promise<SnapDae
       workload: { type: "http", base_url: "http://127.0.0.1:8080", entrypoint: ["/bin/true"] },
     }),
   );
-  await Deno.writeFile(`${dir}/agent.img`, new Uint8Array(1024 * 1024));
+  const agentImage = opts.agentImage ?? `${dir}/agent.img`;
+  if (!opts.agentImage) await Deno.writeFile(agentImage, new Uint8Array(1024 * 1024));
   await Deno.writeTextFile(`${dir}/volantd.toml`, "");
   // The jailed VMM user must reach the kernel and the plugin's files.
   await Deno.chmod(dir, 0o755);
@@ -209,7 +213,7 @@ export async function startSnapDaemon(extraArgs: string[] = []): Promise<SnapDae
   const args = [
     ...["--state-dir", `${dir}/state`, "--socket", socket, "--runtime-dir", `${dir}/run`],
     ...["--cache-dir", `${dir}/cache`, "--hypervisor", "qemu", "--kernel", kernel],
-    ...["--agent-image", `${dir}/agent.img`, "--bridge", "vbrsnap0", "--subnet", "10.91.0.0/24"],
+    ...["--agent-image", agentImage, "--bridge", "vbrsnap0", "--subnet", "10.91.0.0/24"],
     ...["--stop-grace-seconds", "2", ...extraArgs],
   ];
   const child = new Deno.Command("ip", {
@@ -274,4 +278,56 @@ export async function startSnapDaemon(extraArgs: string[] = []): Promise<SnapDae
     throw new Error(`${e}\n${err}`);
   }
   return d;
+}
+
+/** CGI scripts of the kestrel plugin's workload (busybox httpd; reached through kestrel's /v1). */
+const KESTREL_CGI: Record<string, string> = {
+  random: CGI.random,
+  net: CGI.net,
+  hostname: "cat /proc/sys/kernel/hostname",
+};
+
+/**
+ * Installs plugin `kw`: a real kestrel guest (the shim + busybox initramfs of
+ * scripts/agent_image.ts plus a www tree; kestrel from `agentImage`'s build)
+ * whose workload is busybox httpd on :80 with `/cgi-bin/{random,net,hostname}`.
+ */
+export async function installKestrelPlugin(d: SnapDaemon, shim: string): Promise<void> {
+  const { bootEntries } = await import("../../scripts/agent_image.ts");
+  const { writeCpio } = await import("../../scripts/cpio_newc.ts");
+  const { gzipSync } = await import("node:zlib");
+  const enc = new TextEncoder();
+  const www = [
+    { path: "www", type: "dir" as const, mode: 0o755 },
+    { path: "www/cgi-bin", type: "dir" as const, mode: 0o755 },
+    { path: "www/healthz", type: "file" as const, data: enc.encode("ok\n"), mode: 0o644 },
+    ...Object.entries(KESTREL_CGI).map(([name, body]) => ({
+      path: `www/cgi-bin/${name}`,
+      type: "file" as const,
+      data: enc.encode(`#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n${body}\n`),
+      mode: 0o755,
+    })),
+  ];
+  const cpio = gzipSync(writeCpio([...await bootEntries(await Deno.readFile(shim)), ...www]));
+  await Deno.mkdir(`${d.dir}/kw`);
+  await Deno.writeFile(`${d.dir}/kw/initramfs.cpio.gz`, cpio);
+  await Deno.writeTextFile(
+    `${d.dir}/kw/manifest.json`,
+    JSON.stringify({
+      name: "kw",
+      version: "1",
+      initramfs: {
+        url: "initramfs.cpio.gz",
+        checksum: createHash("sha256").update(cpio).digest("hex"),
+      },
+      resources: { cpu_cores: 1, memory_mb: 256 },
+      workload: {
+        type: "http",
+        base_url: "http://127.0.0.1:80",
+        entrypoint: ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"],
+      },
+      health_check: { endpoint: "/healthz", timeout_ms: 120_000 },
+    }),
+  );
+  await d.json("/api/v1/plugins", post({ path: `${d.dir}/kw/manifest.json` }));
 }

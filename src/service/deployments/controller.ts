@@ -61,6 +61,8 @@ export interface ControllerDeps {
   events: Pick<EventBusApi, "publish">;
   vmEvents?: VmEventSource;
   probe?: HealthProbe;
+  /** Is this stopped VM parked by scale to zero (has its `idle` snapshot)? */
+  parked?: (vm: string) => Promise<boolean>;
   clock: Clock;
   log: Logger;
   options?: Partial<ControllerOptions>;
@@ -234,12 +236,21 @@ export class DeploymentController {
         else if (!s.failingSince.has(r.vm)) s.failingSince.set(r.vm, this.#d.clock.now());
       }));
     }
+    const parkedDep = this.#d.parked;
+    const parked = await Promise.all(
+      vms.map((vm) =>
+        vm?.state === "stopped" && !vm.last_error && parkedDep
+          ? parkedDep(vm.name).catch(() => false)
+          : false
+      ),
+    );
     const now = this.#d.clock.now();
     return rows.map((r, i) =>
       observe(r, vms[i], {
         failingSince: s.failingSince.get(r.vm),
         now,
         unhealthyAfterMs: this.options.unhealthyAfterMs,
+        parked: parked[i],
       })
     );
   }

@@ -19,7 +19,7 @@ interface Seen {
   data: Record<string, unknown>;
 }
 
-async function setup(vms = new FakeVms()) {
+async function setup(vms = new FakeVms(), parked?: Set<string>) {
   const dir = await Deno.makeTempDir({ prefix: "volant-deploy-" });
   const store: SqliteStore = openStore({ stateDir: dir });
   store.plugins.put(pluginRecord(`${dir}/rootfs.img`, "caddy"));
@@ -46,6 +46,7 @@ async function setup(vms = new FakeVms()) {
       events,
       vmEvents: { follow: (fn) => vms.onEvent(fn) },
       probe,
+      parked: parked ? (vm) => Promise.resolve(parked.has(vm)) : undefined,
       clock,
       log: silentLogger,
       options: { resyncMs: 5000, unhealthyAfterMs: 30_000, rolloutFailureLimit: 2 },
@@ -362,6 +363,45 @@ Deno.test("service: bad input names the field and creates nothing", async () => 
     await t.settle();
     assert.deepEqual(t.store.deployments.list(), []);
     assert.deepEqual(t.names(), []);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("controller: with idle_timeout_s, replicas get it and a parked replica is kept as ready; a plainly stopped one is replaced", async () => {
+  const parked = new Set<string>();
+  const t = await setup(new FakeVms(), parked);
+  try {
+    await t.svc.create({ name: "web", replicas: 2, config: { ...CONFIG, idle_timeout_s: 30 } });
+    await t.settle();
+    assert.deepEqual(t.vms.bodies.map((b) => b.idle_timeout_s), [30, 30]);
+    const id1 = t.vms.find("web-1")!.id;
+    const id2 = t.vms.find("web-2")!.id;
+
+    // Scale to zero parked web-1 (stopped, its idle snapshot kept); web-2 was stopped by hand.
+    parked.add("web-1");
+    t.vms.set("web-1", "stopped");
+    t.vms.set("web-2", "stopped");
+    await t.controller.resync();
+    await t.settle();
+    assert.equal(t.vms.find("web-1")!.id, id1, "the parked replica is not replaced");
+    assert.notEqual(t.vms.find("web-2")!.id, id2, "the stopped one is");
+    const d = await t.svc.get("web");
+    assert.equal(d.ready, 2, "a parked replica counts as ready: its next request wakes it");
+    assert.equal(d.replica_status.find((r) => r.name === "web-1")?.state, "stopped");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("deployment config: idle_timeout_s out of range is refused naming the field", async () => {
+  const t = await setup();
+  try {
+    await assert.rejects(
+      t.svc.create({ name: "web", replicas: 1, config: { ...CONFIG, idle_timeout_s: 0 } }),
+      (e: unknown) =>
+        e instanceof VolantError && e.problems.some((p) => p.field === "config.idle_timeout_s"),
+    );
   } finally {
     await t.close();
   }

@@ -31,6 +31,8 @@ export function createDeployments(deps: {
   vms: VmServiceApi;
   events: EventBusApi;
   guest?: GuestAgent;
+  /** Scale to zero: is this stopped replica parked (it wakes on its next request)? */
+  parked?: (vm: string) => Promise<boolean>;
   log: Logger;
   now: () => Date;
   clock?: Clock;
@@ -46,6 +48,7 @@ export function createDeployments(deps: {
       (error) => deps.log.error("deployment event follower stopped", { error }),
     ),
     probe: deps.guest ? guestProbe(deps.guest) : undefined,
+    parked: deps.parked,
     clock: deps.clock ?? systemClock,
     log: deps.log,
     options: deps.options,

@@ -16,6 +16,8 @@ export interface ObserveOptions {
   now: number;
   /** How long a running replica may fail its probes before it is replaced. */
   unhealthyAfterMs: number;
+  /** The VM is parked by scale to zero (stopped with its `idle` snapshot): it wakes on demand. */
+  parked?: boolean;
 }
 
 export function observe(
@@ -35,6 +37,8 @@ export function observe(
     case "crashed":
       return { ...known, phase: "failed", reason: "crashed", detail: vm.last_error };
     case "stopped":
+      // Parked, not failed: replacing it would undo scale to zero.
+      if (opts.parked && !vm.last_error) return { ...known, phase: "ready" };
       return {
         ...known,
         phase: "failed",

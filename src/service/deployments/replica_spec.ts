@@ -16,6 +16,7 @@ export function replicaBody(name: string, config: DeploymentConfig): CreateVmBod
   if (config.kernel_cmdline !== undefined) body.kernel_cmdline = config.kernel_cmdline;
   if (config.machine !== undefined) body.machine = config.machine;
   if (config.restart_policy !== undefined) body.restart_policy = config.restart_policy;
+  if (config.idle_timeout_s !== undefined) body.idle_timeout_s = config.idle_timeout_s;
   return body;
 }
 

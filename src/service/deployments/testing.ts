@@ -58,6 +58,8 @@ export class ManualClock implements Clock {
 export class FakeVms implements ReplicaVms {
   readonly vms = new Map<string, VmRecord>();
   readonly calls: string[] = [];
+  /** Every create body, in order. */
+  readonly bodies: CreateVmBody[] = [];
   readonly env = new Map<string, Record<string, string>>();
   /** New VMs come up `running` with this health (`starting` = the test makes them healthy). */
   bootHealth: VmHealth = "healthy";
@@ -99,6 +101,7 @@ export class FakeVms implements ReplicaVms {
 
   create(body: CreateVmBody): Promise<VmRecord> {
     this.calls.push(`create ${body.name}`);
+    this.bodies.push(body);
     if (this.failCreate) return Promise.reject(this.failCreate);
     if (this.vms.has(body.name)) {
       return Promise.reject(new VolantError("conflict", `vm ${body.name} already exists`));

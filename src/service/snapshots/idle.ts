@@ -151,19 +151,23 @@ export class IdleParker {
     while (this.#parking.has(name)) await new Promise((r) => setTimeout(r, 20));
   }
 
-  async #wakeIfParked(name: string): Promise<void> {
-    const pending = this.#waking.get(name);
-    if (pending) return await pending;
+  /** True when `name` is parked: stopped, with an idle timeout and its `idle` snapshot. */
+  async isParked(name: string): Promise<boolean> {
     const row = this.#ctx.store.vms.get(name);
-    if (!row || row.state !== "stopped" || !this.#timeoutOf(name)) return;
-    const parked = await this.#snapshots.files.get(name, IDLE_SNAPSHOT).then(
+    if (!row || row.state !== "stopped" || !this.#timeoutOf(name)) return false;
+    return await this.#snapshots.files.get(name, IDLE_SNAPSHOT).then(
       () => true,
       (e) => {
         if (e instanceof VolantError && e.code === "not_found") return false;
         throw e;
       },
     );
-    if (!parked) return;
+  }
+
+  async #wakeIfParked(name: string): Promise<void> {
+    const pending = this.#waking.get(name);
+    if (pending) return await pending;
+    if (!(await this.isParked(name))) return;
     const wake = this.#wake(name).finally(() => this.#waking.delete(name));
     this.#waking.set(name, wake);
     await wake;

@@ -32,6 +32,7 @@ import { type PendingSnapshot, SnapshotFiles } from "./files.ts";
 import { identityDiff, identityOf } from "./identity.ts";
 import { IdleParker } from "./idle.ts";
 import { handIdentity, identityFromSpec } from "./identity_handoff.ts";
+import { newAgentKey, readAgentKey, writeAgentKey } from "../agent_key.ts";
 
 /** The snapshot tree's folder of plugins' ready snapshots. */
 const PLUGIN_SNAPSHOTS = "_plugins";
@@ -171,6 +172,10 @@ export class SnapshotService implements SnapshotServiceApi {
           JSON.stringify({ vm: machineOf(spec, false), clone: machineOf(spec, true) }),
         );
         const pauseMs = await this.#save(hv, proc, spec, pending, body.stop === true);
+        // The guest's memory holds this boot's agent key: a restore must give the daemon it back
+        // (a cold start in between makes a new one).
+        const key = await readAgentKey(vmRuntimeDir(this.#ctx.options, vm));
+        if (key) await writeAgentKey(pending.dir, key);
         rec = await this.files.commit(pending, {
           name,
           vm,
@@ -297,7 +302,9 @@ export class SnapshotService implements SnapshotServiceApi {
       }
       const proc = this.#core.process(tmp)!;
       const { spec } = await this.#spec(row);
-      await handIdentity(proc, identityFromSpec(spec), 20_000).catch((e) => {
+      // The template's own key again: its guest proves it takes the whole line, key included.
+      const key = await readAgentKey(vmRuntimeDir(this.#ctx.options, tmp));
+      await handIdentity(proc, identityFromSpec(spec, key), 60_000).catch((e) => {
         throw new VolantError(
           "conflict",
           `plugin ${plugin} cannot be warmed: ${
@@ -414,13 +421,20 @@ export class SnapshotService implements SnapshotServiceApi {
       for (const d of spec.disks.filter((x) => !x.readonly)) {
         await Deno.copyFile(`${dir}/disk-${d.id}.qcow2`, d.path);
       }
+      if (!clone) {
+        const key = await readAgentKey(dir);
+        if (key) await writeAgentKey(vmRuntimeDir(options, vm), key);
+      }
       proc = await hv.restore(spec, `${dir}/vmm`, { resume: !clone });
       if (clone) {
         // Running, it still carries the template's address until it takes its own: the
         // VM is not marked running (so not proxied to) before the guest acknowledges.
         // (QMP set_link off during the hand-off stalled the guest's MAC change under TCG.)
         await hv.resume!(proc);
-        await handIdentity(proc, identityFromSpec(spec));
+        // The clone's own agent key: the template's, in its memory, is replaced by it.
+        const key = newAgentKey();
+        await writeAgentKey(vmRuntimeDir(options, vm), key);
+        await handIdentity(proc, identityFromSpec(spec, key));
       }
       this.#core.track(vm, proc);
       row = this.#core.transition(vm, "running", {

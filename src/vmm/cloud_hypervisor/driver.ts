@@ -28,6 +28,7 @@ import { buildChArgs, buildChRestoreArgs } from "./args.ts";
 import { guestResetKind, watchChEvents } from "./event_monitor.ts";
 import { startSerialPump } from "./serial_pump.ts";
 import { exists } from "../../shared/fs.ts";
+import { chVersion } from "./version_probe.ts";
 
 /** Cloud Hypervisor driver options. */
 export interface CloudHypervisorDriverOptions extends DetachedDriverOptions {
@@ -89,6 +90,14 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
       problems.push(`${this.#binaryName} not found (${INSTALL_HINT})`);
     }
     return problems.length ? { ok: false, reason: problems.join("; ") } : { ok: true };
+  }
+
+  /**
+   * What a snapshot is tied to: the version the VMM reports over `vmm.ping`
+   * (version_probe.ts). CH restores only snapshots of its own version.
+   */
+  async version(): Promise<string> {
+    return await chVersion(await this.binary());
   }
 
   /** CH needs nothing extra on the cmdline (KVM, real TSC). */
