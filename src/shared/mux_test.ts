@@ -56,19 +56,18 @@ Deno.test("codec: an oversize frame is refused and the decoder resyncs on the ne
 
 /** Two sessions wired back to back, as daemon and kestrel over one port. */
 async function pair(window?: number) {
-  let host!: MuxSession;
-  let guest!: MuxSession;
+  const link: { host?: MuxSession; guest?: MuxSession } = {};
   const opened: MuxStream[] = [];
   const waiters: ((s: MuxStream) => void)[] = [];
-  host = new MuxSession({
+  const host = link.host = new MuxSession({
     role: "host",
     window,
-    write: async (b) => guest.feed(b),
+    write: (b) => Promise.resolve(link.guest!.feed(b)),
   });
-  guest = new MuxSession({
+  const guest = link.guest = new MuxSession({
     role: "guest",
     window,
-    write: async (b) => host.feed(b),
+    write: (b) => Promise.resolve(host.feed(b)),
     onOpen: (s) => {
       const w = waiters.shift();
       if (w) w(s);
