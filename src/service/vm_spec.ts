@@ -16,6 +16,11 @@ import type { DiskSpec, VmSpec } from "./ports.ts";
 import type { VmRow } from "./store_port.ts";
 import { bootsVolantWay, kernelIpArg } from "./volant_boot.ts";
 
+/** The agent channel's host socket of VM `name` (VmSpec.agentChannel, GuestTarget.channel). */
+export function agentChannelPath(options: ResolvedServiceOptions, name: string): string {
+  return `${vmRuntimeDir(options, name)}/agent.sock`;
+}
+
 export function vmRuntimeDir(options: ResolvedServiceOptions, name: string): string {
   return `${options.runtimeDir}/${name}`;
 }
@@ -183,6 +188,7 @@ export async function buildVmSpec(
     net: mode === "vsock" ? undefined : { tap: vm.tap, mac: vm.mac },
     machine: config.machine,
     vsock: mode === "vsock" ? { cid: 3 + vm.id } : undefined,
+    agentChannel: agentChannelPath(options, vm.name),
     serialLogMaxBytes: options.serialLogMaxBytes,
   };
 }
