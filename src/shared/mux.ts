@@ -33,8 +33,11 @@ export interface MuxOptions {
   role: "host" | "guest";
   /** A stream the peer opened. */
   onOpen?(stream: MuxStream): void;
-  /** The peer's hello (the session has already reset every stream). */
-  onHello?(hello: HelloPayload): void;
+  /**
+   * The peer's hello. Every stream is reset after it unless this returns
+   * false (a repeat of the hello of the session already running).
+   */
+  onHello?(hello: HelloPayload): boolean | void;
   /** Initial per-stream credit (tests shrink it). */
   window?: number;
 }
@@ -238,8 +241,9 @@ export class MuxSession {
 
   #dispatch(f: Frame): void {
     if (f.type === "hello") {
-      this.resetAll("the peer restarted the agent channel");
-      this.#o.onHello?.(f.hello);
+      if (this.#o.onHello?.(f.hello) !== false) {
+        this.resetAll("the peer restarted the agent channel");
+      }
       return;
     }
     const s = this.#streams.get(f.id);

@@ -13,11 +13,6 @@
  * @module
  */
 
-/** The virtio-serial port's name (QEMU `virtserialport,name=`), as kestrel looks it up. */
-export const AGENT_PORT_NAME = "org.volant.agent";
-/** The vsock port kestrel listens on for the channel (Cloud Hypervisor). */
-export const AGENT_VSOCK_PORT = 1024;
-
 export const FrameType = {
   /** Opens stream `id` (the opener picks the id: host odd, guest even). */
   open: 1,

@@ -6,7 +6,7 @@
  */
 import type { VmSpec } from "../../service/ports.ts";
 import { qemuVfioArgs } from "../vfio/vmm_args.ts";
-import { AGENT_PORT_NAME } from "../../shared/mux_codec.ts";
+import { AGENT_PORT_NAME } from "../../manifest/cmdline.ts";
 
 /** Paths and host choices the spec does not carry. */
 export interface QemuArgsOptions {
@@ -93,7 +93,9 @@ export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
     "-device",
     `${dev("rng")},rng=rng0`,
   );
-  if (spec.vsock) {
+  // vhost-vsock needs the host's vhost_vsock module; on QEMU the agent channel is virtio-serial,
+  // so a vsock-mode VM gets no vsock device when it has the channel.
+  if (spec.vsock && !spec.agentChannel) {
     args.push(
       "-device",
       `${pci ? "vhost-vsock-pci" : "vhost-vsock-device"},guest-cid=${spec.vsock.cid}`,

@@ -133,3 +133,13 @@ Deno.test("the agent channel: a virtio-serial port named org.volant.agent on a l
   ok(after(pci, "-device").includes("virtio-serial-pci,id=vser0"));
   assertEquals(after(buildQemuArgs(base, opts), "-chardev").length, 1, "only the serial console");
 });
+
+Deno.test("vsock mode with the agent channel: no vhost-vsock (the channel is virtio-serial)", () => {
+  const a = buildQemuArgs({ ...base, vsock: { cid: 9 }, agentChannel: "/r/agent.sock" }, opts);
+  ok(!after(a, "-device").some((d) => d.includes("vsock")));
+  ok(
+    after(buildQemuArgs({ ...base, vsock: { cid: 9 } }, opts), "-device").includes(
+      "vhost-vsock-device,guest-cid=9",
+    ),
+  );
+});
