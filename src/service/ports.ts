@@ -106,6 +106,8 @@ export interface AccelInfo {
 /** One hypervisor driver (QEMU or Cloud Hypervisor). */
 export interface Hypervisor {
   readonly kind: "qemu" | "cloud-hypervisor";
+  /** True when the driver serves `VmSpec.agentChannel` (QEMU: a virtio-serial port). */
+  readonly agentChannel?: boolean;
   /** True when this driver can run on this host; otherwise the reason. */
   available(): Promise<{ ok: true } | { ok: false; reason: string }>;
   /**
