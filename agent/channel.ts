@@ -12,6 +12,10 @@
  * answers with a hello of the same nonce. A hello with a new nonce resets all
  * streams (a restarted daemon); a repeat of the current one does not.
  *
+ * Cloud Hypervisor offers vsock instead: kestrel listens on vsock port 1024
+ * ({@linkcode startVsockChannel}); each connection the host makes (through
+ * CH's hybrid-vsock socket) is one session, ended when it closes.
+ *
  * The port reads 0 bytes while no host end is connected (the daemon not
  * there yet, or restarting): kestrel then drops its streams, waits for the
  * next hello, and polls the port with a short backoff.
@@ -22,6 +26,7 @@ import * as libc from "./_libc.ts";
 import type { AgentPort } from "./channel_port.ts";
 import { MuxSession, type MuxStream } from "../src/shared/mux.ts";
 import { MuxProtocolError } from "../src/shared/mux_codec.ts";
+import { AGENT_VSOCK_PORT } from "../src/manifest/cmdline.ts";
 import { sleep } from "./timeout.ts";
 
 export interface ChannelOptions {
@@ -85,6 +90,36 @@ export async function serveFd(fd: number, o: ChannelOptions, once = false): Prom
     }
   }
   session.close();
+}
+
+const AF_VSOCK = 40;
+const SOCK_STREAM = 1;
+const VMADDR_CID_ANY = 0xffff_ffff;
+
+/** struct sockaddr_vm for `port` on any cid (little-endian, as x86_64). */
+export function vsockAddr(port: number): Uint8Array<ArrayBuffer> {
+  const a = new Uint8Array(16);
+  const v = new DataView(a.buffer);
+  v.setUint16(0, AF_VSOCK, true);
+  v.setUint32(4, port, true);
+  v.setUint32(8, VMADDR_CID_ANY, true);
+  return a;
+}
+
+/** Listens on vsock port 1024 and serves the channel on every host connection. */
+export function startVsockChannel(o: ChannelOptions): void {
+  const what = `vsock port ${AGENT_VSOCK_PORT}`;
+  const fd = libc.socket(AF_VSOCK, SOCK_STREAM | libc.O_CLOEXEC, 0, what);
+  libc.bind(fd, vsockAddr(AGENT_VSOCK_PORT), what);
+  libc.listen(fd, 4, what);
+  (async () => {
+    while (true) {
+      const conn = await libc.acceptAsync(fd, what);
+      serveFd(conn, o, true)
+        .catch((e) => o.say(`channel: ${(e as Error).message}`))
+        .finally(() => libc.close(conn));
+    }
+  })().catch((e) => o.say(`channel: stopped: ${(e as Error).message}`));
 }
 
 /** One stream <-> one TCP connection to kestrel's API. */

@@ -1,6 +1,7 @@
 /**
  * Finds the agent channel's virtio-serial port (QEMU `virtserialport,
- * name=org.volant.agent`): /sys/class/virtio-ports/<vportNpM>/name. Kept tiny
+ * name=org.volant.agent`): /sys/class/virtio-ports/<vportNpM>/name, or a
+ * virtio vsock device (Cloud Hypervisor: the channel over vsock). Kept tiny
  * and free of the mux so kestrel pays for the channel only when the port
  * exists (channel.ts is imported then).
  *
@@ -41,4 +42,26 @@ export function findAgentPort(
     return { path: `${devDir}/${e.name}`, major, minor };
   }
   return null;
+}
+
+/** virtio device id of vsock (virtio spec 5.10). */
+const VIRTIO_ID_VSOCK = 0x13;
+
+/** True when the VMM gave the guest a virtio vsock device (/sys/bus/virtio/devices/x/device). */
+export function hasVirtioVsock(sysDir = "/sys/bus/virtio/devices"): boolean {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(sysDir)];
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+  return entries.some((e) => {
+    try {
+      return Number(Deno.readTextFileSync(`${sysDir}/${e.name}/device`).trim()) === VIRTIO_ID_VSOCK;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return false;
+      throw err;
+    }
+  });
 }

@@ -7,6 +7,11 @@
  * GuestClient keeps speaking plain HTTP, through `Deno.createHttpClient`
  * with a unix-socket proxy.
  *
+ * Cloud Hypervisor has no virtio-serial: there the same mux runs over vsock
+ * (its hybrid-vsock socket `<runtime>/vsock.sock`, `CONNECT 1024`, see
+ * hybrid_vsock.ts), kestrel listening on vsock port 1024. The link takes
+ * whichever socket the VMM made: `agent.sock` first, else `vsock.sock`.
+ *
  * The link dials lazily (first request) and again after the socket closed
  * (the VM stopped, the VMM restarted it): each dial sends a hello with a fresh
  * nonce and the VM's agent key and waits for kestrel's hello with the same
@@ -14,12 +19,36 @@
  *
  * @module
  */
+import { AGENT_VSOCK_PORT } from "../manifest/cmdline.ts";
 import { MuxSession, type MuxStream } from "../shared/mux.ts";
+import { connectHybridVsock } from "./hybrid_vsock.ts";
 import { MuxProtocolError } from "../shared/mux_codec.ts";
 
 /** The local HTTP socket beside the channel socket. */
 export function channelHttpSocket(channel: string): string {
-  return `${channel.slice(0, channel.lastIndexOf("/"))}/agent-http.sock`;
+  return `${dirOf(channel)}/agent-http.sock`;
+}
+
+/** Cloud Hypervisor's hybrid-vsock socket beside the channel socket (RUNTIME_FILES.vsock). */
+export function hybridVsockSocket(channel: string): string {
+  return `${dirOf(channel)}/vsock.sock`;
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
+/** How a link reaches the guest: the virtio-serial chardev, or a vsock stream via CH. */
+type Dial = () => Promise<Deno.UnixConn>;
+
+/** The dialer for `channel`, or null when the VMM made neither socket. */
+function dialerFor(channel: string): Dial | null {
+  if (exists(channel)) return () => Deno.connect({ transport: "unix", path: channel });
+  const vsock = hybridVsockSocket(channel);
+  if (exists(vsock)) {
+    return async () => (await connectHybridVsock(vsock, AGENT_VSOCK_PORT)).conn;
+  }
+  return null;
 }
 
 /** Resend the hello this often until kestrel answers (it may still be booting). */
@@ -28,6 +57,7 @@ const HELLO_EVERY_MS = 2_000;
 class ChannelLink {
   readonly channel: string;
   key: string | undefined;
+  dial: Dial;
   readonly client: Deno.HttpClient;
   #listener: Deno.UnixListener;
   #session: Promise<MuxSession> | null = null;
@@ -36,9 +66,10 @@ class ChannelLink {
   /** Streams opened over the link so far (tests assert the channel was used). */
   opened = 0;
 
-  constructor(channel: string, key: string | undefined) {
+  constructor(channel: string, key: string | undefined, dial: Dial) {
     this.channel = channel;
     this.key = key;
+    this.dial = dial;
     const path = channelHttpSocket(channel);
     try {
       Deno.removeSync(path);
@@ -87,7 +118,7 @@ class ChannelLink {
   }
 
   async #dial(): Promise<MuxSession> {
-    const conn = await Deno.connect({ transport: "unix", path: this.channel });
+    const conn = await this.dial();
     this.#conn = conn;
     const nonce = crypto.randomUUID();
     const writer = conn.writable.getWriter();
@@ -158,7 +189,8 @@ export class AgentChannels {
    */
   client(channel: string, key: string | undefined): Deno.HttpClient | null {
     let link = this.#links.get(channel);
-    if (!exists(channel)) {
+    const dial = dialerFor(channel);
+    if (!dial) {
       if (link) {
         link.close();
         this.#links.delete(channel);
@@ -166,10 +198,11 @@ export class AgentChannels {
       return null;
     }
     if (!link) {
-      link = new ChannelLink(channel, key);
+      link = new ChannelLink(channel, key, dial);
       this.#links.set(channel, link);
     }
     link.key = key;
+    link.dial = dial;
     return link.client;
   }
 
