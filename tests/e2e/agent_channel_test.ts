@@ -11,6 +11,8 @@
  * - `iso` (`network.mode = "vsock"`): no NIC in the guest (only `lo`), yet it
  *   becomes healthy, proxies its workload (httpd on 127.0.0.1:80 in the
  *   guest), serves its logs and runs exec.
+ * - the daemon is SIGKILLed and started again: it adopts both VMs, dials
+ *   their channels anew (kestrel drops the old session) and execs in both.
  *
  * On failure the serial and daemon logs are kept in test-artifacts/e2e-agent-channel/.
  */
@@ -160,6 +162,20 @@ Deno.test({
       assert.ok(!qemu.includes("-netdev"), "a vsock-mode VM has no NIC on the QEMU command line");
       assert.ok(qemu.includes("org.volant.agent"));
     });
+
+    await t.step(
+      "a crashed daemon's successor adopts both VMs and reaches them over new links",
+      async () => {
+        await sb.killDaemon();
+        await sb.startDaemon();
+        for (const name of ["web", "iso"]) {
+          await waitHealthy(sb, name);
+          const r = await sb.volar(["vms", "exec", name, "--", "echo", `back ${name}`]);
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(r.stdout, `back ${name}\n`);
+        }
+      },
+    );
     ok = true;
   } finally {
     if (!ok) {
