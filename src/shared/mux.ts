@@ -168,7 +168,9 @@ export class MuxSession {
   readonly #decoder = new FrameDecoder();
   readonly #streams = new Map<number, Stream>();
   #nextId: number;
-  #tail: Promise<void> = Promise.resolve();
+  /** Frames waiting for the link; written together, one write per batch. */
+  #pending: { bytes: Uint8Array; done: (e?: unknown) => void }[] = [];
+  #writing = false;
   #closed: Error | null = null;
 
   constructor(opts: MuxOptions) {
@@ -225,13 +227,39 @@ export class MuxSession {
     this.resetAll(reason);
   }
 
-  /** @internal Queues one frame; resolves when written. */
+  /**
+   * @internal Queues one frame; resolves when written. Frames queued while a
+   * write is under way go out together in the next one (one syscall, one
+   * thread hop in the guest); each stream has at most one data chunk queued.
+   */
   send(f: Frame): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closed);
     const bytes = encodeFrame(f);
-    const done = this.#tail.then(() => this.#o.write(bytes));
-    this.#tail = done.catch(() => {});
-    return done;
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ bytes, done: (e) => e === undefined ? resolve() : reject(e) });
+      if (!this.#writing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0);
+      const out = new Uint8Array(batch.reduce((n, b) => n + b.bytes.length, 0));
+      let at = 0;
+      for (const b of batch) {
+        out.set(b.bytes, at);
+        at += b.bytes.length;
+      }
+      let error: unknown = undefined;
+      try {
+        await this.#o.write(out);
+      } catch (e) {
+        error = e ?? new MuxClosedError("write failed");
+      }
+      for (const b of batch) b.done(error);
+    }
+    this.#writing = false;
   }
 
   /** @internal */
