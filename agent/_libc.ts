@@ -37,13 +37,20 @@ const SYMBOLS = {
     result: "isize",
   },
   close: { parameters: ["i32"], result: "i32" },
-  if_nametoindex: { parameters: ["buffer"], result: "u32" },
-  malloc_trim: { parameters: ["usize"], result: "i32" },
+  // The agent channel (channel.ts) and the identity hand-off (identity.ts): a port or the
+  // console is read and written at once, each blocking call on its own thread (nonblocking:
+  // the promise resolves when the call returns).
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32", nonblocking: true },
+  // glibc >= 2.33 exports mknod; optional so an older libc still loads the rest.
+  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32", optional: true },
   // ioctl is variadic; one pointer argument is the C ABI on x86_64/aarch64.
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  // On a worker thread: a blocking read of the console must not stall the event loop.
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -299,9 +306,10 @@ export function kill(pid: number, signal: number): void {
 export const SIGKILL = 9;
 export const SIGTERM = 15;
 
-export const O_RDWR = 2;
-export const O_NOCTTY = 0x100;
-export const O_CLOEXEC = 0x80000;
+export const O_RDWR = 0o2;
+export const O_NOCTTY = 0o400;
+export const O_CLOEXEC = 0o2000000;
+export const S_IFCHR = 0o020000;
 
 /** open(2); returns the fd. */
 export function open(path: string, flags: number): number {
@@ -320,10 +328,44 @@ export function ioctl(
   return check(l, l.ioctl(fd, BigInt(request), arg), `ioctl 0x${request.toString(16)}`, object);
 }
 
+/** A character device node (when devtmpfs has not made it). */
+export function mknod(path: string, mode: number, major: number, minor: number): void {
+  const l = libc();
+  if (!l.mknod) throw new VolantError("unavailable", `mknod ${path}: libc has no mknod`);
+  // Linux's dev_t encoding (makedev in sys/sysmacros.h).
+  const dev = (BigInt(major & 0xfff) << 8n) | (BigInt(major >>> 12) << 44n) |
+    BigInt(minor & 0xff) | (BigInt(minor >>> 8) << 20n);
+  check(l, l.mknod(cString(path), mode, dev), "mknod", path);
+}
+
 /**
- * read(2) on a worker thread. errno is that thread's and cannot be read here:
- * a failure is -1 without the reason.
+ * A blocking read on its own thread: bytes read, 0 at end of file. errno is
+ * that thread's, so a failure names the call only.
  */
 export async function readAsync(fd: number, buf: Uint8Array<ArrayBuffer>): Promise<number> {
-  return Number(await libc().read(fd, buf, BigInt(buf.byteLength)));
+  const n = Number(await libc().read(fd, buf, BigInt(buf.byteLength)));
+  if (n < 0) throw new SyscallError("read", `fd ${fd}`, 0);
+  return n;
+}
+
+/** Writes all of `data` (blocking calls on another thread). */
+export async function writeAllAsync(fd: number, data: Uint8Array<ArrayBuffer>): Promise<void> {
+  for (let at = 0; at < data.byteLength;) {
+    const part = data.subarray(at);
+    const n = Number(await libc().write(fd, part, BigInt(part.byteLength)));
+    if (n <= 0) throw new SyscallError("write", `fd ${fd}`, 0);
+    at += n;
+  }
+}
+
+export function listen(fd: number, backlog: number, object: string): void {
+  const l = libc();
+  check(l, l.listen(fd, backlog), "listen", object);
+}
+
+/** Waits for a connection on its own thread; the new fd. */
+export async function acceptAsync(fd: number, object: string): Promise<number> {
+  const n = await libc().accept4(fd, null, null, O_CLOEXEC);
+  if (n < 0) throw new SyscallError("accept", object, 0);
+  return n;
 }

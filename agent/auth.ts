@@ -27,15 +27,22 @@ export function sameSecret(a: string, b: string): boolean {
 export type AgentGate = (req: Request, peer: string) => Response | null;
 
 /**
+ * The key to check now: a string; `undefined` = none (every request passes);
+ * `null` = one is expected but not yet known (the agent channel's hello
+ * brings it): every request is refused until then.
+ */
+export type KeySource = () => string | null | undefined;
+
+/**
  * The gate for `key`. Without a key (a guest booted by hand, host-mode tests)
  * every request passes; kestrel says so on the console at start.
  */
 export function agentGate(
-  keyOrGetter: string | undefined | (() => string | undefined),
+  keyOrSource: string | undefined | KeySource,
   log: (line: string) => void,
 ): AgentGate {
-  // A getter: a restored clone's key is replaced at run time (identity.ts).
-  const current = typeof keyOrGetter === "function" ? keyOrGetter : () => keyOrGetter;
+  // A source: the key arrives over the channel, and a restored clone's is replaced (identity.ts).
+  const current: KeySource = typeof keyOrSource === "function" ? keyOrSource : () => keyOrSource;
   let windowStart = 0;
   let logged = 0;
   let suppressed = 0;
@@ -43,7 +50,7 @@ export function agentGate(
     const key = current();
     if (key === undefined) return null;
     const given = req.headers.get(AGENT_KEY_HEADER);
-    if (given !== null && sameSecret(given, key)) return null;
+    if (given !== null && key !== null && sameSecret(given, key)) return null;
     const now = Date.now();
     if (now - windowStart >= LOG_WINDOW_MS) {
       if (suppressed > 0) log(`api: ${suppressed} more unauthenticated requests refused`);
@@ -55,7 +62,11 @@ export function agentGate(
     if (logged++ < LOG_BURST) {
       log(
         `api: refused ${req.method} ${path} from ${peer}: ` +
-          (given === null ? "no agent key" : "wrong agent key"),
+          (key === null
+            ? "no key from the host yet"
+            : given === null
+            ? "no agent key"
+            : "wrong agent key"),
       );
     } else suppressed++;
     const res = problem(401, "unauthorized", "this API answers only the VM's host");

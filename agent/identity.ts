@@ -235,7 +235,10 @@ export async function listenOnConsole(
   const buf = new Uint8Array(512);
   let failures = 0;
   for (;;) {
-    const n = await libc.readAsync(fd, buf);
+    const n = await libc.readAsync(fd, buf).catch((e) => {
+      if (e instanceof libc.SyscallError) return -1; // counted below like end of input
+      throw e;
+    });
     if (n <= 0) {
       // EIO/hang-up: a console with no input left; stop after a few tries, never spin.
       if (++failures >= 5) {

@@ -29,6 +29,7 @@ import { KESTREL_VERSION } from "./version.ts";
 import { buildWorkloadSpec } from "./workload_spec.ts";
 import { createApiHandler } from "./api.ts";
 import { agentGate } from "./auth.ts";
+import { type AgentPort, findAgentPort, hasVirtioVsock } from "./channel_port.ts";
 import { openInheritedPipe, type ShimHandoff, uptimeMs } from "./adopt.ts";
 import type { AdoptedRun } from "./supervisor.ts";
 import { VolantError } from "../src/errors.ts";
@@ -67,7 +68,8 @@ export class Kestrel {
   #server: Deno.HttpServer | null = null;
   #shutdown: Promise<void> | null = null;
   #signals: [Deno.Signal, () => void][] = [];
-  #agentKey: string | undefined;
+  /** undefined = open API; null = waiting for the agent channel's hello to bring it. */
+  #agentKey: string | null | undefined;
 
   constructor(opts: KestrelOptions) {
     this.#o = opts;
@@ -104,6 +106,11 @@ export class Kestrel {
     }
     mark(s, "cmdline");
     this.#agentKey = boot.agentKey;
+    // The agent channel's port, if the VMM offers one: its hello brings the key (and replaces
+    // the command line's), so until then a guest booted without one answers no one.
+    const agentPort = o.pid1 ? findAgentPort() : null;
+    const vsockChannel = o.pid1 && !agentPort && hasVirtioVsock();
+    if ((agentPort || vsockChannel) && this.#agentKey === undefined) this.#agentKey = null;
     this.#reaper = new Reaper(this.tracker, o.console);
     const reaping = o.pid1 || o.subreaper === true;
     // Registered before the reaper starts, so a workload that already died is reaped for us.
@@ -185,6 +192,23 @@ export class Kestrel {
     // After the spawn: the first Deno.serve costs tens of ms of runtime warm-up, and nobody can
     // reach port 8080 before the network is up anyway. Health probes run meanwhile.
     this.#startApi();
+    if (agentPort || vsockChannel) await this.#startChannel(agentPort);
+  }
+
+  /**
+   * Loaded only when the VMM offers a channel (a port, else vsock): the mux stays out of
+   * kestrel's boot otherwise.
+   */
+  async #startChannel(port: AgentPort | null): Promise<void> {
+    const { startAgentChannel, startVsockChannel } = await import("./channel.ts");
+    const o = {
+      apiPort: this.#o.apiPort ?? 8080,
+      setKey: (key: string) => this.#agentKey = key,
+      say: (line: string) => this.#say(line),
+    };
+    if (port) startAgentChannel(port, o);
+    else startVsockChannel(o);
+    this.#say(`channel: serving the agent API on ${port?.path ?? "vsock port 1024"}`);
   }
 
   /**

@@ -2,17 +2,19 @@
  * Exec and file copy through the agent on a real QEMU guest (TCG here), and
  * the serial console as the ssh-free alternative measured on the same guest:
  *
- * 1. exec round trip of `true` through the API (POST /api/v1/vms/web/exec,
- *    over the network with the agent key): median of RUNS; also `volar vms
- *    exec web -- true` wall time (includes volar's own start-up).
+ * 1. exec round trip of `true` through the API (POST /api/v1/vms/web/exec;
+ *    volantd reaches kestrel over the agent channel): median of RUNS; also
+ *    `volar vms exec web -- true` wall time (includes volar's own start-up).
+ *    Then the two paths to kestrel compared without volantd in between:
+ *    the agent channel (the daemon's `agent-http.sock`, virtio-serial) and
+ *    the network (`ip:8080` from the sandbox namespace), both with the key.
  * 2. serial console round trip: `echo $((N))` typed into the debug shell on
  *    ttyS0, until the answer comes back: median of RUNS.
  * 3. file copy, SIZE_MIB (default 100) MiB each way with `volar vms cp`,
  *    sha256 checked; vs 1 MiB printed through the serial console.
  *
- * The host-only channel (virtio-serial) is not built yet: no channel numbers.
- *
- * Run: deno run -A bench/exec_bench.ts   (RUNS=n, default 10; SIZE_MIB=n)
+ * Run: deno run -A bench/exec_bench.ts   (RUNS=n, default 10; SIZE_MIB=n;
+ *      ONLY=cp: copies only; ONLY=exec: exec numbers only)
  *
  * @module
  */
@@ -21,7 +23,7 @@ import { Sandbox } from "../scripts/journey/sandbox.ts";
 
 const RUNS = Number(Deno.env.get("RUNS") ?? 10);
 const SIZE_MIB = Number(Deno.env.get("SIZE_MIB") ?? 100);
-/** ONLY=cp skips the exec and console sections. */
+/** ONLY=cp skips the exec and console sections; ONLY=exec skips the console and the copies. */
 const ONLY = Deno.env.get("ONLY");
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -115,14 +117,53 @@ async function main() {
     if (cli.code !== 0) throw new Error(cli.stderr);
     const cliMs = performance.now() - t1;
     if (ONLY !== "cp") {
-      console.log(`exec true (API, network + key): median ${round(median(execMs))} ms of ${RUNS}`);
+      console.log(`exec true (API, agent channel): median ${round(median(execMs))} ms of ${RUNS}`);
     }
     console.log(`exec true (volar vms exec, incl. CLI start): ${round(cliMs)} ms`);
+    let channelMs = NaN;
+    let networkMs = NaN;
+    if (ONLY !== "cp") {
+      const key = (await Deno.readTextFile(`${sb.runtimeDir}/web/agent.key`)).trim();
+      const vm = await sb.volarJson<{ ip: string }>(["vms", "show", "web"]);
+      const chan = Deno.createHttpClient({
+        proxy: { transport: "unix", path: `${sb.runtimeDir}/web/agent-http.sock` },
+      });
+      const times: number[] = [];
+      for (let i = 0; i < RUNS + 1; i++) {
+        const t0 = performance.now();
+        const res = await fetch("http://kestrel:8080/agent/v1/exec", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-volant-agent-key": key },
+          body: JSON.stringify({ argv: ["true"] }),
+          client: chan,
+        });
+        const text = await res.text();
+        if (!text.includes('"exit_code":0')) throw new Error(`channel exec: ${res.status} ${text}`);
+        if (i > 0) times.push(performance.now() - t0);
+      }
+      chan.close();
+      channelMs = median(times);
+      // The same loop from inside the sandbox namespace, to ip:8080.
+      const code = `const ts = []; for (let i = 0; i < ${RUNS + 1}; i++) {` +
+        `const t0 = performance.now(); const r = await fetch("http://${vm.ip}:8080/agent/v1/exec", ` +
+        `{ method: "POST", headers: { "content-type": "application/json", ` +
+        `"x-volant-agent-key": ${JSON.stringify(key)} }, body: '{"argv":["true"]}' });` +
+        `const t = await r.text(); if (!t.includes('"exit_code":0')) throw new Error(t);` +
+        `if (i > 0) ts.push(performance.now() - t0); }` +
+        `ts.sort((a, b) => a - b); console.log(ts[Math.floor(ts.length / 2)]);`;
+      const net = await sb.inNetns([Deno.execPath(), "eval", code]);
+      if (net.code !== 0) throw new Error(`network exec: ${net.stderr}`);
+      networkMs = Number(net.stdout.trim());
+      console.log(
+        `exec true direct to kestrel: channel median ${round(channelMs)} ms, ` +
+          `network median ${round(networkMs)} ms (of ${RUNS} each)`,
+      );
+    }
 
     // 2. serial console round trip (debug shell on ttyS0).
     const consoleMs: number[] = [];
     let consoleMiBs = 0;
-    if (ONLY !== "cp") {
+    if (ONLY !== "cp" && ONLY !== "exec") {
       const con = new Console(
         await Deno.connect({ transport: "unix", path: `${sb.runtimeDir}/web/serial.sock` }),
       );
@@ -148,23 +189,29 @@ async function main() {
     }
 
     // 3. file copy each way.
-    const file = `${sb.dir}/blob`;
-    await new Deno.Command("sh", {
-      args: ["-c", `head -c ${SIZE_MIB * 1048576} /dev/urandom > ${file}`],
-    }).output();
-    const tIn = performance.now();
-    const up = await sb.volar(["vms", "cp", file, "web:/tmp/in"]);
-    if (up.code !== 0) throw new Error(up.stderr);
-    const inS = (performance.now() - tIn) / 1000;
-    const tOut = performance.now();
-    const down = await sb.volar(["vms", "cp", "web:/tmp/in/blob", `${sb.dir}/back`]);
-    if (down.code !== 0) throw new Error(down.stderr);
-    const outS = (performance.now() - tOut) / 1000;
-    if (await sha256(file) !== await sha256(`${sb.dir}/back/blob`)) {
-      throw new Error("copy: checksums differ");
+    let inS = NaN;
+    let outS = NaN;
+    if (ONLY !== "exec") {
+      const file = `${sb.dir}/blob`;
+      await new Deno.Command("sh", {
+        args: ["-c", `head -c ${SIZE_MIB * 1048576} /dev/urandom > ${file}`],
+      }).output();
+      const tIn = performance.now();
+      const up = await sb.volar(["vms", "cp", file, "web:/tmp/in"]);
+      if (up.code !== 0) throw new Error(up.stderr);
+      inS = (performance.now() - tIn) / 1000;
+      const tOut = performance.now();
+      const down = await sb.volar(["vms", "cp", "web:/tmp/in/blob", `${sb.dir}/back`]);
+      if (down.code !== 0) throw new Error(down.stderr);
+      outS = (performance.now() - tOut) / 1000;
+      if (await sha256(file) !== await sha256(`${sb.dir}/back/blob`)) {
+        throw new Error("copy: checksums differ");
+      }
+      console.log(`cp ${SIZE_MIB} MiB in: ${round(inS, 2)} s (${round(SIZE_MIB / inS, 2)} MiB/s)`);
+      console.log(
+        `cp ${SIZE_MIB} MiB out: ${round(outS, 2)} s (${round(SIZE_MIB / outS, 2)} MiB/s)`,
+      );
     }
-    console.log(`cp ${SIZE_MIB} MiB in: ${round(inS, 2)} s (${round(SIZE_MIB / inS, 2)} MiB/s)`);
-    console.log(`cp ${SIZE_MIB} MiB out: ${round(outS, 2)} s (${round(SIZE_MIB / outS, 2)} MiB/s)`);
     console.log(
       "BENCH_JSON " + JSON.stringify({
         area: "exec",
@@ -176,7 +223,8 @@ async function main() {
         cp_mib: SIZE_MIB,
         cp_in_mib_s: round(SIZE_MIB / inS, 2),
         cp_out_mib_s: round(SIZE_MIB / outS, 2),
-        channel: "not built (virtio-serial)",
+        exec_true_channel_ms_median: round(channelMs),
+        exec_true_network_ms_median: round(networkMs),
       }),
     );
   } finally {

@@ -12,6 +12,7 @@ import { createApp, fileLogReader } from "../api/mod.ts";
 import { VolantError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { AgentChannels } from "../guest/channel.ts";
 import { GuestClient } from "../guest/client.ts";
 import { unixSerialDialer } from "../guest/serial_dialer.ts";
 import { createServices, type Services } from "../service/mod.ts";
@@ -97,11 +98,14 @@ export async function startDaemon(config: ResolvedConfig, opts: DaemonOptions): 
     await warnIfMissing(config.kernel, "guest kernel", "deno task kernel, or --kernel PATH", log);
     await warnIfMissing(config.agentImage, "agent image", "deno task agent, or --agent-image", log);
 
+    // One agent channel per VM, dialed on first use (src/guest/channel.ts).
+    const channels = new AgentChannels();
+    cleanups.push(() => channels.close());
     const services = createServices({
       store,
       hypervisor: hv.hypervisor,
       network: net.network,
-      guest: new GuestClient(),
+      guest: new GuestClient({ channels }),
       serial: unixSerialDialer,
       images: new OciImageConverter(config.stateDir, log.child({ component: "oci" })),
       pci: new SysfsPassthrough({ stateDir: `${config.stateDir}/vfio` }),

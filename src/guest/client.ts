@@ -3,12 +3,15 @@
  * (docs/development.md). Short timeouts: the supervisor polls it while a
  * guest boots, and a guest that does not answer must not hold anything up.
  * A target with a key sends it in `x-volant-agent-key` (kestrel answers 401
- * without); a workload health URL (`opts.url`) never gets it.
+ * without); a workload health URL (`opts.url`) never gets it. A target with a
+ * channel whose socket exists goes over the agent channel (channel.ts)
+ * instead of `ip:8080`: the same HTTP, through the daemon's per-VM socket.
  *
  * @module
  */
 import { VolantError } from "../errors.ts";
 import { AGENT_KEY_HEADER } from "../manifest/cmdline.ts";
+import type { AgentChannels } from "./channel.ts";
 import type {
   GuestAgent,
   GuestForward,
@@ -26,6 +29,8 @@ export interface GuestClientOptions {
   /** Default per-request timeout (default 2000 ms). */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** The agent channels; without them every call goes over the network. */
+  channels?: AgentChannels;
 }
 
 function signalFor(timeoutMs: number, signal?: AbortSignal): AbortSignal {
@@ -51,15 +56,25 @@ export class GuestClient implements GuestAgent {
   readonly #port: number;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #channels: AgentChannels | undefined;
 
   constructor(opts: GuestClientOptions = {}) {
     this.#port = opts.port ?? AGENT_PORT;
     this.#timeoutMs = opts.timeoutMs ?? 2000;
     this.#fetch = opts.fetch ?? globalThis.fetch;
+    this.#channels = opts.channels;
   }
 
   url(ip: string, path: string): string {
-    return `http://${ip}:${this.#port}${path}`;
+    // Over the channel the host part is never resolved; a VM without a NIC may have no address.
+    return `http://${ip || "kestrel"}:${this.#port}${path}`;
+  }
+
+  /** fetch over `t`'s agent channel when it has a live one, else the plain fetch. */
+  #fetchFor(t: GuestTarget): typeof fetch {
+    const client = t.channel ? this.#channels?.client(t.channel, t.key) : null;
+    if (!client) return this.#fetch;
+    return (input, init) => this.#fetch(input, { ...init, client });
   }
 
   async health(
@@ -68,7 +83,8 @@ export class GuestClient implements GuestAgent {
   ): Promise<GuestHealth> {
     const t = targetOf(target);
     try {
-      const res = await this.#fetch(opts.url ?? this.url(t.ip, "/healthz"), {
+      const doFetch = opts.url ? this.#fetch : this.#fetchFor(t);
+      const res = await doFetch(opts.url ?? this.url(t.ip, "/healthz"), {
         signal: signalFor(opts.timeoutMs ?? this.#timeoutMs, opts.signal),
         headers: opts.url ? {} : keyHeaders(t),
       });
@@ -90,7 +106,7 @@ export class GuestClient implements GuestAgent {
     const ip = t.ip;
     let res: Response;
     try {
-      res = await this.#fetch(this.url(ip, "/v1/status"), {
+      res = await this.#fetchFor(t)(this.url(ip, "/v1/status"), {
         signal: signalFor(opts.timeoutMs ?? this.#timeoutMs, opts.signal),
         headers: { accept: "application/json", ...keyHeaders(t) },
       });
@@ -122,7 +138,7 @@ export class GuestClient implements GuestAgent {
     const url = this.url(ip, req.path);
     let res: Response;
     try {
-      res = await this.#fetch(url, {
+      res = await this.#fetchFor(t)(url, {
         method: req.method,
         body: req.body,
         headers: {
@@ -146,7 +162,7 @@ export class GuestClient implements GuestAgent {
   }
 
   forward(target: GuestTarget, req: GuestForward): Promise<Response> {
-    return forwardTo(this.#fetch, this.url(target.ip, req.path), target, req);
+    return forwardTo(this.#fetchFor(target), this.url(target.ip, req.path), target, req);
   }
 }
 

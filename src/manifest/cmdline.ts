@@ -51,6 +51,11 @@ export const CMDLINE_KEYS = {
 /** The request header carrying the VM's agent key (host -> kestrel). */
 export const AGENT_KEY_HEADER = "x-volant-agent-key";
 
+/** The agent channel's virtio-serial port name (QEMU `virtserialport,name=`); kestrel finds it. */
+export const AGENT_PORT_NAME = "org.volant.agent";
+/** The vsock port kestrel serves the agent channel on (Cloud Hypervisor). */
+export const AGENT_VSOCK_PORT = 1024;
+
 function bytesToBase64Url(bytes: Uint8Array): string {
   let bin = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {

@@ -11,7 +11,7 @@ import { readAgentKey } from "./agent_key.ts";
 import type { GuestServiceApi, VmServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import type { ByteStream, GuestAgent, GuestForward, GuestTarget } from "./ports.ts";
-import { vmRuntimeDir } from "./vm_spec.ts";
+import { agentChannelPath, vmRuntimeDir } from "./vm_spec.ts";
 
 /** Where files are in the guest: `path` absolute, resolved inside `root` when given. */
 export interface FilesLocation {
@@ -91,9 +91,14 @@ export class GuestService implements GuestServiceApi {
         problems: [{ field: "vm", message: `is ${vm.state}, not running` }],
       });
     }
-    if (!vm.ip) throw new VolantError("upstream", `vm ${vm.name} has no IP address`);
     const key = await readAgentKey(vmRuntimeDir(this.#ctx.options, vm.name));
-    return { ip: vm.ip, key, name: vm.name };
+    // No IP (a VM without a NIC) is fine: the agent channel reaches it.
+    return {
+      ip: vm.ip ?? "",
+      key,
+      name: vm.name,
+      channel: agentChannelPath(this.#ctx.options, vm.name),
+    };
   }
 
   async forward(name: string, req: GuestForward): Promise<Response> {

@@ -32,7 +32,7 @@ import { VmService } from "./vms.ts";
 import { keyedGuest, readAgentKey } from "./agent_key.ts";
 import { GuestService } from "./guest_service.ts";
 import type { GuestTarget } from "./ports.ts";
-import { vmRuntimeDir } from "./vm_spec.ts";
+import { agentChannelPath, vmRuntimeDir } from "./vm_spec.ts";
 import { systemClock } from "./lifecycle/clock.ts";
 import { LifecycleCore } from "./lifecycle/core.ts";
 import { VmOperations } from "./lifecycle/operations.ts";
@@ -70,7 +70,12 @@ export function createServices(deps: ServiceDeps): Services {
         const row = deps.store.vms.inStates(["starting", "running", "stopping"])
           .find((r) => r.ip === ip);
         if (!row) return { ip };
-        return { ip, name: row.name, key: await readAgentKey(vmRuntimeDir(options, row.name)) };
+        return {
+          ip,
+          name: row.name,
+          key: await readAgentKey(vmRuntimeDir(options, row.name)),
+          channel: agentChannelPath(options, row.name),
+        };
       })
       : undefined,
     serial: deps.serial,

@@ -43,6 +43,12 @@ export interface VmSpec {
   net?: { tap: string; mac: string };
   machine: MachineKind;
   vsock?: { cid: number };
+  /**
+   * The agent channel's host end (docs/kestrel.md "Agent channel"): a unix socket the VMM
+   * listens on (QEMU: a virtio-serial port named `org.volant.agent`); the daemon dials it.
+   * A driver that cannot offer the port ignores it.
+   */
+  agentChannel?: string;
   /** Host PCI devices passed through (VFIO, `DDDD:BB:DD.F`), already bound to vfio-pci. */
   pciDevices?: string[];
   /** Serial log size cap in bytes (the driver or supervisor trims beyond it). */
@@ -100,6 +106,8 @@ export interface AccelInfo {
 /** One hypervisor driver (QEMU or Cloud Hypervisor). */
 export interface Hypervisor {
   readonly kind: "qemu" | "cloud-hypervisor";
+  /** True when the driver serves `VmSpec.agentChannel` (QEMU: a virtio-serial port). */
+  readonly agentChannel?: boolean;
   /** True when this driver can run on this host; otherwise the reason. */
   available(): Promise<{ ok: true } | { ok: false; reason: string }>;
   /**
@@ -246,6 +254,11 @@ export interface GuestTarget {
   key?: string;
   /** The VM, for messages. */
   name?: string;
+  /**
+   * The VM's agent channel socket (VmSpec.agentChannel). When the VMM offers it the client
+   * talks to kestrel over it, else over `ip:8080`; a VM without a NIC has only this.
+   */
+  channel?: string;
 }
 
 /** One streamed HTTP exchange with kestrel (the agent proxy, exec). */

@@ -17,7 +17,7 @@ import { volantHealthUrl } from "./volant_boot.ts";
 import { RestartBudget, wantsRestart } from "./restart_policy.ts";
 import { ACTIVE_STATES } from "./state_machine.ts";
 import type { VmRow } from "./store_port.ts";
-import { vmRuntimeDir } from "./vm_spec.ts";
+import { pollsHealth, vmRuntimeDir } from "./vm_spec.ts";
 
 function describeExit(exit: VmExit): string {
   if (exit.oom) return `VMM killed at its cgroup memory limit (out of memory, ${exit.signal})`;
@@ -289,7 +289,7 @@ export class Supervisor implements Supervision {
         type: "vm.adopted",
         data: { pid: proc.pid, was: row.state },
       }, patch);
-      const polled = (config?.network?.mode ?? "bridged") === "bridged";
+      const polled = pollsHealth(true, this.#ctx.hypervisor, config?.network?.mode ?? "bridged");
       this.booted(updated, proc, polled);
       return "adopted";
     }

@@ -16,6 +16,26 @@ import type { DiskSpec, VmSpec } from "./ports.ts";
 import type { VmRow } from "./store_port.ts";
 import { bootsVolantWay, kernelIpArg } from "./volant_boot.ts";
 
+/**
+ * Whether the daemon polls a VM's health: over the network for a bridged VM
+ * (its address is known), over the agent channel for a VM without a NIC
+ * (`vsock`) when the driver offers the channel. DHCP guests are not polled
+ * (their address is the lease's).
+ */
+export function pollsHealth(
+  hasGuest: boolean,
+  hypervisor: { agentChannel?: boolean } | undefined,
+  mode: "bridged" | "dhcp" | "vsock",
+): boolean {
+  if (!hasGuest) return false;
+  return mode === "bridged" || (mode === "vsock" && hypervisor?.agentChannel === true);
+}
+
+/** The agent channel's host socket of VM `name` (VmSpec.agentChannel, GuestTarget.channel). */
+export function agentChannelPath(options: ResolvedServiceOptions, name: string): string {
+  return `${vmRuntimeDir(options, name)}/agent.sock`;
+}
+
 export function vmRuntimeDir(options: ResolvedServiceOptions, name: string): string {
   return `${options.runtimeDir}/${name}`;
 }
@@ -183,6 +203,7 @@ export async function buildVmSpec(
     net: mode === "vsock" ? undefined : { tap: vm.tap, mac: vm.mac },
     machine: config.machine,
     vsock: mode === "vsock" ? { cid: 3 + vm.id } : undefined,
+    agentChannel: agentChannelPath(options, vm.name),
     serialLogMaxBytes: options.serialLogMaxBytes,
   };
 }

@@ -78,7 +78,9 @@ export interface JailRootHost {
 /** What spawnFor needs of a VM: its resources, and its files when it gets its own root. */
 export type JailSpec =
   & Pick<VmSpec, "name" | "cpus" | "memoryMb">
-  & Partial<Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock">>;
+  & Partial<
+    Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock" | "agentChannel">
+  >;
 
 /** A resolved jail: the user, the cgroup hierarchy, the helper binaries. */
 export class Jail {
@@ -140,6 +142,7 @@ export class Jail {
           initramfs: spec.initramfs,
           disks: spec.disks,
           vsock: spec.vsock,
+          agentChannel: spec.agentChannel,
         },
         accel,
       );

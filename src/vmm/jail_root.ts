@@ -89,10 +89,11 @@ export async function systemMounts(binaries: string[]): Promise<JailMount[]> {
 /**
  * The per-VM part: its runtime dir and writable overlays read-write; kernel,
  * initramfs, read-only disks and backing images read-only; /dev/kvm only
- * under KVM, /dev/vhost-vsock only with a vsock.
+ * under KVM, /dev/vhost-vsock only with a vsock device (none when the agent
+ * channel, a virtio-serial port in the runtime dir, carries the agent instead).
  */
 export function vmMounts(
-  spec: Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock">,
+  spec: Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock" | "agentChannel">,
   accel: "kvm" | "tcg",
 ): JailMount[] {
   const out: JailMount[] = [{ kind: "rw", path: spec.runtimeDir, dir: true }];
@@ -103,7 +104,7 @@ export function vmMounts(
     if (d.backingImage) out.push({ kind: "ro", path: d.backingImage });
   }
   if (accel === "kvm") out.push({ kind: "dev", path: "/dev/kvm" });
-  if (spec.vsock) out.push({ kind: "dev", path: "/dev/vhost-vsock" });
+  if (spec.vsock && !spec.agentChannel) out.push({ kind: "dev", path: "/dev/vhost-vsock" });
   // One path bound once: a disk listed twice (or an artifact shared) must not stack mounts.
   const seen = new Set<string>();
   return out.filter((m) => !seen.has(m.path) && seen.add(m.path));

@@ -31,6 +31,10 @@ export const RUNTIME_FILES = {
    * removes it only on a clean exit, so a crash leaves it behind and the next bind fails.
    */
   vsock: "vsock.sock",
+  /** QEMU: the agent channel's chardev socket (VmSpec.agentChannel), QEMU listening. */
+  agentChannel: "agent.sock",
+  /** The daemon's per-VM HTTP socket in front of the agent channel (src/guest/channel.ts). */
+  agentHttp: "agent-http.sock",
   /** Cloud Hypervisor only: its `--event-monitor` file (guest reboot and panic events). */
   events: "events.json",
   /** Written when the driver ended a VMM because the guest rebooted or panicked: `reboot|panic`. */
@@ -198,6 +202,7 @@ export async function clearBootFiles(runtimeDir: string): Promise<void> {
     "console",
     "stopRequested",
     "vsock",
+    "agentChannel",
     "events",
     "guestReset",
   ] as const;

@@ -13,7 +13,7 @@ import type { Ipam } from "../ipam.ts";
 import type { HostNetwork, Hypervisor, VmProcess } from "../ports.ts";
 import { assertAllowed } from "../state_machine.ts";
 import type { VmRow } from "../store_port.ts";
-import { assertBootFiles, buildVmSpec, vmRuntimeDir, vmStateDir } from "../vm_spec.ts";
+import { assertBootFiles, buildVmSpec, pollsHealth, vmRuntimeDir, vmStateDir } from "../vm_spec.ts";
 import { newAgentKey, writeAgentKey } from "../agent_key.ts";
 import type { LifecycleCore } from "./core.ts";
 import { runSteps, type Step, StepFailed } from "./steps.ts";
@@ -99,7 +99,9 @@ export class VmOperations {
       options,
       pool: this.#ipam.pool,
       driverArgs,
-      agentKey,
+      // A driver with the agent channel hands the key over it (the daemon's hello), so the key is
+      // in neither the VMM's argv (readable by host users) nor the serial log.
+      agentKey: hypervisor.agentChannel ? undefined : agentKey,
     });
     await assertUsable(hypervisor);
     await assertHostCanHonour(this.#ctx, config, row.artifacts);
@@ -116,8 +118,11 @@ export class VmOperations {
         restarts: automatic ? row.restarts + 1 : 0,
       },
     );
-    const polled = Boolean(this.#ctx.guest && spec.net) &&
-      (config.network?.mode ?? "bridged") === "bridged";
+    const polled = pollsHealth(
+      Boolean(this.#ctx.guest),
+      this.#ctx.hypervisor,
+      config.network?.mode ?? "bridged",
+    );
     let proc: VmProcess | undefined;
     const booting = row;
     const steps: Step[] = [

@@ -24,7 +24,7 @@ import type { Pool } from "../ipam.ts";
 import type { Hypervisor, VmProcess, VmSpec } from "../ports.ts";
 import { assertAllowed } from "../state_machine.ts";
 import type { VmRow } from "../store_port.ts";
-import { buildVmSpec, vmRuntimeDir } from "../vm_spec.ts";
+import { buildVmSpec, pollsHealth, vmRuntimeDir } from "../vm_spec.ts";
 import { toRecord } from "../vms.ts";
 import type { VmOperations } from "../lifecycle/operations.ts";
 import type { SnapshotServiceApi, VmServiceApi } from "../contracts.ts";
@@ -411,7 +411,11 @@ export class SnapshotService implements SnapshotServiceApi {
       data: { automatic: false, attempt: 0 },
     }, { desired: "running", last_error: null, health: "unknown", restarts: 0 });
     let proc: VmProcess | undefined;
-    const polled = Boolean(this.#ctx.guest && spec.net);
+    const polled = Boolean(this.#ctx.guest && spec.net) || pollsHealth(
+      Boolean(this.#ctx.guest),
+      this.#ctx.hypervisor,
+      this.#ctx.store.configs.get(row.id)?.config.network?.mode ?? "bridged",
+    );
     const t0 = performance.now();
     try {
       const config = this.#ctx.store.configs.get(row.id)!.config;

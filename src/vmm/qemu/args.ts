@@ -6,6 +6,7 @@
  */
 import type { VmSpec } from "../../service/ports.ts";
 import { qemuVfioArgs } from "../vfio/vmm_args.ts";
+import { AGENT_PORT_NAME } from "../../manifest/cmdline.ts";
 
 /** Paths and host choices the spec does not carry. */
 export interface QemuArgsOptions {
@@ -92,10 +93,24 @@ export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
     "-device",
     `${dev("rng")},rng=rng0`,
   );
-  if (spec.vsock) {
+  // vhost-vsock needs the host's vhost_vsock module; on QEMU the agent channel is virtio-serial,
+  // so a vsock-mode VM gets no vsock device when it has the channel.
+  if (spec.vsock && !spec.agentChannel) {
     args.push(
       "-device",
       `${pci ? "vhost-vsock-pci" : "vhost-vsock-device"},guest-cid=${spec.vsock.cid}`,
+    );
+  }
+  if (spec.agentChannel) {
+    // The agent channel: one virtio-serial port kestrel finds by name; QEMU listens, the daemon
+    // dials (wait=off: the guest boots without it).
+    args.push(
+      "-device",
+      pci ? "virtio-serial-pci,id=vser0" : "virtio-serial-device,id=vser0",
+      "-chardev",
+      `socket,id=agentch,path=${optValue(spec.agentChannel)},server=on,wait=off`,
+      "-device",
+      `virtserialport,bus=vser0.0,chardev=agentch,name=${AGENT_PORT_NAME}`,
     );
   }
   args.push(...qemuVfioArgs(spec.pciDevices ?? [], spec.machine));

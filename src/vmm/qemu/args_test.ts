@@ -118,3 +118,28 @@ Deno.test("q35 with PCI devices: one vfio-pci device each; microvm refuses them"
   }
   ok(refused, "microvm has no PCI bus to plug a VFIO device into");
 });
+
+Deno.test("the agent channel: a virtio-serial port named org.volant.agent on a listening socket", () => {
+  const path = "/run/volant/vms/web/agent.sock";
+  const mmio = buildQemuArgs({ ...base, agentChannel: path }, opts);
+  ok(after(mmio, "-device").includes("virtio-serial-device,id=vser0"));
+  ok(
+    after(mmio, "-device").includes(
+      "virtserialport,bus=vser0.0,chardev=agentch,name=org.volant.agent",
+    ),
+  );
+  ok(after(mmio, "-chardev").includes(`socket,id=agentch,path=${path},server=on,wait=off`));
+  const pci = buildQemuArgs({ ...base, machine: "q35", agentChannel: path }, opts);
+  ok(after(pci, "-device").includes("virtio-serial-pci,id=vser0"));
+  assertEquals(after(buildQemuArgs(base, opts), "-chardev").length, 1, "only the serial console");
+});
+
+Deno.test("vsock mode with the agent channel: no vhost-vsock (the channel is virtio-serial)", () => {
+  const a = buildQemuArgs({ ...base, vsock: { cid: 9 }, agentChannel: "/r/agent.sock" }, opts);
+  ok(!after(a, "-device").some((d) => d.includes("vsock")));
+  ok(
+    after(buildQemuArgs({ ...base, vsock: { cid: 9 } }, opts), "-device").includes(
+      "vhost-vsock-device,guest-cid=9",
+    ),
+  );
+});

@@ -44,6 +44,7 @@ const INSTALL_HINT = "apt-get install qemu-system-x86";
 /** Hypervisor port over QEMU. */
 export class QemuDriver extends DetachedVmmDriver {
   readonly kind = "qemu" as const;
+  readonly agentChannel = true;
   protected readonly controlFile: ControlFile = "qmp";
   readonly #binaryName: string;
   readonly #accel: () => Promise<AccelDecision>;

@@ -1,0 +1,243 @@
+/**
+ * The daemon's end of the agent channel (docs/kestrel.md "Agent channel"):
+ * one connection per VM to the VMM's channel socket (QEMU listens on
+ * `<runtime>/agent.sock`), a mux session over it (src/shared/mux.ts), and a
+ * local HTTP socket `<runtime>/agent-http.sock` whose every connection
+ * becomes one stream; kestrel relays each stream to its API. So the
+ * GuestClient keeps speaking plain HTTP, through `Deno.createHttpClient`
+ * with a unix-socket proxy.
+ *
+ * Cloud Hypervisor has no virtio-serial: there the same mux runs over vsock
+ * (its hybrid-vsock socket `<runtime>/vsock.sock`, `CONNECT 1024`, see
+ * hybrid_vsock.ts), kestrel listening on vsock port 1024. The link takes
+ * whichever socket the VMM made: `agent.sock` first, else `vsock.sock`.
+ *
+ * The link dials lazily (first request) and again after the socket closed
+ * (the VM stopped, the VMM restarted it): each dial sends a hello with a fresh
+ * nonce and the VM's agent key and waits for kestrel's hello with the same
+ * nonce; kestrel resets whatever streams a previous daemon left.
+ *
+ * @module
+ */
+import { AGENT_VSOCK_PORT } from "../manifest/cmdline.ts";
+import { MuxSession, type MuxStream } from "../shared/mux.ts";
+import { connectHybridVsock } from "./hybrid_vsock.ts";
+import { MuxProtocolError } from "../shared/mux_codec.ts";
+
+/** The local HTTP socket beside the channel socket. */
+export function channelHttpSocket(channel: string): string {
+  return `${dirOf(channel)}/agent-http.sock`;
+}
+
+/** Cloud Hypervisor's hybrid-vsock socket beside the channel socket (RUNTIME_FILES.vsock). */
+export function hybridVsockSocket(channel: string): string {
+  return `${dirOf(channel)}/vsock.sock`;
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
+/** How a link reaches the guest: the virtio-serial chardev, or a vsock stream via CH. */
+type Dial = () => Promise<Deno.UnixConn>;
+
+/** The dialer for `channel`, or null when the VMM made neither socket. */
+function dialerFor(channel: string): Dial | null {
+  if (exists(channel)) return () => Deno.connect({ transport: "unix", path: channel });
+  const vsock = hybridVsockSocket(channel);
+  if (exists(vsock)) {
+    return async () => (await connectHybridVsock(vsock, AGENT_VSOCK_PORT)).conn;
+  }
+  return null;
+}
+
+/** Resend the hello this often until kestrel answers (it may still be booting). */
+const HELLO_EVERY_MS = 2_000;
+
+class ChannelLink {
+  readonly channel: string;
+  key: string | undefined;
+  dial: Dial;
+  readonly client: Deno.HttpClient;
+  #listener: Deno.UnixListener;
+  #session: Promise<MuxSession> | null = null;
+  #conn: Deno.UnixConn | null = null;
+  #closed = false;
+  /** Streams opened over the link so far (tests assert the channel was used). */
+  opened = 0;
+
+  constructor(channel: string, key: string | undefined, dial: Dial) {
+    this.channel = channel;
+    this.key = key;
+    this.dial = dial;
+    const path = channelHttpSocket(channel);
+    try {
+      Deno.removeSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    this.#listener = Deno.listen({ transport: "unix", path });
+    Deno.chmodSync(path, 0o600);
+    this.client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
+    void this.#accept();
+  }
+
+  async #accept(): Promise<void> {
+    for await (const conn of this.#listener) void this.#pipe(conn);
+  }
+
+  async #pipe(conn: Deno.UnixConn): Promise<void> {
+    let s: MuxStream;
+    try {
+      s = await (await this.session()).open();
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      conn.close();
+      return;
+    }
+    this.opened++;
+    const up = conn.readable.pipeTo(s.writable);
+    const down = s.readable.pipeTo(conn.writable);
+    const [a, b] = await Promise.allSettled([up, down]);
+    if (a.status === "rejected" || b.status === "rejected") s.reset();
+    try {
+      conn.close();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) throw e;
+    }
+  }
+
+  /** The handshaken session, dialing when there is none. */
+  session(): Promise<MuxSession> {
+    if (this.#closed) return Promise.reject(new Error("agent channel closed"));
+    this.#session ??= this.#dial().catch((e) => {
+      this.#session = null;
+      throw e;
+    });
+    return this.#session;
+  }
+
+  async #dial(): Promise<MuxSession> {
+    const conn = await this.dial();
+    this.#conn = conn;
+    const nonce = crypto.randomUUID();
+    const writer = conn.writable.getWriter();
+    let ready!: () => void;
+    const handshake = new Promise<void>((r) => ready = r);
+    const session = new MuxSession({
+      role: "host",
+      write: (b) => writer.write(b),
+      onHello: (h) => {
+        if (h.nonce === nonce) ready();
+        return false; // kestrel's hello answers ours: nothing of this session to reset
+      },
+    });
+    const dropped = this.#read(conn, session);
+    const hello = () => session.hello({ nonce, key: this.key });
+    await hello();
+    const timer = setInterval(() => hello().catch(() => {}), HELLO_EVERY_MS);
+    try {
+      await Promise.race([
+        handshake,
+        dropped.then(() => Promise.reject(new Error("agent channel closed"))),
+      ]);
+    } finally {
+      clearInterval(timer);
+    }
+    return session;
+  }
+
+  async #read(conn: Deno.UnixConn, session: MuxSession): Promise<void> {
+    try {
+      for await (const chunk of conn.readable) session.feed(chunk);
+    } catch (e) {
+      if (!(e instanceof MuxProtocolError || isConnectionGone(e))) throw e;
+    } finally {
+      session.close("the agent channel closed");
+      if (this.#conn === conn) {
+        this.#conn = null;
+        this.#session = null;
+      }
+      closeQuietly(conn);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#listener.close();
+    this.client.close();
+    try {
+      this.#conn?.close();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) throw e;
+    }
+    try {
+      Deno.removeSync(channelHttpSocket(this.channel));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+}
+
+/** One link per VM channel socket, made on first use. */
+export class AgentChannels {
+  readonly #links = new Map<string, ChannelLink>();
+
+  /**
+   * The HTTP client that reaches kestrel over `channel`, or null when the
+   * VMM offers no channel there (no socket: another VMM, or the VM is down).
+   */
+  client(channel: string, key: string | undefined): Deno.HttpClient | null {
+    let link = this.#links.get(channel);
+    const dial = dialerFor(channel);
+    if (!dial) {
+      if (link) {
+        link.close();
+        this.#links.delete(channel);
+      }
+      return null;
+    }
+    if (!link) {
+      link = new ChannelLink(channel, key, dial);
+      this.#links.set(channel, link);
+    }
+    link.key = key;
+    link.dial = dial;
+    return link.client;
+  }
+
+  /** How many streams went over `channel` (0 when never used). */
+  streams(channel: string): number {
+    return this.#links.get(channel)?.opened ?? 0;
+  }
+
+  close(): void {
+    for (const l of this.#links.values()) l.close();
+    this.#links.clear();
+  }
+}
+
+/** What reading a socket throws when it was closed under us (by us or the peer). */
+function isConnectionGone(e: unknown): boolean {
+  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.Interrupted ||
+    e instanceof Deno.errors.BadResource || e instanceof Deno.errors.BrokenPipe;
+}
+
+/** Closes `c` unless it is already closed. */
+function closeQuietly(c: Deno.Conn): void {
+  try {
+    c.close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BadResource)) throw e;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The daemon's end of the agent channel against a stand-in for QEMU's
+ * chardev socket: a real unix listener whose connection is served by a guest
+ * mux session relaying each stream to a real HTTP server on 127.0.0.1, as
+ * kestrel does (agent/channel.ts). The network path is a dead address, so an
+ * answer proves the channel carried it.
+ */
+import assert from "node:assert/strict";
+import { MuxSession, type MuxStream } from "../shared/mux.ts";
+import type { HelloPayload } from "../shared/mux_codec.ts";
+import { AgentChannels, channelHttpSocket } from "./channel.ts";
+import { GuestClient } from "./client.ts";
+
+/** A fake VMM end: accepts the daemon, relays its streams to `port`; records hellos. */
+function fakeGuest(path: string, port: number) {
+  const hellos: HelloPayload[] = [];
+  const conns: Deno.UnixConn[] = [];
+  const listener = Deno.listen({ transport: "unix", path });
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      const writer = conn.writable.getWriter();
+      let nonce: string | null = null;
+      const session: MuxSession = new MuxSession({
+        role: "guest",
+        write: (b) => writer.write(b),
+        onOpen: (s) => void relay(s, port),
+        onHello: (h) => {
+          hellos.push(h);
+          const fresh = h.nonce !== nonce;
+          nonce = h.nonce;
+          void session.hello({ nonce: h.nonce });
+          return fresh;
+        },
+      });
+      void (async () => {
+        try {
+          for await (const c of conn.readable) session.feed(c);
+        } catch (e) {
+          if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted)) {
+            throw e;
+          }
+        }
+        session.close();
+      })();
+    }
+  })();
+  return {
+    hellos,
+    /** Drops the daemon's connection, as a VMM that exits does. */
+    drop: () => conns.splice(0).forEach((c) => c.close()),
+    close: async () => {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+async function relay(s: MuxStream, port: number): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await Promise.allSettled([
+    s.readable.pipeTo(conn.writable, { preventClose: true }).then(() => conn.closeWrite()),
+    conn.readable.pipeTo(s.writable),
+  ]);
+}
+
+Deno.test("channel: the client reaches the agent over the channel only; hello carries the key; a dropped link redials", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "volant-chan-" });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/healthz") return new Response("ok");
+    if (path === "/v1/echo") {
+      return new Response(req.body, {
+        headers: { "x-key": req.headers.get("x-volant-agent-key")! },
+      });
+    }
+    return new Response("no", { status: 404 });
+  });
+  const channel = `${dir}/agent.sock`;
+  const guest = fakeGuest(channel, server.addr.port);
+  const channels = new AgentChannels();
+  try {
+    const client = new GuestClient({ port: server.addr.port, timeoutMs: 5_000, channels });
+    // 192.0.2.1 (TEST-NET-1) is never reached: the channel carries everything.
+    const target = { ip: "192.0.2.1", key: "k1", name: "web", channel };
+    assert.deepEqual(await client.health(target), { ok: true, status: 200 });
+    assert.equal(guest.hellos[0].key, "k1");
+    const big = "x".repeat(3 * 1024 * 1024);
+    const [echo, health] = await Promise.all([
+      client.request(target, {
+        method: "POST",
+        path: "/v1/echo",
+        body: big,
+        timeoutMs: 20_000,
+        maxBytes: big.length,
+      }),
+      client.health(target),
+    ]);
+    assert.equal(echo.status, 200);
+    assert.equal(new TextDecoder().decode(echo.body), big);
+    assert.ok(health.ok);
+    assert.ok(channels.streams(channel) >= 1);
+    assert.equal((await Deno.stat(channelHttpSocket(channel))).mode! & 0o777, 0o600);
+    // The VMM went away and came back: the next call dials again with a fresh hello.
+    guest.drop();
+    let h = await client.health(target);
+    for (let i = 0; i < 5 && !h.ok; i++) h = await client.health(target);
+    assert.ok(h.ok, JSON.stringify(h));
+    assert.ok(guest.hellos.length >= 2);
+    assert.notEqual(guest.hellos.at(-1)!.nonce, guest.hellos[0].nonce);
+    // No socket: the channel is not offered and the client goes to the network.
+    const none = new GuestClient({ port: server.addr.port, timeoutMs: 2_000, channels });
+    const direct = await none.health({ ip: "127.0.0.1", channel: `${dir}/absent.sock` });
+    assert.deepEqual(direct, { ok: true, status: 200 });
+  } finally {
+    channels.close();
+    await guest.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
