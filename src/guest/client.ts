@@ -10,6 +10,7 @@
 import { VolantError } from "../errors.ts";
 import { AGENT_KEY_HEADER } from "../manifest/cmdline.ts";
 import type {
+  AgentSocket,
   GuestAgent,
   GuestForward,
   GuestHealth,
@@ -147,6 +148,11 @@ export class GuestClient implements GuestAgent {
 
   forward(target: GuestTarget, req: GuestForward): Promise<Response> {
     return forwardTo(this.#fetch, this.url(target.ip, req.path), target, req);
+  }
+
+  async websocket(target: GuestTarget, path: string): Promise<AgentSocket | Response> {
+    const { openAgentSocket } = await import("./agent_socket.ts");
+    return await openAgentSocket(target, path, this.#port);
   }
 }
 

@@ -13,6 +13,8 @@
  */
 import { z } from "zod";
 import { ExecRequestSchema } from "./exec.ts";
+import { PTY_SIGNALS } from "./pty_query.ts";
+export * from "./pty_query.ts";
 
 const Size = z.coerce.number().int().min(1).max(65535);
 
@@ -30,19 +32,6 @@ export const PtyRequestSchema = ExecRequestSchema.pick({
   }).strict();
 export type PtyRequest = z.infer<typeof PtyRequestSchema>;
 
-/** Signals a client may send to the terminal's foreground process group. */
-export const PTY_SIGNALS = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGKILL: 9,
-  SIGTERM: 15,
-  SIGCONT: 18,
-  SIGSTOP: 19,
-  SIGTSTP: 20,
-  SIGWINCH: 28,
-} as const;
-
 export const PtyClientMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("resize"), rows: Size, cols: Size }),
   z.object({
@@ -51,25 +40,6 @@ export const PtyClientMessageSchema = z.discriminatedUnion("type", [
   }),
 ]);
 export type PtyClientMessage = z.infer<typeof PtyClientMessageSchema>;
-
-/** The server's last message before it closes the socket. */
-export interface PtyExitMessage {
-  type: "exit";
-  /** The exit status; 128+N when killed by signal N. */
-  exit_code: number;
-  signal: string | null;
-}
-
-/** The query string for `r` (argv and env repeated). */
-export function ptyQuery(r: Partial<PtyRequest> & { argv: string[] }): URLSearchParams {
-  const q = new URLSearchParams();
-  for (const a of r.argv) q.append("argv", a);
-  for (const [k, v] of Object.entries(r.env ?? {})) q.append("env", `${k}=${v}`);
-  for (const k of ["cwd", "user", "rows", "cols", "term"] as const) {
-    if (r[k] !== undefined) q.set(k, String(r[k]));
-  }
-  return q;
-}
 
 /** A problem with one field of the query. */
 export interface PtyQueryProblem {
@@ -101,10 +71,4 @@ export function parsePtyQuery(q: URLSearchParams): PtyRequest | PtyQueryProblem 
   const issue = parsed.error.issues[0];
   const field = issue.path.length > 0 ? issue.path.join(".") : "query";
   return { field, message: issue.message };
-}
-
-/** Exit code from a wait status as the helper reports it (signalled: 128+N). */
-export function signalName(n: number): string | null {
-  for (const [name, num] of Object.entries(PTY_SIGNALS)) if (num === n) return name;
-  return n === 0 ? null : `SIG${n}`;
 }
