@@ -21,8 +21,20 @@ import { type ExecOptions, prepare } from "./exec.ts";
 import { problem } from "./problem.ts";
 import { dataFrames, decodeExit, readFrames, resizeFrame, signalFrame } from "./pty_frames.ts";
 
-/** bin/volant-pty beside the deno (or compiled kestrel) that runs kestrel. */
+/** Where the agent image (docs/guest.md) is mounted in every guest. */
+const AGENT_IMAGE_HELPER = "/volant/agent/bin/volant-pty";
+
+/**
+ * The agent image's helper; else volant-pty beside the program running kestrel
+ * (deno is started through the image's dynamic loader, so execPath is lib/).
+ */
 export function defaultPtyHelper(): string {
+  try {
+    Deno.statSync(AGENT_IMAGE_HELPER);
+    return AGENT_IMAGE_HELPER;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
   const exe = Deno.execPath();
   return `${exe.slice(0, exe.lastIndexOf("/"))}/volant-pty`;
 }
