@@ -7,9 +7,11 @@
  *   out: 'd' bytes from the terminal; 'x' kind(1: 0 exited, 1 signalled) value(1)
  * The process is a session leader with the terminal as its controlling tty,
  * so Ctrl-C typed as a byte reaches its foreground group through the line
- * discipline. When it exits, or stdin ends (the session is over), its whole
- * process group is SIGKILLed and every child of the helper is reaped (it is a
- * subreaper, so orphans of the session come back to it) before it exits. */
+ * discipline. When it exits, or stdin ends (the session is over), every
+ * process of its session (all of a shell's jobs) is SIGKILLed and every child
+ * of the helper is reaped (it is a subreaper, so orphans of the session come
+ * back to it) before it exits. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -117,11 +119,45 @@ static void child(const char *slave_name, struct winsize *ws, long uid, long gid
 	_exit(127);
 }
 
-/* Kills what is left of the session and reaps every child (bounded: a
- * process that left the group on its own is killed by kestrel's poweroff). */
+/* SIGKILLs every process of session `sid` (a job-control shell puts each job
+ * in its own process group, so the group alone is not enough); returns how
+ * many it signalled. */
+static int kill_session(pid_t sid) {
+	int n = 0;
+	DIR *d = opendir("/proc");
+	if (!d) return 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long p = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || p <= 0) continue;
+		char path[64], stat[512];
+		snprintf(path, sizeof path, "/proc/%ld/stat", p);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) continue;
+		ssize_t len = read(fd, stat, sizeof stat - 1);
+		close(fd);
+		if (len <= 0) continue;
+		stat[len] = '\0';
+		char *rp = strrchr(stat, ')');
+		char state;
+		long ppid, pgrp, session;
+		if (!rp || sscanf(rp + 1, " %c %ld %ld %ld", &state, &ppid, &pgrp, &session) != 4) continue;
+		if (session == sid && state != 'Z' && kill((pid_t)p, SIGKILL) == 0) n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Kills what is left of the session and reaps every child (the helper is a
+ * subreaper, so the session's orphans are its children). Bounded: a process
+ * that left the session on its own (setsid) is not waited for long. */
 static void end_session(pid_t pid) {
 	kill(-pid, SIGKILL);
 	kill(pid, SIGKILL);
+	/* Repeat: a process may fork while the session is being killed. */
+	for (int i = 0; i < 8 && kill_session(pid) > 0; i++) {
+	}
 	alarm(5); /* SIGALRM (on_alarm) interrupts waitpid */
 	while (waitpid(-1, NULL, 0) > 0) {
 	}

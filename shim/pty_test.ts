@@ -150,6 +150,14 @@ Deno.test("pty helper: a signal frame, and the end of stdin kills the whole grou
     assertEquals(await bg.exit, null);
     assertEquals((await bg.child.status).code, 0);
     assert(!alive(pid), `sleep ${pid} outlived the session`);
+
+    // A job-control shell runs each job in a process group of its own: still killed.
+    const sh = new Session(bin, ["sh", "-i"]);
+    await sh.type("sleep 100 & echo pid=$!\n");
+    const job = Number(/pid=(\d+)\r\n/.exec(await sh.waitFor(/pid=\d+\r\n/))![1]);
+    assert(alive(job));
+    await sh.close();
+    assert(!alive(job), `background job ${job} outlived the session`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -178,10 +178,14 @@ Deno.test({
       });
       // Closing the window hangs up volar's terminal: volar ends the session.
       await tmux.cmd("kill-window", "-t", "pty:second");
+      let last = "";
       const left = await until("the guest to be clean", async () => {
         const ps = await sb.volar(["vms", "exec", "web", "--", "sh", "-c", PS]);
         assert.equal(ps.code, 0, ps.stderr);
+        last = ps.stdout;
         return /\((sleep|volant-pty)\)| Z /.test(ps.stdout) ? undefined : ps.stdout;
+      }).catch((e) => {
+        throw new Error(`${e.message}; the guest runs:\n${last}`);
       });
       assert.match(left, /\(httpd\)/, "the listing is the guest's (its workload runs)");
     });
