@@ -168,6 +168,13 @@ Deno.test({
       );
     });
 
+    await t.step("-it without a terminal on stdin: one line, non-zero", async () => {
+      const r = await sb.volar(["vms", "exec", "-it", "web", "--", "sh"]);
+      assert.notEqual(r.code, 0);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, /needs a terminal on stdin/);
+    });
+
     await t.step("a session closed by its terminal leaves nothing in the guest", async () => {
       await tmux.cmd("new-window", "-d", "-t", "pty", "-n", "second", `${volar} vms shell web`);
       await tmux.waitFor("pty:second", /[#$] ?$/m);

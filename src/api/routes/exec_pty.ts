@@ -28,7 +28,8 @@ const doc = createRoute({
     'messages are JSON: send `{"type":"resize","rows":R,"cols":C}` or ' +
     '`{"type":"signal","signal":"SIGINT"}`; the last message is ' +
     '`{"type":"exit","exit_code":N,"signal":null|"SIGx"}`, then the socket closes (1000). ' +
-    "Closing the socket kills the process group in the guest. 400 names a bad query field " +
+    "Closing the socket kills every process of the session in the guest. 400 names a bad " +
+    "query field " +
     "(also `argv.0` when the program is not on PATH); 409 when the VM is not running.",
   request: {
     params: NameParam,
