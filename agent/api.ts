@@ -6,6 +6,7 @@
  * - `GET /v1/status`: manifest, workload, health, boot timings, network;
  * - `GET /v1/logs?tail=N`: the workload's recent output as text;
  * - `POST /agent/v1/exec`: run a process, stream its output (exec.ts);
+ * - `GET /agent/v1/exec/pty`: a process on a terminal, over a WebSocket (pty.ts);
  * - `GET|PUT /agent/v1/files?path=`: a file or tree as a tar stream (files.ts);
  * - `/v1/*`: everything else is proxied to the workload's base_url (see proxy.ts).
  *
@@ -121,6 +122,10 @@ export function createApiHandler(
       // Loaded on first use: exec validates with zod, which kestrel keeps out of its boot.
       const { handleExec } = await import("./exec.ts");
       return await handleExec(req, opts.exec);
+    }
+    if (path === "/agent/v1/exec/pty" && opts.exec) {
+      const { handlePty } = await import("./pty.ts");
+      return handlePty(req, opts.exec);
     }
     if (path === "/agent/v1/files" && opts.exec) {
       const { handleFiles } = await import("./files.ts");

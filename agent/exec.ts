@@ -22,6 +22,8 @@ export interface ExecOptions {
   etcDir?: string;
   /** The setsid helper (default: the first found); null = Deno's `detached`. */
   setsid?: SetsidHelper | null;
+  /** The PTY helper for `/agent/v1/exec/pty` (default: volant-pty beside deno, pty.ts). */
+  ptyHelper?: string;
 }
 
 const encoder = new TextEncoder();
@@ -48,8 +50,8 @@ async function readRequest(req: Request): Promise<ExecRequest | Response> {
   return parsed.data;
 }
 
-/** What to spawn for `r`, or a 400 naming the field that cannot be resolved. */
-function prepare(r: ExecRequest, etcDir: string) {
+/** What to spawn for `r`, or a 400 naming the field that cannot be resolved (also pty.ts). */
+export function prepare(r: Pick<ExecRequest, "argv" | "env" | "cwd" | "user">, etcDir: string) {
   let user;
   try {
     user = r.user === undefined ? undefined : resolveUser(r.user, etcDir);

@@ -30,6 +30,7 @@ import { pluginActionRoutes, vmActionRoutes } from "./routes/actions.ts";
 import { agentProxyRoutes } from "./routes/agent_proxy.ts";
 import { consoleRoutes } from "./routes/console.ts";
 import { execRoutes } from "./routes/exec.ts";
+import { execPtyRoutes } from "./routes/exec_pty.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -59,6 +60,7 @@ const openapiRoute = createRoute({
 const noGuestService: GuestServiceApi = {
   forward: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
   exec: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
+  openPty: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
   openConsole: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
   readFiles: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
   writeFiles: () => Promise.reject(new VolantError("unavailable", "no guest service configured")),
@@ -104,6 +106,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route("/api/v1/system", systemRoutes(system));
   app.route("/api/v1/keys", keyRoutes(keys));
   app.route("/api/v1/vms", execRoutes(guest));
+  app.route("/api/v1/vms", execPtyRoutes(guest, logger));
   app.route("/api/v1/vms", fileRoutes(guest));
   app.route("/ws/v1/vms", consoleRoutes(guest, logger));
   // Last: its tools are derived from every route above.

@@ -1,8 +1,10 @@
 /**
- * `volar vms exec NAME [-i] [-e K=V] [-w DIR] [-u USER] [--timeout S] -- CMD [ARGS...]`:
+ * `volar vms exec NAME [-i] [-t] [-e K=V] [-w DIR] [-u USER] [--timeout S] -- CMD [ARGS...]`:
  * runs a process in the VM through its agent; its stdout and stderr arrive
  * on volar's own, and its exit code becomes volar's (124 on --timeout, as
  * timeout(1)). With -i, volar's stdin (read to its end) is the process's.
+ * With -t (-it), the process runs on a terminal in the guest, attached to
+ * volar's (pty_session.ts); `volar vms shell NAME` is `exec -it NAME -- /bin/sh`.
  *
  * @module
  */
@@ -58,10 +60,17 @@ export const vmsExec: Command = {
   args: "NAME -- CMD [ARGS...]",
   description: "The command runs through the VM's agent, as root unless --user says\n" +
     "otherwise, in its own process group; it is killed when volar ends or at --timeout.\n" +
-    "stdout and stderr stay apart. Exit code: the command's (124 after --timeout).",
-  example: "volar vms exec web -- cat /etc/os-release",
+    "stdout and stderr stay apart. Exit code: the command's (124 after --timeout).\n" +
+    "-it: the command runs on a terminal in the guest attached to volar's (raw keys,\n" +
+    "Ctrl-C included; window size follows); stdin must be a terminal.",
+  example: "volar vms exec web -- cat /etc/os-release; volar vms exec -it web -- sh",
   options: {
     interactive: { type: "boolean", short: "i", help: "send volar's stdin (read to its end)" },
+    tty: {
+      type: "boolean",
+      short: "t",
+      help: "run on a terminal attached to volar's (-it: an interactive session)",
+    },
     env: { type: "string", short: "e", multiple: true, value: "K=V", help: "set a variable" },
     workdir: { type: "string", short: "w", value: "DIR", help: "working directory" },
     user: { type: "string", short: "u", value: "USER", help: "uid[:gid] or a user name" },
@@ -72,6 +81,18 @@ export const vmsExec: Command = {
   async run(ctx) {
     const [name, ...argv] = ctx.positionals;
     const timeout = intFlag(ctx.values, "timeout", 1, 86_400);
+    if (ctx.values.tty === true) {
+      if (timeout !== undefined) {
+        throw new VolantError("usage", "--timeout does not apply to a terminal session (-t)");
+      }
+      const { runPtySession } = await import("./pty_session.ts");
+      return await runPtySession(ctx, name, {
+        argv,
+        env: parseEnv(listFlag(ctx.values, "env")),
+        cwd: stringFlag(ctx.values, "workdir"),
+        user: stringFlag(ctx.values, "user"),
+      }, "vms exec -t");
+    }
     const body: ExecRequest = {
       argv,
       env: parseEnv(listFlag(ctx.values, "env")),
@@ -96,5 +117,32 @@ export const vmsExec: Command = {
       return frame.exit_code;
     }
     throw new VolantError("upstream", `exec: the session with vm ${name} ended without an exit`);
+  },
+};
+
+export const vmsShell: Command = {
+  path: ["vms", "shell"],
+  summary: "an interactive shell in a VM (exec -it NAME -- /bin/sh)",
+  args: "NAME",
+  description: "Runs the shell on a terminal in the guest attached to volar's: raw keys,\n" +
+    "Ctrl-C included, go to the guest; the window size follows. The shell's exit code\n" +
+    "is volar's; closing volar kills the shell and what it started.",
+  example: "volar vms shell web",
+  options: {
+    env: { type: "string", short: "e", multiple: true, value: "K=V", help: "set a variable" },
+    workdir: { type: "string", short: "w", value: "DIR", help: "working directory" },
+    user: { type: "string", short: "u", value: "USER", help: "uid[:gid] or a user name" },
+    shell: { type: "string", value: "PATH", help: "the shell to run (default /bin/sh)" },
+  },
+  arity: [1, 1],
+  interruptible: true,
+  async run(ctx) {
+    const { runPtySession } = await import("./pty_session.ts");
+    return await runPtySession(ctx, ctx.positionals[0], {
+      argv: [stringFlag(ctx.values, "shell") ?? "/bin/sh"],
+      env: parseEnv(listFlag(ctx.values, "env")),
+      cwd: stringFlag(ctx.values, "workdir"),
+      user: stringFlag(ctx.values, "user"),
+    }, "vms shell");
   },
 };

@@ -17,7 +17,7 @@ import { keysAdd, keysList, keysRemove, keysShow } from "./cmd_keys.ts";
 import { vmsLogs } from "./cmd_logs.ts";
 import { pluginsAction, vmsAction, vmsOpenapi } from "./cmd_actions.ts";
 import { vmsConsole } from "./cmd_console.ts";
-import { vmsExec } from "./cmd_vms_exec.ts";
+import { vmsExec, vmsShell } from "./cmd_vms_exec.ts";
 import { vmsCp } from "./cmd_vms_cp.ts";
 import { mcpServe } from "./cmd_mcp.ts";
 import {
@@ -71,6 +71,7 @@ export const COMMANDS: Command[] = [
   vmsLogs,
   vmsConsole,
   vmsExec,
+  vmsShell,
   vmsCp,
   vmsAction,
   vmsOpenapi,

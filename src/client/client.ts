@@ -20,6 +20,8 @@ import type { AddKeyBody } from "../manifest/signing.ts";
 import { checkResponse, type ResponseName } from "./check.ts";
 import { type ConsoleSession, openConsole } from "./console.ts";
 import { execInVm } from "./exec.ts";
+import { openPty, type PtySession } from "./pty.ts";
+import type { PtyQueryInput } from "../manifest/pty_query.ts";
 import { type GuestPath, readVmFiles, writeVmFiles } from "./files.ts";
 import type { ExecFrame, ExecRequest } from "../manifest/exec.ts";
 import { DeploymentClient } from "./deployments.ts";
@@ -318,6 +320,11 @@ export class VolantClient {
 
   openConsole(name: string, opts: { signal?: AbortSignal } = {}): Promise<ConsoleSession> {
     return openConsole(this.transport, (n) => this.getVm(n), name, opts);
+  }
+
+  /** A process on a terminal in VM `name` (volar vms exec -it, vms shell). */
+  openPty(name: string, req: PtyQueryInput): Promise<PtySession> {
+    return openPty(this.transport, name, req);
   }
 
   // ------------------------------------------------------------ events

@@ -54,6 +54,15 @@ export interface RequestSpec {
 /** How long an ordinary request may take before volar gives up. */
 export const DEFAULT_TIMEOUT_MS = 120_000;
 
+/** See Transport.dial. */
+export interface RawConnection {
+  conn: Deno.Conn;
+  host: string;
+  /** `/` or the --api path prefix, ending in `/`. */
+  prefix: string;
+  headers: Record<string, string>;
+}
+
 /** A connection to volantd. */
 export interface Transport {
   /** `unix:/run/volant/volantd.sock` or the TCP base URL, for messages. */
@@ -63,6 +72,12 @@ export interface Transport {
   request(spec: RequestSpec): Promise<Response>;
   /** The URL and options to open a WebSocket at `path`. */
   websocket(path: string): { url: string; options: WebSocketOptions };
+  /**
+   * A raw connection to volantd (the unix socket, or TCP for an http://
+   * --api) with the Host, path prefix and headers a request on it needs:
+   * for WebSockets that must see the HTTP answer of a refused upgrade.
+   */
+  dial?(): Promise<RawConnection>;
   close(): void;
 }
 
@@ -221,6 +236,24 @@ export function createTransport(opts: ConnectionOptions = {}): Transport {
       const url = new URL(path.replace(/^\//, ""), base);
       url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
       return { url: url.href, options: { headers: authHeaders, client: httpClient() } };
+    },
+    async dial() {
+      try {
+        if (socket !== undefined) {
+          const conn = await Deno.connect({ transport: "unix", path: socket });
+          return { conn, host: "volantd", prefix: "/", headers: authHeaders };
+        }
+        const url = new URL(base);
+        if (url.protocol !== "http:") {
+          throw new VolantError("usage", `--api: a terminal session needs http://, got ${base}`);
+        }
+        const port = Number(url.port || 80);
+        const conn = await Deno.connect({ hostname: url.hostname.replace(/^\[|\]$/g, ""), port });
+        return { conn, host: url.host, prefix: url.pathname, headers: authHeaders };
+      } catch (error) {
+        if (isSocketError(error)) throw unavailableError(target, socket, error);
+        throw error;
+      }
     },
     close() {
       client?.close();

@@ -13,6 +13,7 @@ import { VolantError } from "../errors.ts";
 import { AGENT_KEY_HEADER } from "../manifest/cmdline.ts";
 import type { AgentChannels } from "./channel.ts";
 import type {
+  AgentSocket,
   GuestAgent,
   GuestForward,
   GuestHealth,
@@ -163,6 +164,15 @@ export class GuestClient implements GuestAgent {
 
   forward(target: GuestTarget, req: GuestForward): Promise<Response> {
     return forwardTo(this.#fetchFor(target), this.url(target.ip, req.path), target, req);
+  }
+
+  async websocket(target: GuestTarget, path: string): Promise<AgentSocket | Response> {
+    const { openAgentSocket } = await import("./agent_socket.ts");
+    // client() makes sure the channel's local socket is listening when the VMM offers one.
+    const viaChannel = Boolean(
+      target.channel && this.#channels?.client(target.channel, target.key),
+    );
+    return await openAgentSocket(target, path, { port: this.#port, viaChannel });
   }
 }
 

@@ -58,5 +58,6 @@ export function keyedGuest(guest: GuestAgent, lookup: TargetLookup): GuestAgent 
     out.request = async (t, req) => request(await resolve(t), req);
   }
   if (guest.forward) out.forward = guest.forward.bind(guest);
+  if (guest.websocket) out.websocket = guest.websocket.bind(guest);
   return out;
 }

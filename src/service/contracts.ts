@@ -30,7 +30,8 @@ import type {
 import type { CreateSnapshotBody, RestoreVmBody, SnapshotRecord } from "../manifest/snapshot.ts";
 import type { AddKeyBody, TrustedKey } from "../manifest/signing.ts";
 import type { ExecRequest } from "../manifest/exec.ts";
-import type { ByteStream, GuestForward } from "./ports.ts";
+import type { PtyRequest } from "../manifest/pty.ts";
+import type { AgentSocket, ByteStream, GuestForward } from "./ports.ts";
 import type {
   CreateDeploymentBody,
   DeploymentRecord,
@@ -197,6 +198,8 @@ export interface GuestServiceApi {
   forward(vm: string, req: GuestForward): Promise<Response>;
   /** Runs a process in the VM: the agent's NDJSON stream (src/manifest/exec.ts). */
   exec(vm: string, body: ExecRequest, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
+  /** An interactive process on a terminal in the VM, as a WebSocket (src/manifest/pty.ts). */
+  openPty(vm: string, req: PtyRequest): Promise<AgentSocket>;
   /** Opens the VM's serial console. */
   openConsole(vm: string): Promise<ByteStream>;
   /** A file or tree of the VM as a tar stream. */

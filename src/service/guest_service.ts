@@ -10,7 +10,8 @@ import { type ExecRequest, ExecRequestSchema, NDJSON } from "../manifest/exec.ts
 import { readAgentKey } from "./agent_key.ts";
 import type { GuestServiceApi, VmServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
-import type { ByteStream, GuestAgent, GuestForward, GuestTarget } from "./ports.ts";
+import type { AgentSocket, ByteStream, GuestAgent, GuestForward, GuestTarget } from "./ports.ts";
+import { ptyQuery, type PtyRequest } from "../manifest/pty.ts";
 import { agentChannelPath, vmRuntimeDir } from "./vm_spec.ts";
 
 /** Where files are in the guest: `path` absolute, resolved inside `root` when given. */
@@ -123,6 +124,15 @@ export class GuestService implements GuestServiceApi {
     });
     if (res.status === 200 && res.body) return res.body;
     throw await agentError(res, name, "exec");
+  }
+
+  /** An interactive session on a terminal in the VM (src/manifest/pty.ts), as a WebSocket. */
+  async openPty(name: string, req: PtyRequest): Promise<AgentSocket> {
+    const g = this.#ctx.guest;
+    if (!g?.websocket) throw new VolantError("unavailable", "no guest agent client is configured");
+    const res = await g.websocket(await this.target(name), `/agent/v1/exec/pty?${ptyQuery(req)}`);
+    if (res instanceof Response) throw await agentError(res, name, "exec/pty");
+    return res;
   }
 
   /** `path` in the VM (a file or a tree) as a tar stream. */

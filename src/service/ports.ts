@@ -271,6 +271,15 @@ export interface GuestForward {
   signal?: AbortSignal;
 }
 
+/** A WebSocket with the agent (the PTY exec session); src/shared/websocket.ts's client satisfies it. */
+export interface AgentSocket {
+  /** The agent's messages (text or binary) until it closes. */
+  messages(): AsyncIterable<string | Uint8Array>;
+  send(data: string | Uint8Array): Promise<void>;
+  close(code?: number, reason?: string): void;
+  readonly closed: Promise<{ code: number; reason: string }>;
+}
+
 /** HTTP client to kestrel on `http://<ip>:8080`, implemented by src/guest. */
 export interface GuestAgent {
   /**
@@ -298,6 +307,12 @@ export interface GuestAgent {
    * when the agent cannot be reached.
    */
   forward?(target: GuestTarget, req: GuestForward): Promise<Response>;
+  /**
+   * A WebSocket to the agent at `path` (with its query); a refused upgrade
+   * comes back as the agent's Response. Throws VolantError `upstream` when
+   * the agent cannot be reached.
+   */
+  websocket?(target: GuestTarget, path: string): Promise<AgentSocket | Response>;
 }
 
 /** A duplex byte stream (a unix socket connection): `Deno.Conn` satisfies it. */

@@ -28,6 +28,8 @@ const NOT_TOOLS: Record<string, string> = {
   "patch /api/v1/vms/{name}/agent/{path}": "raw proxy; actions are the tool",
   "delete /api/v1/vms/{name}/agent/{path}": "raw proxy; actions are the tool",
   "get /ws/v1/vms/{name}/console": "interactive WebSocket; vms_console_snapshot",
+  "get /api/v1/vms/{name}/exec/pty":
+    "interactive WebSocket (a terminal); the exec tool runs commands",
   "get /api/v1/vms/{name}/files":
     "binary tar stream; read_file/write_file (through exec) cover single files",
   "put /api/v1/vms/{name}/files":

@@ -74,7 +74,7 @@ export async function buildAgentArtifacts(o: AgentBuildOptions): Promise<AgentAr
     // at the very path it has in the guest (deno keys its caches by module URL).
     const chroot = join(staging, "root");
     const tree = join(chroot, AGENT_MOUNT);
-    await buildTree(opts, tree, deno, libs, join(cbin, "launcher"));
+    await buildTree(opts, tree, deno, libs, join(cbin, "launcher"), join(cbin, "volant-pty"));
     if (await lexists(join(tree, "kestrel.js"))) await warmDenoDir(chroot, log);
     await makeImage(tree, join(staging, "agent.img"), key, epoch);
     const shim = await Deno.readFile(join(cbin, "shim"));

@@ -1,6 +1,6 @@
 /**
  * The image's file tree: the launcher as /kestrel, deno and its libraries,
- * busybox, and kestrel (bundled, given as a bundle, or compiled), with fixed
+ * busybox, the PTY helper (bin/volant-pty, shim/pty.c), and kestrel (bundled, given as a bundle, or compiled), with fixed
  * modes; and the pass that pins every timestamp before mke2fs reads it.
  *
  * @module
@@ -21,12 +21,14 @@ export async function buildTree(
   deno: string,
   libs: Map<string, string>,
   launcher: string,
+  ptyHelper: string,
 ): Promise<void> {
   await Deno.mkdir(join(tree, "bin"), { recursive: true });
   await Deno.mkdir(join(tree, "lib"));
   for (const [name, path] of libs) await Deno.copyFile(path, join(tree, "lib", name));
   await Deno.copyFile(BUSYBOX, join(tree, "bin", "busybox"));
   await Deno.copyFile(launcher, join(tree, "kestrel"));
+  await Deno.copyFile(ptyHelper, join(tree, "bin", "volant-pty"));
   if (o.kestrel.kind === "compiled") {
     await Deno.copyFile(o.kestrel.path, join(tree, "bin", "kestrel"));
   } else {
@@ -66,7 +68,14 @@ export async function buildTree(
   }
   if (o.compile && o.kestrel.kind !== "compiled") await tryCompile(o, tree);
   for (
-    const f of ["kestrel", "bin/busybox", "bin/deno", "bin/kestrel", "lib/ld-linux-x86-64.so.2"]
+    const f of [
+      "kestrel",
+      "bin/busybox",
+      "bin/volant-pty",
+      "bin/deno",
+      "bin/kestrel",
+      "lib/ld-linux-x86-64.so.2",
+    ]
   ) {
     if (await lexists(join(tree, f))) await Deno.chmod(join(tree, f), 0o755);
   }
