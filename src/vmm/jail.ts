@@ -78,7 +78,9 @@ export interface JailRootHost {
 /** What spawnFor needs of a VM: its resources, and its files when it gets its own root. */
 export type JailSpec =
   & Pick<VmSpec, "name" | "cpus" | "memoryMb">
-  & Partial<Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock">>;
+  & Partial<
+    Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock" | "ramImage">
+  >;
 
 /** A resolved jail: the user, the cgroup hierarchy, the helper binaries. */
 export class Jail {
@@ -119,6 +121,12 @@ export class Jail {
       if (d.backingImage) readable.push(d.backingImage);
     }
     for (const p of readable) await this.#reach(p, true, ancestors);
+    if (spec.ramImage) {
+      // QEMU 7.2 opens a RAM image read-write even for a private (copy-on-write) mapping,
+      // so the jail group gets write too; the checksum before every restore catches a change.
+      await this.#reach(spec.ramImage, true, ancestors);
+      await this.#grant(spec.ramImage, 0o002, 0o020);
+    }
   }
 
   /** Creates the VM's cgroup and returns how to spawn into it as the jail user. */
@@ -140,6 +148,7 @@ export class Jail {
           initramfs: spec.initramfs,
           disks: spec.disks,
           vsock: spec.vsock,
+          ramImage: spec.ramImage,
         },
         accel,
       );

@@ -45,6 +45,7 @@ export class JailHooks {
         initramfs: spec.initramfs,
         disks: spec.disks,
         vsock: spec.vsock,
+        ramImage: spec.ramImage,
       },
       this.cgroupParent,
       accel,
