@@ -179,7 +179,11 @@ export async function until<T>(
  * stops the daemon, kills the VMMs it left (by the pids the API reported),
  * deletes the namespace and the dir.
  */
-export async function startSnapDaemon(extraArgs: string[] = []): Promise<SnapDaemon> {
+export async function startSnapDaemon(
+  extraArgs: string[] = [],
+  /** The plugin's guest RAM (the benchmark's 256 MiB; the tests' 128). */
+  memoryMb = 128,
+): Promise<SnapDaemon> {
   if (Deno.uid() !== 0) throw new Error("needs root (creates a network namespace and TAPs)");
   const kernel = await findTestKernel(); // fails saying: deno task kernel
   const ns = `volsnap${crypto.randomUUID().slice(0, 8)}`;
@@ -197,7 +201,7 @@ export async function startSnapDaemon(extraArgs: string[] = []): Promise<SnapDae
         url: "initramfs.cpio",
         checksum: createHash("sha256").update(initramfs).digest("hex"),
       },
-      resources: { cpu_cores: 1, memory_mb: 128 },
+      resources: { cpu_cores: 1, memory_mb: memoryMb },
       workload: { type: "http", base_url: "http://127.0.0.1:8080", entrypoint: ["/bin/true"] },
     }),
   );
