@@ -58,6 +58,7 @@ export class QemuDriver extends DetachedVmmDriver {
   readonly #accel: () => Promise<AccelDecision>;
   #availableOk = false;
   #tscArgs?: string[];
+  #version?: { key: string; line: string };
 
   constructor(opts: QemuDriverOptions = {}) {
     super(opts);
@@ -138,9 +139,14 @@ export class QemuDriver extends DetachedVmmDriver {
   /** `qemu-system-x86_64 --version`'s first line plus the accelerator: a snapshot's VMM identity. */
   async version(): Promise<string> {
     const bin = await this.binary();
-    const out = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
-    const line = new TextDecoder().decode(out.stdout).split("\n")[0].trim();
-    return `${line}; accel ${await this.accel()}`;
+    // Asked on every restore: run the binary again only when it changed (an upgrade in place).
+    const st = await Deno.stat(bin);
+    const key = `${bin}|${st.ino}|${st.mtime?.getTime()}`;
+    if (this.#version?.key !== key) {
+      const out = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
+      this.#version = { key, line: new TextDecoder().decode(out.stdout).split("\n")[0].trim() };
+    }
+    return `${this.#version.line}; accel ${await this.accel()}`;
   }
 
   /**
