@@ -174,6 +174,12 @@ export class QemuDriver extends DetachedVmmDriver {
       if (ramFd) {
         // Stopped ("postmigrate") since the save: the copy is the RAM the device state goes with.
         const bytes = await copySparse(ramFd, `${dir}/${RAM_IMAGE_FILE}`);
+        if (this.jail) {
+          // What a jailed restore needs (jail.ts prepareVm), granted now: granted then, it
+          // would move the image's ctime and cost the next restore a full re-hash.
+          await Deno.chown(`${dir}/${RAM_IMAGE_FILE}`, null, this.jail.jail.gid);
+          await Deno.chmod(`${dir}/${RAM_IMAGE_FILE}`, 0o660);
+        }
         await writeFormat(dir, { format: SNAPSHOT_FORMAT, memory_mb: bytes / 1048576 });
       }
     } finally {
