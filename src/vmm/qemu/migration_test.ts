@@ -44,12 +44,16 @@ Deno.test("x-ignore-shared: set on, then off again (QEMU keeps capabilities betw
     await qmpExecute(sock, "quit", undefined, { eofIsOk: true });
     assertEquals((await child.status).success, true);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch (e) {
-      if (!(e instanceof TypeError)) throw e; // exited already
-    }
+    killIfRunning(child);
     await child.status;
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+function killIfRunning(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e; // exited already
+  }
+}
