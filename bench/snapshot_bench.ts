@@ -56,7 +56,7 @@ async function allocatedBytes(dir: string): Promise<number> {
   return Number(new TextDecoder().decode(out.stdout).split(/\s/)[0]);
 }
 
-const d = await startSnapDaemon([], MEM);
+const d = await startSnapDaemon([], { memoryMb: MEM });
 try {
   const answer = (vm: string) =>
     until(`${vm} answers`, async () => {
