@@ -53,6 +53,12 @@ export interface VmSpec {
   pciDevices?: string[];
   /** Serial log size cap in bytes (the driver or supervisor trims beyond it). */
   serialLogMaxBytes: number;
+  /**
+   * Set by a VMM driver restoring a snapshot, never by the service: the
+   * snapshot's RAM image the new VMM maps as guest memory (the jail must let
+   * it open the file).
+   */
+  ramImage?: string;
 }
 
 /** A running (or adopted) VMM process. `startTime` guards against recycled pids. */

@@ -79,7 +79,10 @@ export interface JailRootHost {
 export type JailSpec =
   & Pick<VmSpec, "name" | "cpus" | "memoryMb">
   & Partial<
-    Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock" | "agentChannel">
+    Pick<
+      VmSpec,
+      "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock" | "agentChannel" | "ramImage"
+    >
   >;
 
 /** A resolved jail: the user, the cgroup hierarchy, the helper binaries. */
@@ -121,6 +124,12 @@ export class Jail {
       if (d.backingImage) readable.push(d.backingImage);
     }
     for (const p of readable) await this.#reach(p, true, ancestors);
+    if (spec.ramImage) {
+      // QEMU 7.2 opens a RAM image read-write even for a private (copy-on-write) mapping,
+      // so the jail group gets write too; the checksum before every restore catches a change.
+      await this.#reach(spec.ramImage, true, ancestors);
+      await this.#grant(spec.ramImage, 0o002, 0o020);
+    }
   }
 
   /** Creates the VM's cgroup and returns how to spawn into it as the jail user. */
@@ -143,6 +152,7 @@ export class Jail {
           disks: spec.disks,
           vsock: spec.vsock,
           agentChannel: spec.agentChannel,
+          ramImage: spec.ramImage,
         },
         accel,
       );

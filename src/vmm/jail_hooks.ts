@@ -46,6 +46,7 @@ export class JailHooks {
         disks: spec.disks,
         vsock: spec.vsock,
         agentChannel: spec.agentChannel,
+        ramImage: spec.ramImage,
       },
       this.cgroupParent,
       accel,

@@ -93,7 +93,9 @@ export async function systemMounts(binaries: string[]): Promise<JailMount[]> {
  * channel, a virtio-serial port in the runtime dir, carries the agent instead).
  */
 export function vmMounts(
-  spec: Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock" | "agentChannel">,
+  spec:
+    & Pick<VmSpec, "runtimeDir" | "kernel" | "initramfs" | "disks" | "vsock" | "agentChannel">
+    & Partial<Pick<VmSpec, "ramImage">>,
   accel: "kvm" | "tcg",
 ): JailMount[] {
   const out: JailMount[] = [{ kind: "rw", path: spec.runtimeDir, dir: true }];
@@ -103,6 +105,8 @@ export function vmMounts(
     out.push({ kind: d.readonly ? "ro" : "rw", path: d.path });
     if (d.backingImage) out.push({ kind: "ro", path: d.backingImage });
   }
+  // A restore's RAM image: rw because QEMU 7.2 opens it so (its mapping stays private).
+  if (spec.ramImage) out.push({ kind: "rw", path: spec.ramImage });
   if (accel === "kvm") out.push({ kind: "dev", path: "/dev/kvm" });
   if (spec.vsock && !spec.agentChannel) out.push({ kind: "dev", path: "/dev/vhost-vsock" });
   // One path bound once: a disk listed twice (or an artifact shared) must not stack mounts.

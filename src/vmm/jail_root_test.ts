@@ -42,6 +42,12 @@ Deno.test("vmMounts: runtime dir and overlays writable, artifacts read-only, dev
   const kvm = vmMounts({ ...spec, vsock: { cid: 3 } }, "kvm").map((m) => `${m.kind}:${m.path}`);
   assert.ok(kvm.includes("dev:/dev/kvm") && kvm.includes("dev:/dev/vhost-vsock"));
   assert.ok(!vmMounts(spec, "tcg").some((m) => m.path === "/dev/kvm"));
+  // A restore's RAM image is bound into the root (rw: QEMU 7.2 opens it so), nothing else of
+  // the snapshot dir.
+  const restored = vmMounts({ ...spec, ramImage: "/s/snap/vmm/guest-ram.bin" }, "tcg");
+  assert.deepEqual(restored.filter((m) => m.path.startsWith("/s/snap")), [
+    { kind: "rw", path: "/s/snap/vmm/guest-ram.bin" },
+  ]);
 });
 
 Deno.test("systemMounts: libraries, firmware, loader cache, the binaries, a few devices", async () => {

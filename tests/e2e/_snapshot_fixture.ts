@@ -181,7 +181,8 @@ export async function until<T>(
  */
 export async function startSnapDaemon(
   extraArgs: string[] = [],
-  opts: { agentImage?: string } = {},
+  /** memoryMb: the counter plugin's guest RAM (the benchmark's 256 MiB; the tests' 128). */
+  opts: { agentImage?: string; memoryMb?: number } = {},
 ): Promise<SnapDaemon> {
   if (Deno.uid() !== 0) throw new Error("needs root (creates a network namespace and TAPs)");
   const kernel = await findTestKernel(); // fails saying: deno task kernel
@@ -200,7 +201,7 @@ export async function startSnapDaemon(
         url: "initramfs.cpio",
         checksum: createHash("sha256").update(initramfs).digest("hex"),
       },
-      resources: { cpu_cores: 1, memory_mb: 128 },
+      resources: { cpu_cores: 1, memory_mb: opts.memoryMb ?? 128 },
       workload: { type: "http", base_url: "http://127.0.0.1:8080", entrypoint: ["/bin/true"] },
     }),
   );

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { VolantError } from "../../errors.ts";
-import { SnapshotFiles } from "./files.ts";
+import { hashFile, SnapshotFiles } from "./files.ts";
 
 const record = (vm: string, name: string) => ({
   name,
@@ -52,6 +52,33 @@ Deno.test("snapshot files: commit is atomic, checksums catch truncation, temp di
     );
     await files.removeAll("web");
     await assert.rejects(Deno.stat(`${root}/web`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("snapshot files: an intact file is hashed once, a file written since is hashed again", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // The clock runs 10 s ahead: the files look quiet (written more than 2 s ago).
+    const hashed: string[] = [];
+    const files = new SnapshotFiles(root, () => Date.now() + 10_000, (path) => {
+      hashed.push(path.slice(path.lastIndexOf("/") + 1));
+      return hashFile(path);
+    });
+    const p = await files.begin("web", "s1");
+    await Deno.writeFile(`${p.dir}/ram.bin`, new Uint8Array(1 << 20).fill(1));
+    const rec = await files.commit(p, record("web", "s1"));
+    await files.verify(rec);
+    await files.verify(rec);
+    assert.deepEqual(hashed, ["ram.bin"], "the second verify did not read it again");
+    // Same size, other bytes: its mtime and ctime moved, so it is hashed and refused.
+    await Deno.writeFile(`${root}/web/s1/ram.bin`, new Uint8Array(1 << 20).fill(2));
+    await assert.rejects(
+      files.verify(rec),
+      (e) => e instanceof VolantError && /ram\.bin is altered/.test(e.message),
+    );
+    assert.deepEqual(hashed, ["ram.bin", "ram.bin"]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -22,7 +22,17 @@ export interface QemuArgsOptions {
   tapFd?: number;
   /** `-sandbox` value (QEMU's seccomp filter); none when absent. */
   sandbox?: string;
+  /**
+   * A snapshot's RAM image to map as guest memory (restore): mapped private
+   * (copy-on-write), so clones of one snapshot share its unchanged pages
+   * through the page cache. Absent: guest RAM is a shared memfd, which a
+   * snapshot copies out instead of streaming it (see migration.ts).
+   */
+  ramImage?: string;
 }
+
+/** The id of the guest RAM backend (the migration stream names RAM blocks by it). */
+export const RAM_BACKEND_ID = "mem";
 
 /** QEMU option values double a comma to escape it. */
 export function optValue(v: string): string {
@@ -38,6 +48,20 @@ export function accelArgs(accel: "kvm" | "tcg"): string[] {
   return ["-accel", accel, "-cpu", accel === "kvm" ? "host" : "max"];
 }
 
+/**
+ * Guest RAM as a named backend: booted, a memfd shared with whoever opens
+ * it (the snapshot copies it through /proc/<pid>/fd and the migration stream
+ * then skips it: `x-ignore-shared`); restored, the snapshot's image mapped
+ * privately (share=off). QEMU 7.2 opens the image read-write even so; only a
+ * shared mapping would write to it.
+ */
+export function ramBackend(memoryMb: number, ramImage?: string): string {
+  return ramImage === undefined
+    ? `memory-backend-memfd,id=${RAM_BACKEND_ID},size=${memoryMb}M,share=on`
+    : `memory-backend-file,id=${RAM_BACKEND_ID},size=${memoryMb}M,` +
+      `mem-path=${optValue(ramImage)},share=off`;
+}
+
 /** Builds argv (argv[0] = binary). Devices follow the machine: virtio-mmio or virtio-pci. */
 export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
   const pci = spec.machine === "q35";
@@ -45,12 +69,14 @@ export function buildQemuArgs(spec: VmSpec, o: QemuArgsOptions): string[] {
   const args = [
     o.binary,
     "-M",
-    pci ? "q35" : "microvm",
+    `${pci ? "q35" : "microvm"},memory-backend=${RAM_BACKEND_ID}`,
     ...accelArgs(o.accel),
     "-smp",
     String(spec.cpus),
     "-m",
     `${spec.memoryMb}M`,
+    "-object",
+    ramBackend(spec.memoryMb, o.ramImage),
     // Without -no-reboot a guest panic (panic=-1) loops reboots forever.
     "-no-reboot",
     "-nodefaults",

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import type { VmSpec } from "../../service/ports.ts";
-import { buildQemuArgs, optValue } from "./args.ts";
+import { buildQemuArgs, optValue, ramBackend } from "./args.ts";
 
 const base: VmSpec = {
   name: "web",
@@ -39,7 +39,7 @@ function after(args: string[], flag: string): string[] {
 Deno.test("microvm under TCG: base flags, kernel, initrd, cmdline, virtio-mmio disks in order", () => {
   const a = buildQemuArgs(base, opts);
   assertEquals(a[0], "/usr/bin/qemu-system-x86_64");
-  assertEquals(after(a, "-M"), ["microvm"]);
+  assertEquals(after(a, "-M"), ["microvm,memory-backend=mem"]);
   assertEquals(after(a, "-accel"), ["tcg"]);
   assertEquals(after(a, "-cpu"), ["max"]);
   assertEquals(after(a, "-smp"), ["2"]);
@@ -59,7 +59,10 @@ Deno.test("microvm under TCG: base flags, kernel, initrd, cmdline, virtio-mmio d
     "virtio-blk-device,drive=disk1",
     "virtio-rng-device,rng=rng0",
   ]);
-  assertEquals(after(a, "-object"), ["rng-random,id=rng0,filename=/dev/urandom"]);
+  assertEquals(after(a, "-object"), [
+    "memory-backend-memfd,id=mem,size=256M,share=on",
+    "rng-random,id=rng0,filename=/dev/urandom",
+  ]);
   assertEquals(after(a, "-serial"), ["chardev:ser0"]);
   assertEquals(after(a, "-qmp"), ["unix:/run/volant/vms/web/qmp.sock,server=on,wait=off"]);
   ok(after(a, "-chardev")[0].includes("logfile=/run/volant/vms/web/serial.log,logappend=on"));
@@ -71,7 +74,7 @@ Deno.test("q35 under KVM uses virtio-pci devices and -cpu host; net gets tap and
     { ...base, machine: "q35", net: { tap: "vtap7", mac: "02:aa:bb:cc:dd:ee" }, vsock: { cid: 9 } },
     { ...opts, accel: "kvm" },
   );
-  assertEquals(after(a, "-M"), ["q35"]);
+  assertEquals(after(a, "-M"), ["q35,memory-backend=mem"]);
   assertEquals(after(a, "-cpu"), ["host"]);
   assertEquals(after(a, "-netdev"), ["tap,id=net0,ifname=vtap7,script=no,downscript=no"]);
   assertEquals(after(a, "-device"), [
@@ -142,4 +145,21 @@ Deno.test("vsock mode with the agent channel: no vhost-vsock (the channel is vir
       "vhost-vsock-device,guest-cid=9",
     ),
   );
+});
+
+Deno.test("guest RAM: a shared memfd when booted, a snapshot's image mapped private when restored", () => {
+  // Booted: shared, so the snapshot can copy it and x-ignore-shared leaves it out of the stream.
+  assertEquals(ramBackend(128), "memory-backend-memfd,id=mem,size=128M,share=on");
+  // Restored: copy-on-write over the image (clones share its pages); commas in paths escaped.
+  const a = buildQemuArgs(base, { ...opts, ramImage: "/var/lib/v,x/snap/vmm/guest-ram.bin" });
+  assertEquals(
+    after(a, "-object")[0],
+    [
+      "memory-backend-file,id=mem,size=256M,",
+      "mem-path=/var/lib/v,,x/snap/vmm/guest-ram.bin,share=off",
+    ].join(""),
+  );
+  assertEquals(after(a, "-M"), ["microvm,memory-backend=mem"]);
+  // -m still says the size: QEMU refuses a backend whose size differs from it.
+  assertEquals(after(a, "-m"), ["256M"]);
 });

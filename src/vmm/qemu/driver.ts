@@ -23,6 +23,15 @@ import { JAILED_TAP_FD } from "../jail_hooks.ts";
 import { buildQemuArgs } from "./args.ts";
 import { qmpExecute, qmpStatus } from "./qmp.ts";
 import { loadState, saveState } from "./migration.ts";
+import {
+  checkImageSize,
+  copySparse,
+  RAM_IMAGE_FILE,
+  ramFdPath,
+  readFormat,
+  SNAPSHOT_FORMAT,
+  writeFormat,
+} from "./ram_image.ts";
 
 /** The VM state file inside a snapshot dir (QEMU's migration stream). */
 export const QEMU_STATE_FILE = "qemu-state.bin";
@@ -50,6 +59,7 @@ export class QemuDriver extends DetachedVmmDriver {
   readonly #accel: () => Promise<AccelDecision>;
   #availableOk = false;
   #tscArgs?: string[];
+  #version?: { key: string; line: string };
 
   constructor(opts: QemuDriverOptions = {}) {
     super(opts);
@@ -130,17 +140,25 @@ export class QemuDriver extends DetachedVmmDriver {
   /** `qemu-system-x86_64 --version`'s first line plus the accelerator: a snapshot's VMM identity. */
   async version(): Promise<string> {
     const bin = await this.binary();
-    const out = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
-    const line = new TextDecoder().decode(out.stdout).split("\n")[0].trim();
-    return `${line}; accel ${await this.accel()}`;
+    // Asked on every restore: run the binary again only when it changed (an upgrade in place).
+    const st = await Deno.stat(bin);
+    const key = `${bin}|${st.ino}|${st.mtime?.getTime()}`;
+    if (this.#version?.key !== key) {
+      const out = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
+      this.#version = { key, line: new TextDecoder().decode(out.stdout).split("\n")[0].trim() };
+    }
+    return `${this.#version.line}; accel ${await this.accel()}`;
   }
 
   /**
-   * Saves device state and RAM of a running or paused VM into
-   * `dir/qemu-state.bin` (QMP migration over a unix socket, see
-   * migration.ts). The VM is stopped for the save; it is resumed afterwards
-   * unless `resume: false`, in which case it stays stopped with its disks
-   * flushed (the caller copies overlays, then resumes or stops it).
+   * Saves a running or paused VM into `dir`: device state in
+   * `qemu-state.bin` (QMP migration over a unix socket, see migration.ts)
+   * and, for a VM booted with its RAM in a memfd (every boot since format 2),
+   * the RAM as `guest-ram.bin`, copied while the VM is stopped (format 2,
+   * ram_image.ts). A VM booted before keeps RAM in the stream (format 1).
+   * The VM is resumed afterwards unless `resume: false`, in which case it
+   * stays stopped with its disks flushed (the caller copies overlays, then
+   * resumes or stops it).
    */
   async snapshot(proc: VmProcess, dir: string, opts: { resume?: boolean } = {}): Promise<void> {
     const qmp = this.controlSocket(proc);
@@ -149,8 +167,22 @@ export class QemuDriver extends DetachedVmmDriver {
       throw new VolantError("conflict", `VM ${proc.name} is ${state}: cannot snapshot it`);
     }
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    const ramFd = await ramFdPath(proc.pid);
     try {
-      await saveState(qmp, `${proc.runtimeDir}/migrate.sock`, `${dir}/${QEMU_STATE_FILE}`);
+      await saveState(qmp, `${proc.runtimeDir}/migrate.sock`, `${dir}/${QEMU_STATE_FILE}`, {
+        ignoreShared: ramFd !== null,
+      });
+      if (ramFd) {
+        // Stopped ("postmigrate") since the save: the copy is the RAM the device state goes with.
+        const bytes = await copySparse(ramFd, `${dir}/${RAM_IMAGE_FILE}`);
+        if (this.jail) {
+          // What a jailed restore needs (jail.ts prepareVm), granted now: granted then, it
+          // would move the image's ctime and cost the next restore a full re-hash.
+          await Deno.chown(`${dir}/${RAM_IMAGE_FILE}`, null, this.jail.jail.gid);
+          await Deno.chmod(`${dir}/${RAM_IMAGE_FILE}`, 0o660);
+        }
+        await writeFormat(dir, { format: SNAPSHOT_FORMAT, memory_mb: bytes / 1048576 });
+      }
     } finally {
       if (opts.resume !== false && state === "running") await qmpExecute(qmp, "cont");
     }
@@ -158,7 +190,9 @@ export class QemuDriver extends DetachedVmmDriver {
 
   /**
    * Starts a new QEMU for `spec` (the same command line as its boot, plus
-   * `-incoming defer -S`) and loads `dir/qemu-state.bin` into it. The VM
+   * `-incoming defer -S`) and loads `dir/qemu-state.bin` into it; a format-2
+   * snapshot's `guest-ram.bin` is mapped copy-on-write as guest RAM instead
+   * of being streamed in. The VM
    * comes back exactly where it was saved: same memory, devices, MAC, uptime.
    * It is resumed unless `resume: false`. A stream QEMU cannot load ends the
    * new VMM and fails here; nothing is left running.
@@ -170,6 +204,18 @@ export class QemuDriver extends DetachedVmmDriver {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       throw new VolantError("not_found", `${dir} holds no QEMU state (${QEMU_STATE_FILE})`);
     });
+    const format = await readFormat(dir);
+    if (format.format === SNAPSHOT_FORMAT) {
+      if (format.memory_mb !== spec.memoryMb) {
+        throw new VolantError(
+          "conflict",
+          `the snapshot holds ${format.memory_mb} MiB of RAM, VM ${spec.name} has ${spec.memoryMb} MiB`,
+        );
+      }
+      const ramImage = `${dir}/${RAM_IMAGE_FILE}`;
+      await checkImageSize(ramImage, spec.memoryMb);
+      spec = { ...spec, ramImage };
+    }
     const binary = await this.binary();
     const existed = { runtimeDir: await pathExists(spec.runtimeDir), stateDir: true };
     await this.prepare(spec);
@@ -188,7 +234,9 @@ export class QemuDriver extends DetachedVmmDriver {
       ready: async (p, signal) => {
         const qmp = this.controlSocket(p);
         await this.waitControlReady(qmp, signal);
-        await loadState(qmp, `${spec.runtimeDir}/migrate-in.sock`, file, signal);
+        await loadState(qmp, `${spec.runtimeDir}/migrate-in.sock`, file, signal, {
+          ignoreShared: spec.ramImage !== undefined,
+        });
         if (opts.resume !== false) await qmpExecute(qmp, "cont");
       },
     });
@@ -210,6 +258,7 @@ export class QemuDriver extends DetachedVmmDriver {
       qmpSocket: runtimePath(spec.runtimeDir, "qmp"),
       serialSocket: runtimePath(spec.runtimeDir, "serialSocket"),
       serialLog: runtimePath(spec.runtimeDir, "serialLog"),
+      ramImage: spec.ramImage,
       // Jailed: the TAP arrives as fd 3 (spawnExtras) and the seccomp sandbox is on.
       ...(this.jail ? { tapFd: spec.net ? JAILED_TAP_FD : undefined, sandbox: QEMU_SANDBOX } : {}),
     });

@@ -32,7 +32,7 @@ export async function saveState(
   qmp: string,
   socketPath: string,
   file: string,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; ignoreShared?: boolean } = {},
 ): Promise<number> {
   const timeoutMs = opts.timeoutMs ?? 600_000;
   await removeStale(socketPath);
@@ -42,6 +42,7 @@ export async function saveState(
   let bytes = 0;
   try {
     await qmpExecute(qmp, "stop");
+    await setIgnoreShared(qmp, opts.ignoreShared === true);
     await qmpExecute(qmp, "migrate-set-parameters", { "max-bandwidth": MAX_BANDWIDTH });
     const accepted = listener.accept();
     await qmpExecute(qmp, "migrate", { uri: `unix:${socketPath}` });
@@ -81,8 +82,12 @@ export async function loadState(
   socketPath: string,
   file: string,
   signal: AbortSignal,
+  opts: { ignoreShared?: boolean } = {},
 ): Promise<void> {
   await removeStale(socketPath);
+  // Both ends must agree: the stream of a format-2 snapshot lists the RAM block but holds
+  // none of its pages (the mapped image has them).
+  await setIgnoreShared(qmp, opts.ignoreShared === true);
   await qmpExecute(qmp, "migrate-incoming", { uri: `unix:${socketPath}` });
   let conn: Deno.UnixConn | undefined;
   while (!conn) {
@@ -115,6 +120,17 @@ export async function loadState(
     }
     await sleep(20, signal);
   }
+}
+
+/**
+ * `x-ignore-shared`: RAM in a shared backend (the memfd) is left out of the
+ * stream, which then holds device state only (KiB instead of the guest's RAM).
+ * Always set, to false too: a VMM keeps capabilities between migrations.
+ */
+export async function setIgnoreShared(qmp: string, on: boolean): Promise<void> {
+  await qmpExecute(qmp, "migrate-set-capabilities", {
+    capabilities: [{ capability: "x-ignore-shared", state: on }],
+  });
 }
 
 /** Polls query-migrate until one of `done`; throws on failed/cancelled or timeout. */

@@ -2,8 +2,11 @@
  * QEMU snapshot/restore through the driver, real QEMU (TCG here) booting our
  * kernel with the busybox test guest: save a running guest, end its VMM,
  * restore into a new VMM, and the same guest (same shell process, same
- * uptime line, overlay contents) answers on its console. A truncated state
- * file makes the restore fail and leaves no VMM behind. ~20 s idle.
+ * uptime line, overlay contents) answers on its console; RAM is saved as an
+ * image beside a device-state stream (format 2) and mapped on restore; the
+ * restored VM's own snapshot (format 1, RAM in the stream) loads too. A
+ * truncated state file makes the restore fail and leaves no VMM behind.
+ * ~30 s idle.
  */
 import assert from "node:assert/strict";
 import type { VmProcess, VmSpec } from "../../service/ports.ts";
@@ -11,6 +14,7 @@ import { waitForSerial } from "../conformance.ts";
 import { connectConsole } from "../serial.ts";
 import { buildTestGuest, GUEST_LINES } from "../testing/guest_fixture.ts";
 import { QEMU_STATE_FILE, QemuDriver } from "./driver.ts";
+import { FORMAT_FILE, RAM_IMAGE_FILE } from "./ram_image.ts";
 
 Deno.test("QEMU: snapshot a running guest, restore it in a new VMM, truncated state refused", async () => {
   const guest = await buildTestGuest(); // fails saying how to build the kernel
@@ -46,7 +50,13 @@ Deno.test("QEMU: snapshot a running guest, restore it in a new VMM, truncated st
     await driver.snapshot(proc, snapDir, { resume: false });
     assert.equal((await driver.info(proc)).state, "paused", "stays stopped after the save");
     const size = (await Deno.stat(`${snapDir}/${QEMU_STATE_FILE}`)).size;
-    assert.ok(size > 1 << 20, `state file holds the guest's RAM (${size} bytes)`);
+    // Format 2: the stream is device state only (x-ignore-shared), RAM is the image beside it.
+    assert.ok(size < 1 << 20, `state file holds no RAM (${size} bytes)`);
+    assert.equal((await Deno.stat(`${snapDir}/${RAM_IMAGE_FILE}`)).size, 128 << 20);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${snapDir}/${FORMAT_FILE}`)), {
+      format: 2,
+      memory_mb: 128,
+    });
     await driver.kill(proc);
 
     const restored = await driver.restore(spec, snapDir);
@@ -57,7 +67,19 @@ Deno.test("QEMU: snapshot a running guest, restore it in a new VMM, truncated st
     const after = await say(restored, "after-restore");
     assert.equal(after.split(GUEST_LINES.ready).length - 1, 1, "no new boot");
     assert.ok(after.includes(readyLine));
+
+    // A restored VM's RAM is the private mapping of the image, which no fd shows: its own
+    // snapshot carries RAM in the stream (format 1), and that older format still loads.
+    const snapDir1 = `${root}/snap-f1`;
+    await driver.snapshot(restored, snapDir1, { resume: false });
     await driver.kill(restored);
+    assert.ok((await Deno.stat(`${snapDir1}/${QEMU_STATE_FILE}`)).size > 1 << 20, "RAM in stream");
+    await assert.rejects(Deno.stat(`${snapDir1}/${FORMAT_FILE}`), Deno.errors.NotFound);
+    const again = await driver.restore(spec, snapDir1);
+    procs.push(again);
+    const f1 = await say(again, "after-format-1");
+    assert.equal(f1.split(GUEST_LINES.ready).length - 1, 1, "still no new boot");
+    await driver.kill(again);
 
     // A truncated stream: QEMU rejects it, the restore fails, no VMM is left.
     const file = `${snapDir}/${QEMU_STATE_FILE}`;
