@@ -53,6 +53,12 @@ function dialerFor(channel: string): Dial | null {
 
 /** Resend the hello this often until kestrel answers (it may still be booting). */
 const HELLO_EVERY_MS = 2_000;
+/**
+ * Give a dial up after this long without kestrel's hello: a guest without our
+ * kestrel (its own init) never answers, and the port must not collect hellos
+ * forever. The next request dials again.
+ */
+const HANDSHAKE_MS = 30_000;
 
 class ChannelLink {
   readonly channel: string;
@@ -63,6 +69,8 @@ class ChannelLink {
   #session: Promise<MuxSession> | null = null;
   #conn: Deno.UnixConn | null = null;
   #closed = false;
+  /** True while a session kestrel answered is up: only then do requests take the channel. */
+  #ready = false;
   /** Streams opened over the link so far (tests assert the channel was used). */
   opened = 0;
 
@@ -136,14 +144,27 @@ class ChannelLink {
     const hello = () => session.hello({ nonce, key: this.key });
     await hello();
     const timer = setInterval(() => hello().catch(() => {}), HELLO_EVERY_MS);
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
         handshake,
         dropped.then(() => Promise.reject(new Error("agent channel closed"))),
+        new Promise<never>((_, reject) => {
+          giveUp = setTimeout(
+            () =>
+              reject(new Error(`no kestrel answered on the agent channel in ${HANDSHAKE_MS} ms`)),
+            HANDSHAKE_MS,
+          );
+        }),
       ]);
+    } catch (e) {
+      closeQuietly(conn); // #read then drops this session, so the next request dials again
+      throw e;
     } finally {
       clearInterval(timer);
+      clearTimeout(giveUp);
     }
+    if (this.#conn === conn) this.#ready = true;
     return session;
   }
 
@@ -157,9 +178,22 @@ class ChannelLink {
       if (this.#conn === conn) {
         this.#conn = null;
         this.#session = null;
+        this.#ready = false;
       }
       closeQuietly(conn);
     }
+  }
+
+  /** Whether a session kestrel answered is up now. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Starts a dial when none is under way (a failed one is retried by the next call). */
+  warm(): void {
+    this.session().catch((e: unknown) => {
+      if (!(e instanceof Error)) throw e; // expected: closed, refused, or no kestrel answered
+    });
   }
 
   close(): void {
@@ -185,7 +219,10 @@ export class AgentChannels {
 
   /**
    * The HTTP client that reaches kestrel over `channel`, or null when the
-   * VMM offers no channel there (no socket: another VMM, or the VM is down).
+   * VMM offers no channel there (no socket: another VMM, or the VM is down)
+   * or kestrel has not answered on it yet: the caller then goes by the
+   * network, while the link dials. A guest without our kestrel (its own
+   * init) never answers, so it is always reached by the network.
    */
   client(channel: string, key: string | undefined): Deno.HttpClient | null {
     let link = this.#links.get(channel);
@@ -203,7 +240,16 @@ export class AgentChannels {
     }
     link.key = key;
     link.dial = dial;
-    return link.client;
+    if (link.ready) return link.client;
+    link.warm();
+    return null;
+  }
+
+  /** Resolves once kestrel has answered on `channel` (after a first client() call made the link). */
+  async established(channel: string): Promise<void> {
+    const link = this.#links.get(channel);
+    if (!link) throw new Error(`no agent channel link for ${channel}`);
+    await link.session();
   }
 
   /** How many streams went over `channel` (0 when never used). */

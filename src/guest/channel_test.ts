@@ -2,8 +2,8 @@
  * The daemon's end of the agent channel against a stand-in for QEMU's
  * chardev socket: a real unix listener whose connection is served by a guest
  * mux session relaying each stream to a real HTTP server on 127.0.0.1, as
- * kestrel does (agent/channel.ts). The network path is a dead address, so an
- * answer proves the channel carried it.
+ * kestrel does (agent/channel.ts). The network path is a loopback address
+ * nothing listens on, so an answer proves the channel carried it.
  */
 import assert from "node:assert/strict";
 import { MuxSession, type MuxStream } from "../shared/mux.ts";
@@ -81,8 +81,11 @@ Deno.test("channel: the client reaches the agent over the channel only; hello ca
   const channels = new AgentChannels();
   try {
     const client = new GuestClient({ port: server.addr.port, timeoutMs: 5_000, channels });
-    // 192.0.2.1 (TEST-NET-1) is never reached: the channel carries everything.
-    const target = { ip: "192.0.2.1", key: "k1", name: "web", channel };
+    // Nothing listens on 127.0.0.2: once kestrel has answered, the channel carries everything.
+    const target = { ip: "127.0.0.2", key: "k1", name: "web", channel };
+    // Before kestrel's hello the client goes by the network (refused here) while the link dials.
+    assert.equal((await client.health(target)).ok, false);
+    await channels.established(channel);
     assert.deepEqual(await client.health(target), { ok: true, status: 200 });
     assert.equal(guest.hellos[0].key, "k1");
     const big = "x".repeat(3 * 1024 * 1024);
@@ -104,7 +107,12 @@ Deno.test("channel: the client reaches the agent over the channel only; hello ca
     // The VMM went away and came back: the next call dials again with a fresh hello.
     guest.drop();
     let h = await client.health(target);
-    for (let i = 0; i < 5 && !h.ok; i++) h = await client.health(target);
+    for (let i = 0; i < 5 && !h.ok; i++) {
+      await channels.established(channel).catch((e: unknown) => {
+        if (!(e instanceof Error)) throw e; // the drop may land mid-dial: the next call redials
+      });
+      h = await client.health(target);
+    }
     assert.ok(h.ok, JSON.stringify(h));
     assert.ok(guest.hellos.length >= 2);
     assert.notEqual(guest.hellos.at(-1)!.nonce, guest.hellos[0].nonce);
@@ -115,6 +123,39 @@ Deno.test("channel: the client reaches the agent over the channel only; hello ca
   } finally {
     channels.close();
     await guest.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("channel: a guest that never answers the hello (its own init) is reached by the network", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "volant-chan-" });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("ok"),
+  );
+  // A port with nobody behind it: QEMU accepts the daemon, the guest reads nothing.
+  const channel = `${dir}/agent.sock`;
+  const silent = Deno.listen({ transport: "unix", path: channel });
+  const held: Deno.UnixConn[] = [];
+  const accepting = (async () => {
+    for await (const c of silent) held.push(c);
+  })();
+  const channels = new AgentChannels();
+  try {
+    const client = new GuestClient({ port: server.addr.port, timeoutMs: 2_000, channels });
+    const target = { ip: "127.0.0.1", name: "own-init", channel };
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await client.health(target), { ok: true, status: 200 });
+    }
+    assert.equal(channels.streams(channel), 0, "nothing went over the silent channel");
+  } finally {
+    channels.close();
+    silent.close();
+    await accepting.catch((e: unknown) => {
+      if (!(e instanceof Deno.errors.BadResource)) throw e;
+    });
+    held.forEach((c) => c.close());
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
   }

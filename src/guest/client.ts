@@ -74,6 +74,13 @@ export class GuestClient implements GuestAgent {
   /** fetch over `t`'s agent channel when it has a live one, else the plain fetch. */
   #fetchFor(t: GuestTarget): typeof fetch {
     const client = t.channel ? this.#channels?.client(t.channel, t.key) : null;
+    if (!client && !t.ip) {
+      // No NIC (network.mode "vsock") and no answer on the channel yet: nothing to dial.
+      return () =>
+        Promise.reject(
+          new TypeError(`vm ${t.name ?? "?"} has no address and its agent channel is not up yet`),
+        );
+    }
     if (!client) return this.#fetch;
     return (input, init) => this.#fetch(input, { ...init, client });
   }
