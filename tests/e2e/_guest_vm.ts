@@ -84,6 +84,12 @@ export interface GuestOptions {
    * getrandom() blocks Deno's start until the kernel's jitter entropy is done.
    */
   rng?: boolean;
+  /**
+   * Attach the agent channel as volantd does (a virtio-serial port
+   * `org.volant.agent` on `<dir>/agent.sock`, nobody connected), so kestrel
+   * starts its channel code as in a real VM.
+   */
+  agentChannel?: boolean;
 }
 
 /** A running guest. Always `kill()` it in a finally block. */
@@ -114,6 +120,14 @@ export class GuestVm {
     ];
     const bus = o.machine === "q35" ? "pci" : "device";
     if (o.rng !== false) args.push("-device", `virtio-rng-${bus}`);
+    if (o.agentChannel) {
+      args.push("-device", `virtio-serial-${bus},id=vser0,max_ports=2`);
+      args.push(
+        "-chardev",
+        `socket,id=agentch,path=${join(o.dir, "agent.sock")},server=on,wait=off`,
+      );
+      args.push("-device", "virtserialport,bus=vser0.0,chardev=agentch,name=org.volant.agent");
+    }
     const blk = `virtio-blk-${bus}`;
     (o.disks ?? []).forEach((d, i) => {
       const ro = d.readonly ? ",readonly=on" : "";

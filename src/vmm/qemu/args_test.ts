@@ -125,7 +125,7 @@ Deno.test("q35 with PCI devices: one vfio-pci device each; microvm refuses them"
 Deno.test("the agent channel: a virtio-serial port named org.volant.agent on a listening socket", () => {
   const path = "/run/volant/vms/web/agent.sock";
   const mmio = buildQemuArgs({ ...base, agentChannel: path }, opts);
-  ok(after(mmio, "-device").includes("virtio-serial-device,id=vser0"));
+  ok(after(mmio, "-device").includes("virtio-serial-device,id=vser0,max_ports=2"));
   ok(
     after(mmio, "-device").includes(
       "virtserialport,bus=vser0.0,chardev=agentch,name=org.volant.agent",
@@ -133,7 +133,7 @@ Deno.test("the agent channel: a virtio-serial port named org.volant.agent on a l
   );
   ok(after(mmio, "-chardev").includes(`socket,id=agentch,path=${path},server=on,wait=off`));
   const pci = buildQemuArgs({ ...base, machine: "q35", agentChannel: path }, opts);
-  ok(after(pci, "-device").includes("virtio-serial-pci,id=vser0"));
+  ok(after(pci, "-device").includes("virtio-serial-pci,id=vser0,max_ports=2"));
   assertEquals(after(buildQemuArgs(base, opts), "-chardev").length, 1, "only the serial console");
 });
 
