@@ -154,14 +154,17 @@ Deno.test("adopt with no identity record kills an orphan VMM that names the VM's
       "a process that is not the VMM binary is left alone",
     );
   } finally {
-    for (const c of [orphan, bystander]) {
-      try {
-        c.kill("SIGKILL");
-      } catch (e) {
-        if (!(e instanceof TypeError)) throw e; // already exited
-      }
-      await c.status;
-    }
+    for (const c of [orphan, bystander]) await killAndReap(c);
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** SIGKILL `c` unless it has exited, then wait for it. */
+async function killAndReap(c: Deno.ChildProcess): Promise<void> {
+  try {
+    c.kill("SIGKILL");
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e; // already exited
+  }
+  await c.status;
+}
