@@ -67,21 +67,16 @@ const ZOMBIES = 'for f in /proc/[0-9]*/stat; do read -r l < "$f" 2>/dev/null; ' 
   'case "$l" in *") Z "*) echo "zombie: $l";; esac; done; true';
 
 /**
- * A background job in a process group of its own (as busybox ash with job
- * control puts each job; the guest has no perl or python, so kestrel's own
- * deno calls setpgid through FFI), holding `sleep 61`; writes "pid pgid" to
+ * A background job in a process group of its own (fixtures/own_group_job.js, run by kestrel's
+ * own deno; the script text is the shell's `$1`), holding `sleep 61`; it writes "pid pgid" to
  * /tmp/own once it has its group.
  */
 const OWN_GROUP_JOB = "DENO_DIR=/tmp/deno-job DENO_NO_UPDATE_CHECK=1 " +
   "/volant/agent/lib/ld-linux-x86-64.so.2 --library-path /volant/agent/lib " +
-  "/volant/agent/bin/deno eval '" +
-  'const c = Deno.dlopen("libc.so.6", { setpgid: { parameters: ["i32", "i32"], result: "i32" }, ' +
-  'getpgrp: { parameters: [], result: "i32" } }).symbols; ' +
-  'if (c.setpgid(0, 0) !== 0) throw new Error("setpgid"); ' +
-  'Deno.writeTextFileSync("/tmp/own.tmp", `${Deno.pid} ${c.getpgrp()}`); ' +
-  'Deno.renameSync("/tmp/own.tmp", "/tmp/own"); ' +
-  'await new Deno.Command("sleep", { args: ["61"] }).spawn().status' +
-  "' </dev/null >/dev/null 2>&1 &";
+  '/volant/agent/bin/deno eval "$1" </dev/null >/dev/null 2>&1 &';
+const OWN_GROUP_SCRIPT = await Deno.readTextFile(
+  new URL("./fixtures/own_group_job.js", import.meta.url),
+);
 
 Deno.test({
   name: "exec: volar vms exec on a QEMU guest; bridge neighbours get 401; the key rotates",
@@ -167,6 +162,8 @@ Deno.test({
           "sh",
           "-c",
           `${OWN_GROUP_JOB} sleep 60 & while [ ! -s /tmp/own ]; do sleep 0.1; done; sleep 60`,
+          "sh",
+          OWN_GROUP_SCRIPT,
         ]);
         assert.equal(r.code, 124, r.stderr);
         const own = await sb.volar(["vms", "exec", "web", "--", "cat", "/tmp/own"]);
