@@ -43,6 +43,10 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
+  // The same read on this thread, after poll() said it will not block (channel.ts drains a
+  // port that hands out one 4 KiB buffer per read without a thread hop per buffer).
+  readNow: { name: "read", parameters: ["i32", "buffer", "usize"], result: "isize" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },
   accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32", nonblocking: true },
   // glibc >= 2.33 exports mknod; optional so an older libc still loads the rest.
@@ -346,6 +350,29 @@ export async function readAsync(fd: number, buf: Uint8Array<ArrayBuffer>): Promi
   const n = Number(await libc().read(fd, buf, BigInt(buf.byteLength)));
   if (n < 0) throw new SyscallError("read", `fd ${fd}`, 0);
   return n;
+}
+
+const POLLIN = 0x1;
+
+/**
+ * Reads into `buf` from `at` on this thread while `fd` has data ready now
+ * (poll with no wait) and room is left; returns the new end. Stops at end of
+ * file or an error, which the next {@linkcode readAsync} then reports.
+ */
+export function readReady(fd: number, buf: Uint8Array<ArrayBuffer>, at: number): number {
+  const l = libc();
+  const pfd = new Uint8Array(8);
+  const v = new DataView(pfd.buffer);
+  v.setInt32(0, fd, true);
+  v.setInt16(4, POLLIN, true);
+  while (at < buf.byteLength) {
+    v.setInt16(6, 0, true);
+    if (l.poll(pfd, 1n, 0) !== 1 || (v.getInt16(6, true) & POLLIN) === 0) break;
+    const n = Number(l.readNow(fd, buf.subarray(at), BigInt(buf.byteLength - at)));
+    if (n <= 0) break;
+    at += n;
+  }
+  return at;
 }
 
 /** Writes all of `data` (blocking calls on another thread). */

@@ -1,18 +1,19 @@
 /**
  * `POST /agent/v1/exec`: runs one process for the host and streams its
  * stdout and stderr as NDJSON frames, then its exit (src/manifest/exec.ts).
- * The process gets its own session and process group (the setsid helper, as
- * the workload); when it exits, times out or the session ends (the host
- * disconnects), the whole group is SIGKILLed, so nothing it started lingers.
- * Deno waits on the child itself (tracked, so the reaper leaves it alone);
- * orphans of the group are reaped by kestrel's reaper.
+ * The process gets its own session (the setsid helper, as the workload); when
+ * it exits, times out or the session ends (the host disconnects), every
+ * process of that session is SIGKILLed (session_kill.ts: also jobs a shell put
+ * in process groups of their own), so nothing it started lingers. Deno waits
+ * on the child itself (tracked, so the reaper leaves it alone); orphans of the
+ * session are reaped by kestrel's reaper.
  *
  * @module
  */
 import { type ExecRequest, ExecRequestSchema, NDJSON } from "../src/manifest/exec.ts";
 import type { ChildTracker } from "./child_tracker.ts";
 import { problem } from "./problem.ts";
-import { killGroup } from "./supervisor.ts";
+import { killSession } from "./session_kill.ts";
 import { resolveUser } from "./user.ts";
 import { DEFAULT_PATH, findSetsid, lookPath, type SetsidHelper } from "./workload_spec.ts";
 
@@ -127,15 +128,17 @@ export async function handleExec(req: Request, opts: ExecOptions): Promise<Respo
   const writer = writable.getWriter();
   let ended = false;
   let timedOut = false;
-  const kill = () => killGroup(pid, "SIGKILL");
+  // The session id is the child's pid (setsid execs in place; Deno's `detached` is setsid too).
+  const kill = () => killSession(pid);
+  const killSoon = () => void kill().catch((_noProc) => false);
   const onAbort = () => {
     ended = true;
-    kill();
+    killSoon();
   };
   req.signal.addEventListener("abort", onAbort, { once: true });
   const timer = r.timeout_ms === undefined ? undefined : setTimeout(() => {
     timedOut = true;
-    kill();
+    killSoon();
   }, r.timeout_ms);
   const send = async (value: unknown) => {
     if (ended) return;
@@ -162,8 +165,8 @@ export async function handleExec(req: Request, opts: ExecOptions): Promise<Respo
   (async () => {
     const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
     const st = await status;
-    // Leftovers of the group (background children) would hold the pipes open forever.
-    kill();
+    // Leftovers of the session (background jobs) would hold the pipes open forever.
+    await kill();
     await pumps;
     clearTimeout(timer);
     req.signal.removeEventListener("abort", onAbort);
@@ -176,7 +179,7 @@ export async function handleExec(req: Request, opts: ExecOptions): Promise<Respo
     // close() fails only when the host cancelled the body meanwhile: nothing left to tell it.
     if (!ended) await writer.close().catch((_cancelled) => false);
   })().catch(async (e) => {
-    kill();
+    killSoon();
     await writer.abort(e).catch((_cancelled) => false);
   });
   return new Response(readable, { headers: { "content-type": NDJSON } });

@@ -143,46 +143,82 @@ function alive(pid: number): boolean {
   }
 }
 
-Deno.test("agent exec: a timeout kills the whole process group", async () => {
+/**
+ * A shell line that starts `sleep 30` in a process group of its own (as a
+ * job-control shell does with each job; perl-base is part of every Debian)
+ * and a plain background `sleep 30`, and returns once both pids are written.
+ */
+function jobs(dir: string): string {
+  const own = `perl -e 'setpgrp(0, 0); open(my $f, ">", "${dir}/own.tmp") or die; ` +
+    `print $f "$$ ", getpgrp(); close($f); rename("${dir}/own.tmp", "${dir}/own"); ` +
+    `exec("sleep", "30")' </dev/null >/dev/null 2>&1 &`;
+  return `${own} sleep 30 & echo $! > ${dir}/bg; ` +
+    `while [ ! -e ${dir}/own ]; do sleep 0.01; done`;
+}
+
+/** The pids left by {@linkcode jobs}; checks the own-group job really has its own group. */
+async function jobPids(dir: string): Promise<number[]> {
+  const [own, pgid] = (await Deno.readTextFile(`${dir}/own`)).split(" ").map(Number);
+  assertEquals(own, pgid, "the perl job did not get a process group of its own");
+  return [own, Number(await Deno.readTextFile(`${dir}/bg`))];
+}
+
+Deno.test("agent exec: a timeout kills the whole session, jobs in other groups too", async () => {
   const server = serve([]);
-  const pidFile = await Deno.makeTempFile();
+  const dir = await Deno.makeTempDir();
   try {
     const r = await exec(server.addr.port, {
-      argv: ["sh", "-c", `sleep 30 & echo $! > ${pidFile}; sleep 30`],
-      timeout_ms: 300,
+      argv: ["sh", "-c", `${jobs(dir)}; sleep 30`],
+      timeout_ms: 1_500,
     });
     assertEquals(r.exit?.timed_out, true);
     assertEquals(r.exit?.signal, "SIGKILL");
-    const bg = Number(await Deno.readTextFile(pidFile));
-    await new Promise((res) => setTimeout(res, 100));
-    assert(!alive(bg), `background child ${bg} survived`);
+    // Killed before the exit frame was sent: nothing to wait for.
+    for (const pid of await jobPids(dir)) assert(!alive(pid), `job ${pid} survived the timeout`);
   } finally {
     await server.shutdown();
-    await Deno.remove(pidFile);
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("agent exec: the host going away kills the process", async () => {
+Deno.test("agent exec: jobs left behind by a process that exited are killed", async () => {
   const server = serve([]);
-  const pidFile = await Deno.makeTempFile();
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await exec(server.addr.port, { argv: ["sh", "-c", `${jobs(dir)}; exit 3`] });
+    assertEquals(r.exit?.exit_code, 3);
+    for (const pid of await jobPids(dir)) assert(!alive(pid), `job ${pid} outlived its session`);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("agent exec: the host going away kills the process and its jobs", async () => {
+  const server = serve([]);
+  const dir = await Deno.makeTempDir();
   try {
     const ac = new AbortController();
     const res = await fetch(`http://127.0.0.1:${server.addr.port}/agent/v1/exec`, {
       method: "POST",
       headers: { [AGENT_KEY_HEADER]: KEY },
-      body: JSON.stringify({ argv: ["sh", "-c", `echo $$ > ${pidFile}; echo up; sleep 30`] }),
+      body: JSON.stringify({
+        argv: ["sh", "-c", `echo $$ > ${dir}/leader; ${jobs(dir)}; echo up; sleep 30`],
+      }),
       signal: ac.signal,
     });
     const reader = res.body!.getReader();
-    await reader.read(); // "up": the process runs
+    await reader.read(); // "up": the process and its jobs run
     ac.abort();
     await reader.cancel().catch((e) => assert(e instanceof DOMException, String(e)));
-    const pid = Number(await Deno.readTextFile(pidFile));
+    const pids = [Number(await Deno.readTextFile(`${dir}/leader`)), ...await jobPids(dir)];
     const deadline = Date.now() + 5_000;
-    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert(!alive(pid), `exec'd process ${pid} survived its session`);
+    while (pids.some(alive) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const pid of pids) assert(!alive(pid), `process ${pid} survived its session`);
   } finally {
     await server.shutdown();
-    await Deno.remove(pidFile);
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -15,12 +15,19 @@ import type { ChildTracker } from "./child_tracker.ts";
 import type { ConsoleSink } from "./console.ts";
 import { every } from "./timeout.ts";
 
-/** Pid, state letter and parent pid from a /proc/<pid>/stat line. */
-export function parseStat(text: string): { pid: number; state: string; ppid: number } | null {
+/** Pid, state letter, parent pid and session id from a /proc/<pid>/stat line. */
+export function parseStat(
+  text: string,
+): { pid: number; state: string; ppid: number; session: number } | null {
   const close = text.lastIndexOf(")");
   if (close < 0) return null;
   const rest = text.slice(close + 2).split(" ");
-  return { pid: Number(text.slice(0, text.indexOf(" "))), state: rest[0], ppid: Number(rest[1]) };
+  return {
+    pid: Number(text.slice(0, text.indexOf(" "))),
+    state: rest[0],
+    ppid: Number(rest[1]),
+    session: Number(rest[3]),
+  };
 }
 
 export class Reaper {

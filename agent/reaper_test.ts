@@ -6,8 +6,13 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { parseStat } from "./reaper.ts";
 
-Deno.test("parseStat reads state and parent through odd process names", () => {
-  assertEquals(parseStat("42 (a) b (c)) Z 1 42 42 0"), { pid: 42, state: "Z", ppid: 1 });
+Deno.test("parseStat reads state, parent and session through odd process names", () => {
+  assertEquals(parseStat("42 (a) b (c)) Z 1 42 40 0"), {
+    pid: 42,
+    state: "Z",
+    ppid: 1,
+    session: 40,
+  });
 });
 
 Deno.test("reaper: reaps orphans, never steals a tracked child's status, never spins", async () => {

@@ -11,7 +11,13 @@
  * 2. serial console round trip: `echo $((N))` typed into the debug shell on
  *    ttyS0, until the answer comes back: median of RUNS.
  * 3. file copy, SIZE_MIB (default 100) MiB each way with `volar vms cp`,
- *    sha256 checked; vs 1 MiB printed through the serial console.
+ *    sha256 checked; vs 1 MiB printed through the serial console. Into the
+ *    guest, the channel's virtio-serial port hands kestrel one 4 KiB buffer
+ *    per read(): kestrel does one blocking read on a worker thread, then
+ *    drains what is queued on its own thread (agent/channel.ts), so "cp in"
+ *    measures mostly QEMU's chardev -> virtio-serial path and the guest's
+ *    CPU under TCG (at load ~3: 100 MiB in 5.5 -> 7.9 MiB/s with the drain,
+ *    20 MiB 1.6-2.0 -> 3.0-3.8; out 4-15 MiB/s, noisy).
  *
  * Run: deno run -A bench/exec_bench.ts   (RUNS=n, default 10; SIZE_MIB=n;
  *      ONLY=cp: copies only; ONLY=exec: exec numbers only)

@@ -59,7 +59,8 @@ export const vmsExec: Command = {
   summary: "run a command in a VM (its output and exit code are volar's)",
   args: "NAME -- CMD [ARGS...]",
   description: "The command runs through the VM's agent, as root unless --user says\n" +
-    "otherwise, in its own process group; it is killed when volar ends or at --timeout.\n" +
+    "otherwise, in its own session; all of it is killed when the command exits, when volar\n" +
+    "ends or at --timeout.\n" +
     "stdout and stderr stay apart. Exit code: the command's (124 after --timeout).\n" +
     "-it: the command runs on a terminal in the guest attached to volar's (raw keys,\n" +
     "Ctrl-C included; window size follows); stdin must be a terminal.",

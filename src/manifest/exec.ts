@@ -23,7 +23,7 @@ export const ExecRequestSchema = z.object({
   stdin: z.string().max(EXEC_MAX_STDIN_B64).regex(/^[A-Za-z0-9+/]*={0,2}$/).optional()
     .describe("Standard input, base64; without it stdin is /dev/null"),
   timeout_ms: z.number().int().min(1).max(86_400_000).optional()
-    .describe("Kill the process group after this long (default: only when the session ends)"),
+    .describe("Kill the process session after this long (default: only when the session ends)"),
 }).strict();
 export type ExecRequest = z.infer<typeof ExecRequestSchema>;
 

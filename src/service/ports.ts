@@ -112,7 +112,11 @@ export interface AccelInfo {
 /** One hypervisor driver (QEMU or Cloud Hypervisor). */
 export interface Hypervisor {
   readonly kind: "qemu" | "cloud-hypervisor";
-  /** True when the driver serves `VmSpec.agentChannel` (QEMU: a virtio-serial port). */
+  /**
+   * True when the driver gives every VM the agent channel (QEMU: a virtio-serial port at
+   * `VmSpec.agentChannel`; Cloud Hypervisor: a vsock device, `vsock.sock` in the runtime dir).
+   * The key then goes in the channel's hello, not on the kernel command line.
+   */
   readonly agentChannel?: boolean;
   /** True when this driver can run on this host; otherwise the reason. */
   available(): Promise<{ ok: true } | { ok: false; reason: string }>;

@@ -89,8 +89,10 @@ export async function systemMounts(binaries: string[]): Promise<JailMount[]> {
 /**
  * The per-VM part: its runtime dir and writable overlays read-write; kernel,
  * initramfs, read-only disks and backing images read-only; /dev/kvm only
- * under KVM, /dev/vhost-vsock only with a vsock device (none when the agent
- * channel, a virtio-serial port in the runtime dir, carries the agent instead).
+ * under KVM, /dev/vhost-vsock only with a QEMU vhost-vsock device (none when
+ * the agent channel, a virtio-serial port in the runtime dir, carries the
+ * agent instead; Cloud Hypervisor's vsock is userspace, its socket in the
+ * runtime dir, so its driver passes no `vsock` here).
  */
 export function vmMounts(
   spec:

@@ -2,7 +2,8 @@
  * Exec and the agent key on a real guest: the example plugin
  * (examples/static-http, built by fledge) boots under QEMU in a sandboxed
  * volantd (its own network namespace); one boot serves every step:
- * `volar vms exec` exit codes, stdin, 10 MiB of output, a timeout with no
+ * `volar vms exec` exit codes, stdin, 10 MiB of output, a timeout that kills
+ * the whole session (a background job in its own process group too) with no
  * zombie left in the guest; a bridge neighbour (a second namespace plugged
  * into the sandbox's bridge, as another guest is) gets 401 from port 8080
  * and the guest logs the refusal; a restart rotates the key and exec still
@@ -64,6 +65,18 @@ async function volarWithStdin(sb: Sandbox, args: string[], stdin: string) {
 
 const ZOMBIES = 'for f in /proc/[0-9]*/stat; do read -r l < "$f" 2>/dev/null; ' +
   'case "$l" in *") Z "*) echo "zombie: $l";; esac; done; true';
+
+/**
+ * A background job in a process group of its own (fixtures/own_group_job.js, run by kestrel's
+ * own deno; the script text is the shell's `$1`), holding `sleep 61`; it writes "pid pgid" to
+ * /tmp/own once it has its group.
+ */
+const OWN_GROUP_JOB = "DENO_DIR=/tmp/deno-job DENO_NO_UPDATE_CHECK=1 " +
+  "/volant/agent/lib/ld-linux-x86-64.so.2 --library-path /volant/agent/lib " +
+  '/volant/agent/bin/deno eval "$1" </dev/null >/dev/null 2>&1 &';
+const OWN_GROUP_SCRIPT = await Deno.readTextFile(
+  new URL("./fixtures/own_group_job.js", import.meta.url),
+);
 
 Deno.test({
   name: "exec: volar vms exec on a QEMU guest; bridge neighbours get 401; the key rotates",
@@ -136,37 +149,46 @@ Deno.test({
       assert.ok(/^x+$/.test(r.stdout));
     });
 
-    await t.step("a timeout kills the process group; no zombie stays in the guest", async () => {
-      const r = await sb.volar([
-        "vms",
-        "exec",
-        "--timeout",
-        "2",
-        "web",
-        "--",
-        "sh",
-        "-c",
-        "sleep 60 & sleep 60",
-      ]);
-      assert.equal(r.code, 124, r.stderr);
-      let leftover = "";
-      for (let i = 0; i < 20; i++) {
-        const z = await sb.volar([
+    await t.step(
+      "a timeout kills the whole session, jobs in own groups too; no zombie stays",
+      async () => {
+        const r = await sb.volar([
           "vms",
           "exec",
+          "--timeout",
+          "30",
           "web",
           "--",
           "sh",
           "-c",
-          `${ZOMBIES}; pgrep -f 'sleep 60' || true`,
+          `${OWN_GROUP_JOB} sleep 60 & while [ ! -s /tmp/own ]; do sleep 0.1; done; sleep 60`,
+          "sh",
+          OWN_GROUP_SCRIPT,
         ]);
-        assert.equal(z.code, 0, z.stderr);
-        leftover = z.stdout.trim();
-        if (leftover === "") break;
-        await new Promise((res) => setTimeout(res, 500));
-      }
-      assert.equal(leftover, "", "zombies or survivors in the guest");
-    });
+        assert.equal(r.code, 124, r.stderr);
+        const own = await sb.volar(["vms", "exec", "web", "--", "cat", "/tmp/own"]);
+        assert.equal(own.code, 0, `the own-group job never started: ${own.stderr}`);
+        const [pid, pgid] = own.stdout.trim().split(" ");
+        assert.equal(pid, pgid, "the job did not get a process group of its own");
+        let leftover = "";
+        for (let i = 0; i < 20; i++) {
+          const z = await sb.volar([
+            "vms",
+            "exec",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            `${ZOMBIES}; pgrep -f 'sleep 6[01]' || true; [ -e /proc/${pid} ] && echo "job ${pid}"; true`,
+          ]);
+          assert.equal(z.code, 0, z.stderr);
+          leftover = z.stdout.trim();
+          if (leftover === "") break;
+          await new Promise((res) => setTimeout(res, 500));
+        }
+        assert.equal(leftover, "", "zombies or survivors in the guest");
+      },
+    );
 
     await t.step(
       "volar vms cp: a directory tree in and out, checksums and modes equal",

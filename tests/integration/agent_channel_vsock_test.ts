@@ -6,7 +6,10 @@
  * HTTP server, as kestrel does (agent/channel.ts `startVsockChannel`; its
  * AF_VSOCK listener itself needs a guest with a vsock device: CH under KVM).
  * No `agent.sock` exists, so the link must take the vsock path; the target's
- * IP is a dead address.
+ * IP is a dead address. The second test runs the whole path: the service
+ * boots a bridged VM through the Cloud Hypervisor driver with the contract
+ * fake as its binary (whose guest answers on vsock port 1024 like kestrel:
+ * fake_guest_agent.ts), and the VM turns healthy only through the channel.
  */
 import assert from "node:assert/strict";
 import { AgentChannels, hybridVsockSocket } from "../../src/guest/channel.ts";
@@ -15,6 +18,11 @@ import { AGENT_VSOCK_PORT } from "../../src/manifest/cmdline.ts";
 import { MuxSession } from "../../src/shared/mux.ts";
 import type { HelloPayload } from "../../src/shared/mux_codec.ts";
 import { FakeHybridVsock } from "../../src/vmm/testing/fake_hybrid_vsock.ts";
+import { CloudHypervisorDriver } from "../../src/vmm/cloud_hypervisor/driver.ts";
+import { writeFakeChBinary } from "../../src/vmm/testing/fake_cloud_hypervisor.ts";
+import { FAKE_AGENT_HELLO_LINE } from "../../src/vmm/testing/fake_guest_agent.ts";
+import { buildTestGuest, makeRawImage } from "../../src/vmm/testing/guest_fixture.ts";
+import { pluginRecord, serviceFixture, until } from "../../src/service/testing/fixture.ts";
 
 Deno.test("agent channel over hybrid vsock: health and a 2 MB echo at once, key in the hello", async () => {
   const dir = await Deno.makeTempDir({ prefix: "volant-chanv-" });
@@ -76,4 +84,76 @@ Deno.test("agent channel over hybrid vsock: health and a 2 MB echo at once, key 
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "CH driver (contract fake): a bridged VM gets --vsock, no key on the cmdline, health over CONNECT 1024",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const guest = await buildTestGuest({ kernel: "/bin/busybox" });
+    const root = await Deno.makeTempDir({ prefix: "volant-chchan-" });
+    // Nothing listens on this port at the VM's address: health can only pass over the channel.
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const deadPort = closed.addr.port;
+    closed.close();
+    const channels = new AgentChannels();
+    try {
+      const driver = new CloudHypervisorDriver({
+        binary: await writeFakeChBinary(root),
+        skipKvmCheck: true,
+        runtimeRoot: `${root}/run`,
+        stateRoot: `${root}/state/vms`,
+        eventPollMs: 50,
+      });
+      assert.equal(driver.agentChannel, true);
+      await makeRawImage(`${root}/rootfs.img`);
+      const f = await serviceFixture({
+        plugin: false,
+        options: {
+          stateDir: `${root}/state`,
+          runtimeDir: `${root}/run`,
+          kernel: guest.kernel,
+          subnet: "127.0.0.0/8",
+          pool: { start: "127.0.0.3" },
+          health: { timeoutMs: 20_000, intervalMs: 100 },
+        },
+        deps: {
+          hypervisor: driver,
+          guest: new GuestClient({ port: deadPort, timeoutMs: 2_000, channels }),
+        },
+      });
+      try {
+        f.store.plugins.put(pluginRecord(`${root}/rootfs.img`));
+        const vm = await f.services.vms.create({ name: "c1", plugin: "web" });
+        assert.equal(vm.ip, "127.0.0.3");
+        await until(
+          f.services.events,
+          () => f.services.vms.get("c1").health === "healthy",
+          30_000,
+          "healthy over the channel",
+        );
+        const run = `${root}/run/c1`;
+        const argv: string[] = JSON.parse(await Deno.readTextFile(`${run}/vmm.json`)).argv;
+        assert.ok(argv.includes("--net"), "bridged: it has a NIC");
+        assert.equal(argv[argv.indexOf("--vsock") + 1], `cid=3,socket=${run}/vsock.sock`);
+        const cmdline = argv[argv.indexOf("--cmdline") + 1];
+        assert.ok(!cmdline.includes("volant.agent_key"), cmdline);
+        const key = await Deno.readTextFile(`${run}/agent.key`);
+        assert.ok(!argv.join(" ").includes(key.trim()), "the key is nowhere in CH's argv");
+        const serial = await Deno.readTextFile(`${run}/serial.log`);
+        assert.ok(serial.includes(`${FAKE_AGENT_HELLO_LINE} (key: yes)`), serial);
+        assert.ok(!serial.includes(key.trim()), "the key is not in the serial log");
+        await f.services.vms.stop("c1");
+        await f.services.vms.delete("c1");
+      } finally {
+        await f.close();
+      }
+    } finally {
+      channels.close();
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await Deno.remove(guest.dir, { recursive: true });
+    }
+  },
 });

@@ -167,7 +167,7 @@ const VM_TOOLS: RestToolSpec[] = [
     title: "Run a command in a VM",
     description: "Runs `argv` in the running VM through its agent (as root unless `user`), " +
       "with optional `stdin` (base64), `env`, `cwd` and `timeout_ms`; answers the exit code, " +
-      "stdout and stderr. The process group is killed at timeout_ms.",
+      "stdout and stderr. Its whole session is killed at exit or timeout_ms.",
     method: "post",
     path: "/api/v1/vms/{name}/exec",
     result: "text",

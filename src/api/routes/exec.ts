@@ -2,7 +2,7 @@
  * POST /api/v1/vms/{name}/exec: runs a process in a running VM through its
  * agent (src/manifest/exec.ts). The answer is an NDJSON stream: output frames
  * (`{"stream":"stdout"|"stderr","data":base64}`) as they come, then one exit
- * frame. Closing the connection kills the process group in the guest.
+ * frame. Closing the connection kills the process session in the guest.
  *
  * @module
  */
@@ -19,8 +19,8 @@ const exec = createRoute({
   tags: ["vms"],
   summary: "Run a process in the VM; stream its stdout/stderr and exit code (NDJSON)",
   description: "One JSON line per frame: output frames carry base64 `data` for `stdout` or " +
-    "`stderr`; the last frame has `exit_code`, `signal`, `timed_out`. The process group is " +
-    "killed at `timeout_ms` or when the client disconnects. 400 names a bad field (also " +
+    "`stderr`; the last frame has `exit_code`, `signal`, `timed_out`. Every process of its " +
+    "session is killed when it exits, at `timeout_ms` or when the client disconnects. 400 names a bad field (also " +
     "`argv.0` when the program is not on PATH, `user`, `cwd`); 409 when the VM is not running.",
   request: { params: NameParam, body: { required: true, content: json(ExecRequestSchema) } },
   responses: {

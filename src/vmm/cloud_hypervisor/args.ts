@@ -11,13 +11,20 @@
  * - `--event-monitor path=` and `--pvpanic`: CH reboots a guest in place
  *   (no `-no-reboot`), so the driver watches the `vm rebooting` / `guest panic`
  *   events and ends the VMM itself;
- * - `--serial socket=`, `--console off`, `--vsock` only when asked.
+ * - `--serial socket=`, `--console off`;
+ * - `--vsock` always: it carries the agent channel (kestrel listens on vsock
+ *   port 1024; the daemon dials `CONNECT 1024` on the socket). CH's vsock is a
+ *   userspace device whose host end is that unix socket, so the guest CID is
+ *   seen only inside the guest: `spec.vsock`'s when given, else 3.
  *
  * @module
  */
 import { VolantError } from "../../errors.ts";
 import type { VmSpec } from "../../service/ports.ts";
 import { chVfioArgs } from "../vfio/vmm_args.ts";
+
+/** The guest's vsock CID when the spec names none (the first one not reserved, as CH's docs use). */
+export const DEFAULT_GUEST_CID = 3;
 
 /** Paths the spec does not carry. */
 export interface ChArgsOptions {
@@ -92,9 +99,8 @@ export function buildChArgs(spec: VmSpec, o: ChArgsOptions): string[] {
     "off",
     "--pvpanic",
   );
-  if (spec.vsock) {
-    args.push("--vsock", `cid=${spec.vsock.cid},socket=${plain(o.vsockSocket, "runtimeDir")}`);
-  }
+  const cid = spec.vsock?.cid ?? DEFAULT_GUEST_CID;
+  args.push("--vsock", `cid=${cid},socket=${plain(o.vsockSocket, "runtimeDir")}`);
   if (o.seccomp) args.push("--seccomp", "true");
   args.push(...chVfioArgs(spec.pciDevices ?? []));
   args.push("--cmdline", spec.cmdline);

@@ -322,6 +322,8 @@ Deno.test("CH argv: flags in order, all disks after one --disk with image_type, 
     "--console",
     "off",
     "--pvpanic",
+    "--vsock",
+    "cid=3,socket=/run/volant/vms/web/vsock.sock",
     "--cmdline",
     "console=ttyS0 panic=-1 reboot=t volant.ip=192.168.127.10/24",
   ]);
@@ -348,13 +350,18 @@ Deno.test("CH argv: a writable qcow2 overlay always names its image type (backin
   assertEquals(disks.map((d) => d.includes("backing_files=on")), [false, true]);
 });
 
-Deno.test("CH argv: --vsock only when asked; no --net, --initramfs or --disk when absent", () => {
+Deno.test("CH argv: --vsock always (the agent channel); no --net, --initramfs or --disk when absent", () => {
   const a = buildChArgs({ ...spec, net: undefined, initramfs: undefined, disks: [] }, o);
   assertEquals(a.includes("--net"), false);
   assertEquals(a.includes("--initramfs"), false);
   assertEquals(a.includes("--disk"), false);
   assertEquals(a[a.indexOf("--vsock") + 1], "cid=7,socket=/run/volant/vms/web/vsock.sock");
-  assertEquals(buildChArgs({ ...spec, vsock: undefined }, o).includes("--vsock"), false);
+  // A bridged VM (no vsock in the spec) still gets the device, for kestrel's channel.
+  const bridged = buildChArgs({ ...spec, vsock: undefined }, o);
+  assertEquals(
+    bridged[bridged.indexOf("--vsock") + 1],
+    "cid=3,socket=/run/volant/vms/web/vsock.sock",
+  );
 });
 
 Deno.test("CH restore argv: only the API socket and the event monitor (an empty VMM)", () => {

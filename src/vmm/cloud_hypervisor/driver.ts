@@ -16,7 +16,9 @@ import {
   type ControlFile,
   type DetachedDriverOptions,
   DetachedVmmDriver,
+  type LaunchSpec,
 } from "../detached_driver.ts";
+import type { SpawnExtras } from "../spawn.ts";
 import { JAILED_TAP_FD } from "../jail_hooks.ts";
 import { sleep } from "../exit_watch.ts";
 import { checkKvmDevice } from "../accel/kvm_device.ts";
@@ -66,6 +68,11 @@ const SNAPSHOT_FILES = ["config.json", "state.json"] as const;
 /** Hypervisor port over Cloud Hypervisor. */
 export class CloudHypervisorDriver extends DetachedVmmDriver {
   readonly kind = "cloud-hypervisor" as const;
+  /**
+   * Every VM gets a vsock device (args.ts) and kestrel serves the agent channel on its port
+   * 1024: the key goes over the channel's hello, never on the kernel command line.
+   */
+  readonly agentChannel = true;
   protected readonly controlFile: ControlFile = "api";
   readonly #binaryName: string;
   readonly #skipKvmCheck: boolean;
@@ -238,6 +245,16 @@ export class CloudHypervisorDriver extends DetachedVmmDriver {
       eventMonitor: runtimePath(spec.runtimeDir, "events"),
       ...(this.jail ? { tapFd: spec.net ? JAILED_TAP_FD : undefined, seccomp: true } : {}),
     }));
+  }
+
+  /**
+   * CH's vsock is a userspace device whose host end is `vsock.sock` in the runtime dir (bound
+   * read-write): its jailed root needs no /dev/vhost-vsock, whatever the spec says.
+   */
+  protected override spawnExtras(
+    spec: LaunchSpec,
+  ): Promise<{ extras: SpawnExtras; release: () => void }> {
+    return super.spawnExtras({ ...spec, vsock: undefined });
   }
 
   protected async requestPowerButton(proc: VmProcess): Promise<void> {

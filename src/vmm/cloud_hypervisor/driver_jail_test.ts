@@ -59,7 +59,8 @@ Deno.test("CH jailed: own user, private root with /dev/kvm, cgroup-less plan, se
       net: { tap: "vtap9", mac: "02:00:00:00:00:09" },
       serialLogMaxBytes: 1 << 20,
     };
-    const { extras, release } = await driver.plan({ ...spec, net: undefined });
+    // A vsock-mode spec: CH's vsock is userspace (vsock.sock in the runtime dir), no vhost.
+    const { extras, release } = await driver.plan({ ...spec, net: undefined, vsock: { cid: 7 } });
     release();
     const w = extras.wrapper!;
     assert.match(w[0], /\/unshare$/);
@@ -70,6 +71,7 @@ Deno.test("CH jailed: own user, private root with /dev/kvm, cgroup-less plan, se
       assert.ok(w.includes(entry), `${entry} in the jail's root: ${w.join(" ")}`);
     }
     assert.ok(w.includes(`ro:${spec.initramfs}`) && w.includes(`ro:${tmp}/ro.img`));
+    assert.ok(!w.includes("dev:/dev/vhost-vsock"), `no vhost-vsock for CH: ${w.join(" ")}`);
     const setpriv = w.indexOf(bare.setpriv);
     assert.ok(setpriv > 0, "the drop to the user comes last, inside the new root");
     const drop = w.slice(setpriv);
@@ -81,6 +83,8 @@ Deno.test("CH jailed: own user, private root with /dev/kvm, cgroup-less plan, se
     const argv = await driver.argv(spec);
     assert.equal(argv[argv.indexOf("--net") + 1], "fd=3,mac=02:00:00:00:00:09");
     assert.equal(argv[argv.indexOf("--seccomp") + 1], "true");
+    // Bridged too: the agent channel's vsock, its socket in the runtime dir the root binds rw.
+    assert.equal(argv[argv.indexOf("--vsock") + 1], `cid=3,socket=${spec.runtimeDir}/vsock.sock`);
     assert.equal(driver.jailStatus?.mountNs, true);
 
     await assert.rejects(

@@ -25,8 +25,8 @@
  *   a loop, as `panic=-1` does under Cloud Hypervisor;
  * - without `--kernel` the VMM has no VM until vm.restore (fake_ch_api.ts).
  *
- * It plays the test guest of guest_fixture.ts (same lines, echo, power button)
- * and refuses a kernel that is neither an ELF vmlinux nor a bzImage. It proves
+ * It plays the test guest of guest_fixture.ts (same lines, echo, power button,
+ * kestrel's agent channel on vsock port 1024: fake_guest_agent.ts) and refuses a kernel that is neither an ELF vmlinux nor a bzImage. It proves
  * the driver's contract, not Cloud Hypervisor itself.
  *
  * @module
@@ -34,6 +34,8 @@
 import { FakeChApi, serveFakeChApi } from "./fake_ch_api.ts";
 import { echoService, FAKE_GUEST_ECHO_PORT, FakeHybridVsock } from "./fake_hybrid_vsock.ts";
 import { GUEST_LINES } from "./guest_fixture.ts";
+import { fakeAgentService } from "./fake_guest_agent.ts";
+import { AGENT_VSOCK_PORT } from "../../manifest/cmdline.ts";
 
 /** Writes an executable `cloud-hypervisor` wrapper that runs this fake; returns its path. */
 export async function writeFakeChBinary(dir: string): Promise<string> {
@@ -346,6 +348,8 @@ async function main(args: string[]) {
         throw new Error(`Cannot create virtio-vsock backend: ${e}`);
       }
       vsock.listen(FAKE_GUEST_ECHO_PORT, echoService);
+      // kestrel's agent channel (fake_guest_agent.ts).
+      vsock.listen(AGENT_VSOCK_PORT, fakeAgentService((line) => serial.print(line)));
     }
     vm = { serial, vsock, config };
   };
