@@ -62,7 +62,11 @@ Deno.test("agent channel over hybrid vsock: health and a 2 MB echo at once, key 
   const channels = new AgentChannels();
   try {
     const client = new GuestClient({ port: server.addr.port, timeoutMs: 5_000, channels });
-    const target = { ip: "192.0.2.1", key: "kv", channel };
+    // Nothing listens on 127.0.0.2: once kestrel has answered, the channel carries everything.
+    const target = { ip: "127.0.0.2", key: "kv", channel };
+    // Before kestrel's hello the client goes by the network (refused here) while the link dials.
+    assert.equal((await client.health(target)).ok, false);
+    await channels.established(channel);
     const body = "y".repeat(2 * 1024 * 1024);
     const [health, echo] = await Promise.all([
       client.health(target),
