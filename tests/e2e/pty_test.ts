@@ -126,8 +126,10 @@ Deno.test({
     const volar = `${sb.binDir}/volar --socket ${sb.socket}`;
     const d = sb.dir;
     // The pane records the terminal settings around volar and volar's exit code.
-    const script = `stty -g > ${d}/before; ${volar} vms shell web; echo $? > ${d}/rc; ` +
-      `stty -g > ${d}/after; exec sleep 600`;
+    // Each result file appears whole (written aside, then renamed): the test polls for them.
+    const script = `stty -g > ${d}/before; ${volar} vms shell web; echo $? > ${d}/rc.tmp; ` +
+      `stty -g > ${d}/after.tmp; mv ${d}/rc.tmp ${d}/rc; mv ${d}/after.tmp ${d}/after; ` +
+      `exec sleep 600`;
     await tmux.cmd("new-session", "-d", "-s", "pty", "-x", "100", "-y", "30", script);
 
     await t.step("a command's output on the terminal", async () => {
