@@ -51,6 +51,11 @@ export const DEFAULTS = {
   download_timeout_seconds: 15,
   /** Refuse plugins whose manifest carries no minisign signature by a trusted key. */
   require_signatures: false,
+  /**
+   * Take every plugin's ready snapshot by itself once it is installed or updated, as
+   * `volar plugins warm` does, so creates restore clones instead of booting (docs/api.md).
+   */
+  warm_start: false,
   /** Jail every VMM: its own user, seccomp sandbox, per-VM cgroup (docs/security.md). */
   jail: true,
   /** The jailed VMM's user (created as a system user if missing) or `UID:GID`. */

@@ -38,6 +38,7 @@ export interface ResolvedConfig {
   downloadMaxBytes: number;
   downloadTimeoutSeconds: number;
   requireSignatures: boolean;
+  warmStart: boolean;
   jail: boolean;
   vmmUser: string;
   vmmMemoryOverheadMb: number;
@@ -150,6 +151,7 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     downloadMaxBytes: values.download_max_bytes as number,
     downloadTimeoutSeconds: values.download_timeout_seconds as number,
     requireSignatures: values.require_signatures as boolean,
+    warmStart: values.warm_start as boolean,
     jail: values.jail as boolean,
     vmmUser: values.vmm_user as string,
     vmmMemoryOverheadMb: values.vmm_memory_overhead_mb as number,

@@ -76,6 +76,7 @@ export const KEY_SCHEMAS: Record<ConfigKey, z.ZodType> = {
   download_max_bytes: int(1024 * 1024, 1024 ** 4),
   download_timeout_seconds: int(1, 3600),
   require_signatures: bool,
+  warm_start: bool,
   jail: bool,
   vmm_memory_overhead_mb: int(16, 65536),
   vmm_user: z.string().regex(

@@ -39,6 +39,7 @@ import { VmOperations } from "./lifecycle/operations.ts";
 import { Supervisor } from "./supervisor.ts";
 import { SnapshotService } from "./snapshots/service.ts";
 import { warmCreating } from "./snapshots/warm_create.ts";
+import { AutoWarm } from "./snapshots/auto_warm.ts";
 
 export type * from "./contracts.ts";
 export type { ServiceDeps, ServiceOptions } from "./options.ts";
@@ -103,6 +104,7 @@ export function createServices(deps: ServiceDeps): Services {
   const snapshots = new SnapshotService(ops, vms, ipam.pool);
   // What the API and the deployment controller call: creates go through warm start.
   const vmsApi = warmCreating(vms, snapshots);
+  const autoWarm = options.warmStart ? new AutoWarm(events, snapshots, ctx.log) : null;
   const system = new SystemService(ctx, ipam);
   const deployments = createDeployments({
     store: deps.store,
@@ -133,11 +135,13 @@ export function createServices(deps: ServiceDeps): Services {
       const { adopted, lost } = await supervisor.reconcile();
       ctx.log.info("reconciled VMs", { adopted, lost });
       snapshots.idle.start();
+      autoWarm?.start();
       // After adoption: the controller sees the VMs as they really are.
       deployments.controller.start();
     },
     async close() {
       snapshots.idle.stop();
+      await autoWarm?.stop();
       await deployments.controller.stop();
       supervisor.close();
     },

@@ -76,6 +76,8 @@ export interface ServiceOptions {
   downloads?: Partial<DownloadOptions>;
   /** Refuse plugins whose manifest has no minisign signature by a trusted key (default false). */
   requireSignatures?: boolean;
+  /** Warm every plugin by itself after install or update (config `warm_start`). */
+  warmStart?: boolean;
   /** Deployment controller tuning (resync, thresholds, backoff); see deployments/controller.ts. */
   deployments?: Partial<ControllerOptions>;
 }
@@ -166,6 +168,7 @@ export function resolveOptions(o: ServiceOptions): ResolvedServiceOptions {
     version: o.version ?? VERSION,
     eventRetention: o.eventRetention ?? 100_000,
     requireSignatures: o.requireSignatures ?? DEFAULTS.require_signatures,
+    warmStart: o.warmStart ?? DEFAULTS.warm_start,
     restart: {
       maxRestarts: o.restart?.maxRestarts ?? 5,
       windowMs: o.restart?.windowMs ?? 10 * 60_000,
