@@ -6,7 +6,7 @@
  *    volantd reaches kestrel over the agent channel): median of RUNS; also
  *    `volar vms exec web -- true` wall time (includes volar's own start-up).
  *    Then the two paths to kestrel compared without volantd in between:
- *    the agent channel (the daemon's `agent-http.sock`, virtio-serial) and
+ *    the agent channel (the daemon's `agent-http-<id>.sock`, virtio-serial) and
  *    the network (`ip:8080` from the sandbox namespace), both with the key.
  * 2. serial console round trip: `echo $((N))` typed into the debug shell on
  *    ttyS0, until the answer comes back: median of RUNS.
@@ -131,8 +131,12 @@ async function main() {
     if (ONLY !== "cp") {
       const key = (await Deno.readTextFile(`${sb.runtimeDir}/web/agent.key`)).trim();
       const vm = await sb.volarJson<{ ip: string }>(["vms", "show", "web"]);
+      // The daemon's link socket for the VM's channel (agent-http-<id>.sock, one per link).
+      const link = [...Deno.readDirSync(`${sb.runtimeDir}/web`)]
+        .find((e) => /^agent-http-.*\.sock$/.test(e.name));
+      if (!link) throw new Error("no agent channel link socket in the VM's runtime dir");
       const chan = Deno.createHttpClient({
-        proxy: { transport: "unix", path: `${sb.runtimeDir}/web/agent-http.sock` },
+        proxy: { transport: "unix", path: `${sb.runtimeDir}/web/${link.name}` },
       });
       const times: number[] = [];
       for (let i = 0; i < RUNS + 1; i++) {

@@ -2,7 +2,7 @@
  * The daemon's end of the agent channel (docs/kestrel.md "Agent channel"):
  * one connection per VM to the VMM's channel socket (QEMU listens on
  * `<runtime>/agent.sock`), a mux session over it (src/shared/mux.ts), and a
- * local HTTP socket `<runtime>/agent-http.sock` whose every connection
+ * local HTTP socket `<runtime>/agent-http-<id>.sock` (one per link) whose every connection
  * becomes one stream; kestrel relays each stream to its API. So the
  * GuestClient keeps speaking plain HTTP, through `Deno.createHttpClient`
  * with a unix-socket proxy.
@@ -24,9 +24,13 @@ import { MuxSession, type MuxStream } from "../shared/mux.ts";
 import { connectHybridVsock } from "./hybrid_vsock.ts";
 import { MuxProtocolError } from "../shared/mux_codec.ts";
 
-/** The local HTTP socket beside the channel socket. */
-export function channelHttpSocket(channel: string): string {
-  return `${dirOf(channel)}/agent-http.sock`;
+/**
+ * A link's local HTTP socket beside the channel socket, named per link: a
+ * closed listener's path must never be the next link's (a VM deleted and made
+ * again under its name gets a new link in its new runtime dir).
+ */
+function linkHttpSocket(channel: string): string {
+  return `${dirOf(channel)}/agent-http-${crypto.randomUUID().slice(0, 8)}.sock`;
 }
 
 /** Cloud Hypervisor's hybrid-vsock socket beside the channel socket (RUNTIME_FILES.vsock). */
@@ -65,6 +69,8 @@ class ChannelLink {
   key: string | undefined;
   dial: Dial;
   readonly client: Deno.HttpClient;
+  /** This link's local HTTP socket (each connection to it is one stream). */
+  readonly httpSocket: string;
   #listener: Deno.UnixListener;
   #session: Promise<MuxSession> | null = null;
   #conn: Deno.UnixConn | null = null;
@@ -78,12 +84,7 @@ class ChannelLink {
     this.channel = channel;
     this.key = key;
     this.dial = dial;
-    const path = channelHttpSocket(channel);
-    try {
-      Deno.removeSync(path);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+    const path = this.httpSocket = linkHttpSocket(channel);
     this.#listener = Deno.listen({ transport: "unix", path });
     Deno.chmodSync(path, 0o600);
     this.client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
@@ -134,7 +135,12 @@ class ChannelLink {
     const handshake = new Promise<void>((r) => ready = r);
     const session = new MuxSession({
       role: "host",
-      write: (b) => writer.write(b),
+      // A link closed under a live session (the VM's dir went, daemon shutdown): frames still
+      // queued fail as the socket goes; #read then drops the session.
+      write: (b) =>
+        writer.write(b).catch((e: unknown) => {
+          if (!isConnectionGone(e)) throw e;
+        }),
       onHello: (h) => {
         if (h.nonce === nonce) ready();
         return false; // kestrel's hello answers ours: nothing of this session to reset
@@ -206,7 +212,7 @@ class ChannelLink {
       if (!(e instanceof Deno.errors.BadResource)) throw e;
     }
     try {
-      Deno.removeSync(channelHttpSocket(this.channel));
+      Deno.removeSync(this.httpSocket);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
@@ -226,6 +232,13 @@ export class AgentChannels {
    */
   client(channel: string, key: string | undefined): Deno.HttpClient | null {
     let link = this.#links.get(channel);
+    if (link && !exists(link.httpSocket)) {
+      // The VM's runtime dir was removed (deleted, then maybe made again under its name): the
+      // link's local socket went with it, so a new link must listen again.
+      link.close();
+      this.#links.delete(channel);
+      link = undefined;
+    }
     const dial = dialerFor(channel);
     if (!dial) {
       if (link) {
@@ -250,6 +263,12 @@ export class AgentChannels {
     const link = this.#links.get(channel);
     if (!link) throw new Error(`no agent channel link for ${channel}`);
     await link.session();
+  }
+
+  /** The local HTTP socket of `channel`'s link while kestrel answers on it (else undefined). */
+  httpSocket(channel: string): string | undefined {
+    const link = this.#links.get(channel);
+    return link?.ready ? link.httpSocket : undefined;
   }
 
   /** How many streams went over `channel` (0 when never used). */

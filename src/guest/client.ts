@@ -175,11 +175,10 @@ export class GuestClient implements GuestAgent {
 
   async websocket(target: GuestTarget, path: string): Promise<AgentSocket | Response> {
     const { openAgentSocket } = await import("./agent_socket.ts");
-    // client() makes sure the channel's local socket is listening when the VMM offers one.
-    const viaChannel = Boolean(
-      target.channel && this.#channels?.client(target.channel, target.key),
-    );
-    return await openAgentSocket(target, path, { port: this.#port, viaChannel });
+    // client() makes sure the channel's link is listening when the VMM offers one.
+    const live = target.channel && this.#channels?.client(target.channel, target.key);
+    const channelSocket = live ? this.#channels!.httpSocket(target.channel!) : undefined;
+    return await openAgentSocket(target, path, { port: this.#port, channelSocket });
   }
 }
 

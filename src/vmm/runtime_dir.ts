@@ -33,8 +33,6 @@ export const RUNTIME_FILES = {
   vsock: "vsock.sock",
   /** QEMU: the agent channel's chardev socket (VmSpec.agentChannel), QEMU listening. */
   agentChannel: "agent.sock",
-  /** The daemon's per-VM HTTP socket in front of the agent channel (src/guest/channel.ts). */
-  agentHttp: "agent-http.sock",
   /** Cloud Hypervisor only: its `--event-monitor` file (guest reboot and panic events). */
   events: "events.json",
   /** Written when the driver ended a VMM because the guest rebooted or panicked: `reboot|panic`. */
