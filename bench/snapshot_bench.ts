@@ -6,12 +6,14 @@
  * - cold: a real plugin, `kw` (our kernel, the shim, kestrel from
  *   agent/main.ts, busybox httpd as the workload): `POST /vms` -> the
  *   daemon's `vm.healthy` event (kestrel answers /healthz, i.e. the workload
- *   is up), each VM booted alone, then deleted.
+ *   is up; the workload's own first answer is recorded too), each VM booted
+ *   alone, then deleted.
  * - warm: `POST /plugins/kw/warm` (= `volar plugins warm kw`, timed), then
  *   `POST /vms` -> `vm.healthy` for clones of that ready snapshot (restore,
  *   copy-on-write RAM, identity hand-off), each alone.
  * - busybox floor, twice: (a) through the same API path, the `counter` plugin
- *   (the same kernel, busybox as init, httpd): `POST /vms` -> `vm.healthy`;
+ *   (the same kernel, busybox as init, httpd): `POST /vms` -> its httpd
+ *   answers at the VM's address (it has no kestrel, so no daemon health);
  *   (b) bare QEMU as bench/boot_bench.ts measures it: QEMU start -> busybox
  *   httpd answering inside the guest (no daemon, no NIC, no jail).
  * - snapshot of a healthy kestrel VM with `stop`: wall time, the guest's
