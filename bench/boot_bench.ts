@@ -42,7 +42,8 @@ const RUNS = Number(Deno.env.get("RUNS") ?? 3);
 const ONLY = Deno.env.get("ONLY");
 const TIMEOUT_MS = 180_000;
 const BUSYBOX = "/bin/busybox";
-const READY = /WORKLOAD READY mem_used_kib=(\d+)/;
+/** The workload's line once httpd answers on 127.0.0.1 (also the floor of snapshot_bench.ts). */
+export const READY = /WORKLOAD READY mem_used_kib=(\d+)/;
 const KESTREL_READY = /kestrel: ready in \d+ ms/;
 /** Which memory line after kestrel's ready counts as settled (one a second). */
 const SETTLED_LINES = 4;
@@ -62,7 +63,7 @@ while true; do
 done
 `;
 
-const FLOOR_INIT = `#!/bin/sh
+export const FLOOR_INIT = `#!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp
 ip link set lo up
@@ -192,7 +193,8 @@ function workloadFile(): CpioEntry {
   return { path: "usr/bin/bench-workload", type: "file", data: enc.encode(WORKLOAD), mode: 0o755 };
 }
 
-async function initrd(path: string, shim: Uint8Array, init: string | null): Promise<string> {
+/** A gzip initramfs: the shim's boot entries + the workload, `init` replacing /init when given. */
+export async function initrd(path: string, shim: Uint8Array, init: string | null): Promise<string> {
   const entries = (await bootEntries(shim)).filter((e) => !(init && e.path === "init"));
   entries.push(workloadFile());
   if (init) entries.push({ path: "init", type: "file", data: enc.encode(init), mode: 0o755 });
