@@ -209,6 +209,22 @@ export class Sandbox {
     return (JSON.parse(r.stdout) as { manifest: { path: string } }).manifest.path;
   }
 
+  /**
+   * Waits until VM `name` is running and healthy (`volar vms show`); returns
+   * its record. Throws with the record when it crashed or `ms` ran out.
+   */
+  async waitHealthy<T = Record<string, unknown>>(name: string, ms = 300_000): Promise<T> {
+    const deadline = Date.now() + ms;
+    let vm: { state?: string; health?: string } | null = null;
+    while (Date.now() < deadline) {
+      vm = await this.volarJson<{ state?: string; health?: string }>(["vms", "show", name]);
+      if (vm.state === "running" && vm.health === "healthy") return vm as T;
+      if (vm.state === "crashed") break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`VM ${name} not healthy: ${JSON.stringify(vm)}`);
+  }
+
   /** {@linkcode buildExample}, then `volar plugins install` of it; returns the manifest's path. */
   async installExample(opts: { shim?: string } = {}): Promise<string> {
     const manifest = await this.buildExample(opts);

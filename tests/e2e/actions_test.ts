@@ -21,18 +21,6 @@ interface Vm {
   health: string;
 }
 
-async function waitHealthy(sb: Sandbox, name: string, ms = 300_000): Promise<Vm> {
-  const deadline = Date.now() + ms;
-  let vm: Vm | null = null;
-  while (Date.now() < deadline) {
-    vm = await sb.volarJson<Vm>(["vms", "show", name]);
-    if (vm.state === "running" && vm.health === "healthy") return vm;
-    if (vm.state === "crashed") break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`VM ${name} not healthy: ${JSON.stringify(vm)}`);
-}
-
 type Status = {
   plugin: string;
   status: string;
@@ -65,7 +53,7 @@ Deno.test({
     await sb.installExample({ shim: artifacts.shim });
     const created = await sb.volar(["vms", "create", "web", "--plugin", "static-http"]);
     assert.equal(created.code, 0, created.stderr);
-    await waitHealthy(sb, "web");
+    await sb.waitHealthy<Vm>("web");
 
     await t.step("REST: POST /api/v1/vms/web/actions/status runs the workload's CGI", async () => {
       const res = await post("/api/v1/vms/web/actions/status?plugin=static-http", {

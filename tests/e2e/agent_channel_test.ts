@@ -31,18 +31,6 @@ interface Vm {
   tap?: string;
 }
 
-async function waitHealthy(sb: Sandbox, name: string, ms = 240_000): Promise<Vm> {
-  const deadline = Date.now() + ms;
-  let vm: Vm | null = null;
-  while (Date.now() < deadline) {
-    vm = await sb.volarJson<Vm>(["vms", "show", name]);
-    if (vm.state === "running" && vm.health === "healthy") return vm;
-    if (vm.state === "crashed") break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`VM ${name} not healthy: ${JSON.stringify(vm)}`);
-}
-
 /** GET on volantd's API (its unix socket) with the body as text. */
 async function api(sb: Sandbox, path: string): Promise<{ status: number; text: string }> {
   const client = Deno.createHttpClient({ proxy: { transport: "unix", path: sb.socket } });
@@ -68,21 +56,7 @@ Deno.test({
   let ok = false;
   try {
     await sb.startDaemon();
-    const dist = `${sb.dir}/dist`;
-    const build = await sb.fledge([
-      "build",
-      "-c",
-      `${REPO}/examples/static-http/fledge.toml`,
-      "-o",
-      dist,
-      "--shim",
-      artifacts.shim,
-      "--json",
-    ]);
-    assert.equal(build.code, 0, build.stderr);
-    const manifest = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
-    const inst = await sb.volar(["plugins", "install", manifest]);
-    assert.equal(inst.code, 0, inst.stderr);
+    await sb.installExample({ shim: artifacts.shim });
     // Both boot at once: the TCG boots overlap.
     const web = await sb.volar(["vms", "create", "web", "--plugin", "static-http"]);
     assert.equal(web.code, 0, web.stderr);
@@ -98,7 +72,7 @@ Deno.test({
     await t.step(
       "bridged VM: with its TAP down, exec, logs and the proxy still answer",
       async () => {
-        await waitHealthy(sb, "web");
+        await sb.waitHealthy<Vm>("web");
         const serial = await Deno.readTextFile(`${sb.runtimeDir}/web/serial.log`);
         assert.match(serial, /channel: serving the agent API on \/dev\/vport\d+p\d+/);
         // The key came in the channel's hello: neither QEMU's argv nor the serial log has it.
@@ -154,7 +128,7 @@ Deno.test({
     });
 
     await t.step("vsock mode: no NIC, healthy, proxies its workload, logs, exec", async () => {
-      await waitHealthy(sb, "iso");
+      await sb.waitHealthy<Vm>("iso");
       const nets = await sb.volar(["vms", "exec", "iso", "--", "ls", "/sys/class/net"]);
       assert.equal(nets.code, 0, nets.stderr);
       assert.equal(nets.stdout.trim(), "lo");
@@ -174,7 +148,7 @@ Deno.test({
         await sb.killDaemon();
         await sb.startDaemon();
         for (const name of ["web", "iso"]) {
-          await waitHealthy(sb, name);
+          await sb.waitHealthy<Vm>(name);
           const r = await sb.volar(["vms", "exec", name, "--", "echo", `back ${name}`]);
           assert.equal(r.code, 0, r.stderr);
           assert.equal(r.stdout, `back ${name}\n`);

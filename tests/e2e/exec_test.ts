@@ -24,18 +24,6 @@ interface Vm {
   ip: string;
 }
 
-async function waitHealthy(sb: Sandbox, name: string, ms = 300_000): Promise<Vm> {
-  const deadline = Date.now() + ms;
-  let vm: Vm | null = null;
-  while (Date.now() < deadline) {
-    vm = await sb.volarJson<Vm>(["vms", "show", name]);
-    if (vm.state === "running" && vm.health === "healthy") return vm;
-    if (vm.state === "crashed") break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`VM ${name} not healthy: ${JSON.stringify(vm)}`);
-}
-
 async function run(cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(cmd[0], {
     args: cmd.slice(1),
@@ -94,7 +82,7 @@ Deno.test({
     const created = await sb.volar(["vms", "create", "web", "--plugin", "static-http"]);
     assert.equal(created.code, 0, created.stderr);
     // Healthy means the daemon's health polls carried the key (kestrel answers 401 without).
-    const vm = await waitHealthy(sb, "web");
+    const vm = await sb.waitHealthy<Vm>("web");
     const keyFile = `${sb.runtimeDir}/web/agent.key`;
     const key1 = await Deno.readTextFile(keyFile);
     assert.equal((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
@@ -290,7 +278,7 @@ Deno.test({
     await t.step("restart rotates the key; exec works with the new one", async () => {
       const r = await sb.volar(["vms", "restart", "web"]);
       assert.equal(r.code, 0, r.stderr);
-      await waitHealthy(sb, "web");
+      await sb.waitHealthy<Vm>("web");
       const key2 = await Deno.readTextFile(keyFile);
       assert.notEqual(key2, key1);
       const e = await sb.volar(["vms", "exec", "web", "--", "true"]);

@@ -101,20 +101,7 @@ Deno.test({
   let ok = false;
   try {
     await sb.startDaemon();
-    const dist = `${sb.dir}/dist`;
-    const build = await sb.fledge([
-      "build",
-      "-c",
-      `${REPO}/examples/static-http/fledge.toml`,
-      "-o",
-      dist,
-      "--shim",
-      artifacts.shim,
-      "--json",
-    ]);
-    assert.equal(build.code, 0, build.stderr);
-    const manifest = (JSON.parse(build.stdout) as { manifest: { path: string } }).manifest.path;
-    assert.equal((await sb.volar(["plugins", "install", manifest])).code, 0);
+    await sb.installExample({ shim: artifacts.shim });
     const created = await sb.volar(["vms", "create", "web", "--plugin", "static-http"]);
     assert.equal(created.code, 0, created.stderr);
     await until("vm web healthy", async () => {
