@@ -47,6 +47,8 @@ export interface BootConfig {
   hostname?: string;
   /** `volant.agent_key`: the secret agent requests must carry (absent: the API is open). */
   agentKey?: string;
+  /** The daemon hands the key over the agent channel (`volant.agent_channel=1`). */
+  agentChannel?: boolean;
 }
 
 function bad(key: string, message: string): VolantError {
@@ -151,6 +153,10 @@ export function parseBootConfig(cmdline: string): BootConfig {
   if (agentKey !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(agentKey)) {
     throw bad(CMDLINE_KEYS.agentKey, "must be 16..128 base64url characters");
   }
+  const agentChannel = get(CMDLINE_KEYS.agentChannel);
+  if (agentChannel !== undefined && agentChannel !== "1") {
+    throw bad(CMDLINE_KEYS.agentChannel, "must be 1");
+  }
   return {
     manifestValue: args.get(CMDLINE_KEYS.manifest),
     plugin: get(CMDLINE_KEYS.plugin),
@@ -164,6 +170,7 @@ export function parseBootConfig(cmdline: string): BootConfig {
     dns,
     hostname,
     agentKey,
+    agentChannel: agentChannel === "1",
   };
 }
 

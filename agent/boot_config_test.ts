@@ -47,6 +47,15 @@ Deno.test("cmdline: every volant key is read", () => {
   assertEquals(c.debugShell, true);
 });
 
+Deno.test("cmdline: volant.agent_channel=1 says the key comes over the agent channel", () => {
+  assertEquals(parseBootConfig(base).agentChannel, false);
+  assertEquals(parseBootConfig(`${base} volant.agent_channel=1`).agentChannel, true);
+  assertThrows(
+    () => parseBootConfig(`${base} volant.agent_channel=yes`),
+    (e) => e instanceof VolantError && e.problems[0].field === "volant.agent_channel",
+  );
+});
+
 Deno.test("cmdline: the last occurrence of a key wins, as in the kernel", () => {
   assertEquals(parseBootConfig("volant.boot=rootfs volant.boot=initramfs").boot, "initramfs");
 });

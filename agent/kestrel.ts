@@ -109,7 +109,9 @@ export class Kestrel {
     // The agent channel's port, if the VMM offers one: its hello brings the key (and replaces
     // the command line's), so until then a guest booted without one answers no one.
     const agentPort = o.pid1 ? findAgentPort() : null;
-    const vsockChannel = o.pid1 && !agentPort && hasVirtioVsock();
+    // vsock only when the daemon says the channel carries the key: a host that is itself a VM
+    // (kestrel run in namespaces there) has a vsock device of its own.
+    const vsockChannel = o.pid1 && !agentPort && boot.agentChannel === true && hasVirtioVsock();
     if ((agentPort || vsockChannel) && this.#agentKey === undefined) this.#agentKey = null;
     this.#reaper = new Reaper(this.tracker, o.console);
     const reaping = o.pid1 || o.subreaper === true;

@@ -42,6 +42,12 @@ export const CMDLINE_KEYS = {
    * Fresh at each boot; the cmdline is readable inside this guest only, never on the bridge.
    */
   agentKey: "volant.agent_key",
+  /**
+   * `1` = the daemon hands the key over the agent channel (no `volant.agent_key`): kestrel serves
+   * the channel on its virtio-serial port or, without one, on vsock port 1024 (Cloud Hypervisor).
+   * Without it kestrel never listens on vsock: a host that is itself a VM has a vsock device too.
+   */
+  agentChannel: "volant.agent_channel",
   /** `dhcp` = eth0 gets its address by DHCP (no `volant.ip`). */
   network: "volant.network",
   /** The workload pre-decoded for the shim (run_spec.ts): it starts it before kestrel. */

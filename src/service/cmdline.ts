@@ -47,6 +47,8 @@ export interface CmdlineInput {
   kernelIp?: string;
   /** The VM's agent key for this boot (agent_key.ts). */
   agentKey?: string;
+  /** The key goes over the agent channel instead (`volant.agent_channel=1`). */
+  agentChannel?: boolean;
   /**
    * Workload first: add `volant.run` so the shim starts the workload before
    * kestrel (our guests with a static address; left out when it does not fit).
@@ -59,6 +61,7 @@ const RESERVED = new Set<string>([
   CMDLINE_KEYS.manifest,
   CMDLINE_KEYS.run,
   CMDLINE_KEYS.agentKey,
+  CMDLINE_KEYS.agentChannel,
 ]);
 
 /** Checks user extra args; throws invalid_input naming `field`. */
@@ -117,6 +120,7 @@ export async function assembleCmdline(input: CmdlineInput): Promise<string> {
   }
   if (input.agentDevice) pairs.push([CMDLINE_KEYS.agentDevice, input.agentDevice]);
   if (input.agentKey) pairs.push([CMDLINE_KEYS.agentKey, input.agentKey]);
+  if (input.agentChannel) pairs.push([CMDLINE_KEYS.agentChannel, "1"]);
   const head = joinCmdline(base, pairs);
   // The guest agent never reads cloud_init (the seed disk carries it): keep it off the budget.
   const { cloud_init: _seeded, ...forGuest } = input.manifest;

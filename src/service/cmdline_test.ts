@@ -60,6 +60,26 @@ Deno.test("cmdline: no tsc flag without TCG; no rootfs keys without a rootfs", a
   assert.ok(!line.includes("volant.dns"));
 });
 
+Deno.test("cmdline: a key over the agent channel is a flag, never the key itself", async () => {
+  const common = {
+    manifest,
+    ip: "10.0.0.2",
+    prefix: 24,
+    gateway: "10.0.0.1",
+    hostname: "a",
+    boot: "initramfs" as const,
+  };
+  const viaChannel = await assembleCmdline({ ...common, agentChannel: true });
+  assert.ok(viaChannel.split(" ").includes("volant.agent_channel=1"));
+  assert.ok(!viaChannel.includes("volant.agent_key"));
+  const onCmdline = await assembleCmdline({ ...common, agentKey: "k".repeat(43) });
+  assert.ok(!onCmdline.includes("volant.agent_channel"));
+  assert.throws(
+    () => checkExtraArgs("volant.agent_channel=1"),
+    (e) => isVolantError(e, "invalid_input") && e.problems[0].field === "kernel_cmdline",
+  );
+});
+
 Deno.test("cmdline: user args cannot override the manifest or carry quotes", () => {
   assert.throws(
     () => checkExtraArgs("volant.manifest=e30"),

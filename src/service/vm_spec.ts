@@ -81,6 +81,8 @@ export interface SpecInput {
   driverArgs?: string[];
   /** This boot's agent key (agent_key.ts), put on the command line. */
   agentKey?: string;
+  /** The driver hands the key over the agent channel (`volant.agent_channel=1` instead). */
+  agentChannel?: boolean;
 }
 
 /**
@@ -124,7 +126,7 @@ export async function assertBootFiles(
 
 /** The spec, with every host file it names checked to exist first. */
 export async function buildVmSpec(
-  { vm, config, options, pool, driverArgs, agentKey }: SpecInput,
+  { vm, config, options, pool, driverArgs, agentKey, agentChannel }: SpecInput,
 ): Promise<VmSpec> {
   const manifest = config.manifest;
   const { kernel, bootInitramfs } = await assertBootFiles(manifest, vm.plugin, options);
@@ -186,6 +188,7 @@ export async function buildVmSpec(
       ? kernelIpArg(vm.ip, pool.gateway, pool.prefix, vm.name)
       : undefined,
     agentKey,
+    agentChannel,
     // A cloud-init guest's workload must wait for the seed kestrel hands over (cloud_init_seed.ts).
     workloadFirst: !volantWay && mode === "bridged" &&
       !wantsSeed(effectiveCloudInit(manifest.cloud_init, config.cloud_init)),

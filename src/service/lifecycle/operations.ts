@@ -102,6 +102,7 @@ export class VmOperations {
       // A driver with the agent channel hands the key over it (the daemon's hello), so the key is
       // in neither the VMM's argv (readable by host users) nor the serial log.
       agentKey: hypervisor.agentChannel ? undefined : agentKey,
+      agentChannel: hypervisor.agentChannel === true,
     });
     await assertUsable(hypervisor);
     await assertHostCanHonour(this.#ctx, config, row.artifacts);

@@ -111,6 +111,8 @@ export class SnapshotService implements SnapshotServiceApi {
       options: this.#ctx.options,
       pool: this.#pool,
       driverArgs,
+      // As the boot had it (operations.ts): the key itself is never in a snapshot's spec.
+      agentChannel: this.#ctx.hypervisor?.agentChannel === true,
     });
     return { spec, configVersion: c.version };
   }
