@@ -2,8 +2,8 @@
  * The daemon's end of the agent channel against a stand-in for QEMU's
  * chardev socket: a real unix listener whose connection is served by a guest
  * mux session relaying each stream to a real HTTP server on 127.0.0.1, as
- * kestrel does (agent/channel.ts). The network path is a loopback address
- * nothing listens on, so an answer proves the channel carried it.
+ * kestrel does (agent/channel.ts). The target has no address (as a
+ * vsock-mode VM), so an answer proves the channel carried it.
  */
 import assert from "node:assert/strict";
 import { MuxSession, type MuxStream } from "../shared/mux.ts";
@@ -89,8 +89,8 @@ Deno.test("channel: the client reaches the agent over the channel only; hello ca
   const channels = new AgentChannels();
   try {
     const client = new GuestClient({ port: server.addr.port, timeoutMs: 5_000, channels });
-    // Nothing listens on 127.0.0.2: once kestrel has answered, the channel carries everything.
-    const target = { ip: "127.0.0.2", key: "k1", name: "web", channel };
+    // No address (a vsock-mode VM): once kestrel has answered, the channel carries everything.
+    const target = { ip: "", key: "k1", name: "web", channel };
     // Before kestrel's hello the client goes by the network (refused here) while the link dials.
     assert.equal((await client.health(target)).ok, false);
     await channels.established(channel);

@@ -91,7 +91,11 @@ export class GuestClient implements GuestAgent {
   ): Promise<GuestHealth> {
     const t = targetOf(target);
     try {
-      const doFetch = opts.url ? this.#fetch : this.#fetchFor(t);
+      // A VM with an address is health-checked at that address: "healthy" then also says its
+      // network answers (the channel would not). The channel link is still made, because its
+      // hello is what hands kestrel the key. Without an address, the channel is the only way.
+      if (t.ip && t.channel) this.#channels?.client(t.channel, t.key);
+      const doFetch = opts.url || t.ip ? this.#fetch : this.#fetchFor(t);
       const res = await doFetch(opts.url ?? this.url(t.ip, "/healthz"), {
         signal: signalFor(opts.timeoutMs ?? this.#timeoutMs, opts.signal),
         headers: opts.url ? {} : keyHeaders(t),
