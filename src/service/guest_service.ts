@@ -93,9 +93,11 @@ export class GuestService implements GuestServiceApi {
       });
     }
     const key = await readAgentKey(vmRuntimeDir(this.#ctx.options, vm.name));
-    // No IP (a VM without a NIC) is fine: the agent channel reaches it.
+    // No NIC (network.mode "vsock"): the agent channel is the only way, whatever its lease says.
+    const noNic = this.#ctx.store.configs.get(this.#ctx.store.vms.get(vm.name)!.id)?.config.network
+      ?.mode === "vsock";
     return {
-      ip: vm.ip ?? "",
+      ip: noNic ? "" : vm.ip ?? "",
       key,
       name: vm.name,
       channel: agentChannelPath(this.#ctx.options, vm.name),

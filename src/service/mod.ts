@@ -71,8 +71,10 @@ export function createServices(deps: ServiceDeps): Services {
         const row = deps.store.vms.inStates(["starting", "running", "stopping"])
           .find((r) => r.ip === ip);
         if (!row) return { ip };
+        // A VM without a NIC (network.mode "vsock") holds a lease but answers only over the channel.
+        const noNic = deps.store.configs.get(row.id)?.config.network?.mode === "vsock";
         return {
-          ip,
+          ip: noNic ? "" : ip,
           name: row.name,
           key: await readAgentKey(vmRuntimeDir(options, row.name)),
           channel: agentChannelPath(options, row.name),
