@@ -94,8 +94,11 @@ export class GuestService implements GuestServiceApi {
     }
     const key = await readAgentKey(vmRuntimeDir(this.#ctx.options, vm.name));
     // No NIC (network.mode "vsock"): the agent channel is the only way, whatever its lease says.
-    const noNic = this.#ctx.store.configs.get(this.#ctx.store.vms.get(vm.name)!.id)?.config.network
-      ?.mode === "vsock";
+    // (Route tests build this service over no store: then the VM has its NIC.)
+    const store = this.#ctx.store as ServiceContext["store"] | undefined;
+    const row = store?.vms.get(vm.name);
+    const noNic = row !== undefined && row !== null &&
+      store?.configs.get(row.id)?.config.network?.mode === "vsock";
     return {
       ip: noNic ? "" : vm.ip ?? "",
       key,
