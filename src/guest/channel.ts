@@ -23,6 +23,7 @@ import { AGENT_VSOCK_PORT } from "../manifest/cmdline.ts";
 import { MuxSession, type MuxStream } from "../shared/mux.ts";
 import { connectHybridVsock } from "./hybrid_vsock.ts";
 import { MuxProtocolError } from "../shared/mux_codec.ts";
+import { existsSync } from "../shared/fs.ts";
 
 /**
  * A link's local HTTP socket beside the channel socket, named per link: a
@@ -47,9 +48,9 @@ type Dial = () => Promise<Deno.UnixConn>;
 
 /** The dialer for `channel`, or null when the VMM made neither socket. */
 function dialerFor(channel: string): Dial | null {
-  if (exists(channel)) return () => Deno.connect({ transport: "unix", path: channel });
+  if (existsSync(channel)) return () => Deno.connect({ transport: "unix", path: channel });
   const vsock = hybridVsockSocket(channel);
-  if (exists(vsock)) {
+  if (existsSync(vsock)) {
     return async () => (await connectHybridVsock(vsock, AGENT_VSOCK_PORT)).conn;
   }
   return null;
@@ -232,7 +233,7 @@ export class AgentChannels {
    */
   client(channel: string, key: string | undefined): Deno.HttpClient | null {
     let link = this.#links.get(channel);
-    if (link && !exists(link.httpSocket)) {
+    if (link && !existsSync(link.httpSocket)) {
       // The VM's runtime dir was removed (deleted, then maybe made again under its name): the
       // link's local socket went with it, so a new link must listen again.
       link.close();
@@ -294,15 +295,5 @@ function closeQuietly(c: Deno.Conn): void {
     c.close();
   } catch (e) {
     if (!(e instanceof Deno.errors.BadResource)) throw e;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
   }
 }

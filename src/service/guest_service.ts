@@ -12,7 +12,7 @@ import type { GuestServiceApi, VmServiceApi } from "./contracts.ts";
 import type { ServiceContext } from "./context.ts";
 import type { AgentSocket, ByteStream, GuestAgent, GuestForward, GuestTarget } from "./ports.ts";
 import { ptyQuery, type PtyRequest } from "../manifest/pty.ts";
-import { agentChannelPath, vmRuntimeDir } from "./vm_spec.ts";
+import { agentChannelPath, hasNoNic, vmRuntimeDir } from "./vm_spec.ts";
 
 /** Where files are in the guest: `path` absolute, resolved inside `root` when given. */
 export interface FilesLocation {
@@ -97,8 +97,7 @@ export class GuestService implements GuestServiceApi {
     // (Route tests build this service over no store: then the VM has its NIC.)
     const store = this.#ctx.store as ServiceContext["store"] | undefined;
     const row = store?.vms.get(vm.name);
-    const noNic = row !== undefined && row !== null &&
-      store?.configs.get(row.id)?.config.network?.mode === "vsock";
+    const noNic = row !== undefined && row !== null && hasNoNic(store, row.id);
     return {
       ip: noNic ? "" : vm.ip ?? "",
       key,

@@ -32,7 +32,7 @@ import { VmService } from "./vms.ts";
 import { keyedGuest, readAgentKey } from "./agent_key.ts";
 import { GuestService } from "./guest_service.ts";
 import type { GuestTarget } from "./ports.ts";
-import { agentChannelPath, vmRuntimeDir } from "./vm_spec.ts";
+import { agentChannelPath, hasNoNic, vmRuntimeDir } from "./vm_spec.ts";
 import { systemClock } from "./lifecycle/clock.ts";
 import { LifecycleCore } from "./lifecycle/core.ts";
 import { VmOperations } from "./lifecycle/operations.ts";
@@ -72,7 +72,7 @@ export function createServices(deps: ServiceDeps): Services {
           .find((r) => r.ip === ip);
         if (!row) return { ip };
         // A VM without a NIC (network.mode "vsock") holds a lease but answers only over the channel.
-        const noNic = deps.store.configs.get(row.id)?.config.network?.mode === "vsock";
+        const noNic = hasNoNic(deps.store, row.id);
         return {
           ip: noNic ? "" : ip,
           name: row.name,

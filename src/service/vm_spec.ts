@@ -13,7 +13,7 @@ import { effectiveCloudInit, wantsSeed } from "./cloud_init.ts";
 import type { Pool } from "./ipam.ts";
 import type { ResolvedServiceOptions } from "./options.ts";
 import type { DiskSpec, VmSpec } from "./ports.ts";
-import type { VmRow } from "./store_port.ts";
+import type { StateStore, VmRow } from "./store_port.ts";
 import { bootsVolantWay, kernelIpArg } from "./volant_boot.ts";
 
 /**
@@ -29,6 +29,14 @@ export function pollsHealth(
 ): boolean {
   if (!hasGuest) return false;
   return mode === "bridged" || (mode === "vsock" && hypervisor?.agentChannel === true);
+}
+
+/**
+ * Whether VM row `id` has no NIC (network.mode "vsock"): it may hold a lease,
+ * but only the agent channel reaches it, so its GuestTarget carries no address.
+ */
+export function hasNoNic(store: Pick<StateStore, "configs"> | undefined, id: number): boolean {
+  return store?.configs.get(id)?.config.network?.mode === "vsock";
 }
 
 /** The agent channel's host socket of VM `name` (VmSpec.agentChannel, GuestTarget.channel). */
