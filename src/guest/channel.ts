@@ -24,6 +24,7 @@ import { MuxSession, type MuxStream } from "../shared/mux.ts";
 import { connectHybridVsock } from "./hybrid_vsock.ts";
 import { MuxProtocolError } from "../shared/mux_codec.ts";
 import { existsSync } from "../shared/fs.ts";
+import { RUNTIME_FILES } from "../vmm/runtime_dir.ts";
 
 /**
  * A link's local HTTP socket beside the channel socket, named per link: a
@@ -37,6 +38,11 @@ function linkHttpSocket(channel: string): string {
 /** Cloud Hypervisor's hybrid-vsock socket beside the channel socket (RUNTIME_FILES.vsock). */
 export function hybridVsockSocket(channel: string): string {
   return `${dirOf(channel)}/vsock.sock`;
+}
+
+/** The marker saying kestrel once answered on `channel` (RUNTIME_FILES.channelSpoken). */
+function spokenMarker(channel: string): string {
+  return `${dirOf(channel)}/${RUNTIME_FILES.channelSpoken}`;
 }
 
 function dirOf(path: string): string {
@@ -64,6 +70,12 @@ const HELLO_EVERY_MS = 2_000;
  * forever. The next request dials again.
  */
 const HANDSHAKE_MS = 30_000;
+/**
+ * How long a request waits for a link being dialled to a guest known to speak the channel (its
+ * marker is there) before it takes the network: a restarted daemon's first dial answers in
+ * milliseconds, a rebooting guest's kestrel in a few seconds.
+ */
+const SPOKEN_WAIT_MS = 10_000;
 
 class ChannelLink {
   readonly channel: string;
@@ -157,11 +169,11 @@ class ChannelLink {
         handshake,
         dropped.then(() => Promise.reject(new Error("agent channel closed"))),
         new Promise<never>((_, reject) => {
-          giveUp = setTimeout(
-            () =>
-              reject(new Error(`no kestrel answered on the agent channel in ${HANDSHAKE_MS} ms`)),
-            HANDSHAKE_MS,
-          );
+          giveUp = setTimeout(() => {
+            // The guest no longer speaks the channel (another init?): later requests must not wait.
+            forgetSpoken(this.channel);
+            reject(new Error(`no kestrel answered on the agent channel in ${HANDSHAKE_MS} ms`));
+          }, HANDSHAKE_MS);
         }),
       ]);
     } catch (e) {
@@ -172,6 +184,7 @@ class ChannelLink {
       clearTimeout(giveUp);
     }
     if (this.#conn === conn) this.#ready = true;
+    markSpoken(this.channel);
     return session;
   }
 
@@ -259,6 +272,34 @@ export class AgentChannels {
     return null;
   }
 
+  /**
+   * Like {@linkcode client}, but when kestrel answered on `channel` before (a previous daemon's
+   * link, or this one's before the VM restarted) and the link is being dialled, waits up to
+   * SPOKEN_WAIT_MS (or `signal`) for it instead of sending the request to the network at once:
+   * a VM whose network is down, or that has none, stays reachable across a daemon restart.
+   */
+  async clientWhenUp(
+    channel: string,
+    key: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Deno.HttpClient | null> {
+    const now = this.client(channel, key);
+    if (now || !existsSync(spokenMarker(channel))) return now;
+    const link = this.#links.get(channel);
+    if (!link) return null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waits = [
+      link.session().then(() => true, () => false),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), SPOKEN_WAIT_MS)),
+    ];
+    if (signal) waits.push(abortedAsFalse(signal));
+    try {
+      return (await Promise.race(waits)) && link.ready ? link.client : null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Resolves once kestrel has answered on `channel` (after a first client() call made the link). */
   async established(channel: string): Promise<void> {
     const link = this.#links.get(channel);
@@ -270,6 +311,11 @@ export class AgentChannels {
   httpSocket(channel: string): string | undefined {
     const link = this.#links.get(channel);
     return link?.ready ? link.httpSocket : undefined;
+  }
+
+  /** Like {@linkcode httpSocket}, waiting as {@linkcode clientWhenUp} does. */
+  async httpSocketWhenUp(channel: string, key: string | undefined): Promise<string | undefined> {
+    return (await this.clientWhenUp(channel, key)) ? this.httpSocket(channel) : undefined;
   }
 
   /** How many streams went over `channel` (0 when never used). */
@@ -287,6 +333,29 @@ export class AgentChannels {
 function isConnectionGone(e: unknown): boolean {
   return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.Interrupted ||
     e instanceof Deno.errors.BadResource || e instanceof Deno.errors.BrokenPipe;
+}
+
+/** Resolves false when `signal` aborts (never rejects). */
+function abortedAsFalse(signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((r) => signal.addEventListener("abort", () => r(false), { once: true }));
+}
+
+/** Records that kestrel answered on `channel`; the VM's runtime dir may be gone already. */
+function markSpoken(channel: string): void {
+  try {
+    Deno.writeTextFileSync(spokenMarker(channel), "");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+function forgetSpoken(channel: string): void {
+  try {
+    Deno.removeSync(spokenMarker(channel));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
 }
 
 /** Closes `c` unless it is already closed. */

@@ -127,6 +127,7 @@ Deno.test("channel: the client reaches the agent over the channel only; hello ca
     // The VM was deleted and made again under its name: its runtime dir (and the link's local
     // socket in it) went, so the next call makes a new link and still reaches the agent.
     await Deno.remove(channels.httpSocket(channel)!);
+    await Deno.remove(`${dir}/agent-channel-spoken`); // went with the dir: the new VM may not speak
     assert.equal((await client.health(target)).ok, false); // by the network while it redials
     await channels.established(channel);
     assert.deepEqual(await client.health(target), { ok: true, status: 200 });
@@ -136,6 +137,38 @@ Deno.test("channel: the client reaches the agent over the channel only; hello ca
     assert.deepEqual(direct, { ok: true, status: 200 });
   } finally {
     channels.close();
+    await guest.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("channel: after a daemon restart, requests to a guest that spoke the channel wait for the new link, not the network", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "volant-chan-" });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    return new Response(new URL(req.url).pathname);
+  });
+  const channel = `${dir}/agent.sock`;
+  const guest = fakeGuest(channel, server.addr.port);
+  // The VM's network path is down (its TAP, in the e2e): nothing listens on 127.0.0.2 here.
+  const target = { ip: "127.0.0.2", key: "k1", name: "web", channel };
+  const first = new AgentChannels();
+  const restarted = new AgentChannels();
+  try {
+    first.client(channel, "k1");
+    await first.established(channel);
+    assert.ok(
+      (await Deno.stat(`${dir}/agent-channel-spoken`)).isFile,
+      "kestrel's answer is recorded in the VM's runtime dir",
+    );
+    first.close(); // the daemon died; its successor has no link yet
+    const client = new GuestClient({ port: 18080, timeoutMs: 5_000, channels: restarted });
+    const r = await client.request(target, { method: "GET", path: "/v1/status", timeoutMs: 5_000 });
+    assert.equal(new TextDecoder().decode(r.body), "/v1/status");
+    assert.equal(restarted.streams(channel), 1, "the first request went over the new link");
+  } finally {
+    first.close();
+    restarted.close();
     await guest.close();
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
@@ -161,6 +194,9 @@ Deno.test("channel: a guest that never answers the hello (its own init) is reach
     const target = { ip: "127.0.0.1", name: "own-init", channel };
     for (let i = 0; i < 3; i++) {
       assert.deepEqual(await client.health(target), { ok: true, status: 200 });
+      // Requests do not wait for the link either: this guest never spoke the channel.
+      const r = await client.request(target, { method: "GET", path: "/", timeoutMs: 2_000 });
+      assert.equal(r.status, 200);
     }
     assert.equal(channels.streams(channel), 0, "nothing went over the silent channel");
   } finally {

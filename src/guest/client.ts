@@ -71,18 +71,25 @@ export class GuestClient implements GuestAgent {
     return `http://${ip || "kestrel"}:${this.#port}${path}`;
   }
 
-  /** fetch over `t`'s agent channel when it has a live one, else the plain fetch. */
+  /**
+   * fetch over `t`'s agent channel when it has a live one (or one about to be: see
+   * AgentChannels.clientWhenUp), else the plain fetch.
+   */
   #fetchFor(t: GuestTarget): typeof fetch {
-    const client = t.channel ? this.#channels?.client(t.channel, t.key) : null;
-    if (!client && !t.ip) {
+    const channels = t.channel ? this.#channels : undefined;
+    return async (input, init) => {
+      const client = channels
+        ? await channels.clientWhenUp(t.channel!, t.key, init?.signal ?? undefined)
+        : null;
+      if (client) return await this.#fetch(input, { ...init, client });
       // No NIC (network.mode "vsock") and no answer on the channel yet: nothing to dial.
-      return () =>
-        Promise.reject(
-          new TypeError(`vm ${t.name ?? "?"} has no address and its agent channel is not up yet`),
+      if (!t.ip) {
+        throw new TypeError(
+          `vm ${t.name ?? "?"} has no address and its agent channel is not up yet`,
         );
-    }
-    if (!client) return this.#fetch;
-    return (input, init) => this.#fetch(input, { ...init, client });
+      }
+      return await this.#fetch(input, init);
+    };
   }
 
   async health(
@@ -179,9 +186,10 @@ export class GuestClient implements GuestAgent {
 
   async websocket(target: GuestTarget, path: string): Promise<AgentSocket | Response> {
     const { openAgentSocket } = await import("./agent_socket.ts");
-    // client() makes sure the channel's link is listening when the VMM offers one.
-    const live = target.channel && this.#channels?.client(target.channel, target.key);
-    const channelSocket = live ? this.#channels!.httpSocket(target.channel!) : undefined;
+    // The link is made (and waited for, if the guest spoke the channel before) when the VMM offers one.
+    const channelSocket = target.channel
+      ? await this.#channels?.httpSocketWhenUp(target.channel, target.key)
+      : undefined;
     return await openAgentSocket(target, path, { port: this.#port, channelSocket });
   }
 }

@@ -33,6 +33,12 @@ export const RUNTIME_FILES = {
   vsock: "vsock.sock",
   /** QEMU: the agent channel's chardev socket (VmSpec.agentChannel), QEMU listening. */
   agentChannel: "agent.sock",
+  /**
+   * Written by the daemon once kestrel first answered on the agent channel: this VM's guest speaks
+   * the channel, so after a daemon restart requests wait for the new link instead of taking the
+   * network (a guest with its own init never gets it, and is never waited for).
+   */
+  channelSpoken: "agent-channel-spoken",
   /** Cloud Hypervisor only: its `--event-monitor` file (guest reboot and panic events). */
   events: "events.json",
   /** Written when the driver ended a VMM because the guest rebooted or panicked: `reboot|panic`. */
