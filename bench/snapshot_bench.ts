@@ -80,6 +80,8 @@ async function allocatedBytes(dir: string): Promise<number> {
  */
 class HealthEvents {
   #seen = new Map<string, { type: string; at: number }>();
+  /** `vm.restored`'s phases per VM (warm clones): where the restore's time went. */
+  readonly restored = new Map<string, Record<string, number>>();
   #waiters = new Map<string, () => void>();
   #abort = new AbortController();
   #done: Promise<void>;
@@ -91,9 +93,12 @@ class HealthEvents {
   }
 
   async #read(d: SnapDaemon): Promise<void> {
-    const res = await d.fetch("/api/v1/events?after=0&type=vm.healthy,vm.unhealthy,vm.failed", {
-      signal: this.#abort.signal,
-    });
+    const res = await d.fetch(
+      "/api/v1/events?after=0&type=vm.healthy,vm.unhealthy,vm.failed,vm.restored",
+      {
+        signal: this.#abort.signal,
+      },
+    );
     if (!res.ok || !res.body) throw new Error(`events: HTTP ${res.status}`);
     let buf = "";
     for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) {
@@ -103,7 +108,15 @@ class HealthEvents {
         buf = buf.slice(i + 2);
         const data = frame.split("\n").find((l) => l.startsWith("data: "));
         if (!data) continue;
-        const e = JSON.parse(data.slice(6)) as { type: string; resource: string };
+        const e = JSON.parse(data.slice(6)) as {
+          type: string;
+          resource: string;
+          data?: { phases_ms?: Record<string, number> };
+        };
+        if (e.type === "vm.restored") {
+          if (e.data?.phases_ms) this.restored.set(e.resource, e.data.phases_ms);
+          continue;
+        }
         if (this.#seen.has(e.resource)) continue;
         this.#seen.set(e.resource, { type: e.type, at: performance.now() });
         this.#waiters.get(e.resource)?.();
@@ -197,9 +210,11 @@ async function timedAlone(
     const r = await createHealthy(d, ev, name, plugin);
     ms.push(r.ms);
     httpMs.push(r.httpMs);
+    const phases = ev?.restored.get(name);
     console.log(
       `  ${plugin} ${name}: create -> workload answers ${Math.round(r.httpMs)} ms` +
-        (ev ? `, -> vm.healthy ${Math.round(r.ms)} ms` : ""),
+        (ev ? `, -> vm.healthy ${Math.round(r.ms)} ms` : "") +
+        (phases ? ` (restore: ${JSON.stringify(phases)})` : ""),
     );
     await remove(d, [name]);
   }

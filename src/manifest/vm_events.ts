@@ -120,6 +120,13 @@ export const VmEventData = {
     ms: z.int().min(0),
     /** True for a warm-start clone of a plugin's ready snapshot. */
     clone: z.boolean(),
+    /** Where `ms` went: checks (versions, machine, checksums), host side (TAP, disks), VMM (start + state load), identity (clones: resume + hand-off). */
+    phases_ms: z.object({
+      checks: z.int().min(0),
+      host: z.int().min(0),
+      vmm: z.int().min(0),
+      identity: z.int().min(0),
+    }).optional(),
   }),
 } as const;
 

@@ -52,9 +52,9 @@ export class Supervisor implements Supervision {
 
   // ------------------------------------------------------------ Supervision
 
-  booted(row: VmRow, proc: VmProcess, polled: boolean): void {
+  booted(row: VmRow, proc: VmProcess, polled: boolean, restored = false): void {
     this.watch(row.name, proc);
-    if (polled) this.pollHealth(row);
+    if (polled) this.pollHealth(row, restored);
   }
 
   halting(name: string): void {
@@ -171,7 +171,13 @@ export class Supervisor implements Supervision {
 
   // ------------------------------------------------------------ health
 
-  pollHealth(row: VmRow): void {
+  /**
+   * Polls until healthy or the deadline. A booted guest's account of its boot (workload
+   * started, agent joined) is published just before vm.healthy; a restored one's after it,
+   * since its boot happened before the snapshot and the extra request would only delay
+   * the verdict.
+   */
+  pollHealth(row: VmRow, restored = false): void {
     const { guest, store, options, log } = this.#ctx;
     if (!guest || this.#closed) return;
     const core = this.#core;
@@ -182,7 +188,8 @@ export class Supervisor implements Supervision {
     pollHealth(guest, row.ip, { ...options.health, url, signal: ac.signal, clock: core.clock })
       .then(async (result) => {
         if (ac.signal.aborted) return;
-        if (result.health === "healthy" && !url) {
+        const bootEvents = result.health === "healthy" && !url;
+        if (bootEvents && !restored) {
           await publishBootEvents(guest, (e) => core.publish(row.name, e), row.ip, ac.signal);
           if (ac.signal.aborted) return;
         }
@@ -200,6 +207,10 @@ export class Supervisor implements Supervision {
             ? { type: "vm.healthy", data }
             : { type: "vm.unhealthy", data },
         );
+        if (bootEvents && restored) {
+          publishBootEvents(guest, (e) => core.publish(row.name, e), row.ip, ac.signal)
+            .catch((error) => log.warn("boot events failed", { vm: row.name, error }));
+        }
       }, (error) => {
         if (!ac.signal.aborted) log.warn("health polling failed", { vm: row.name, error });
       });

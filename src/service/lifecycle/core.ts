@@ -30,8 +30,11 @@ export const RUNTIME_CLEARED = {
 
 /** What the core tells supervision (implemented by the Supervisor; the core never imports it). */
 export interface Supervision {
-  /** A VMM runs for `row`: watch its exit, and poll the guest's health when `polled`. */
-  booted(row: VmRow, proc: VmProcess, polled: boolean): void;
+  /**
+   * A VMM runs for `row`: watch its exit, and poll the guest's health when `polled`.
+   * `restored`: it came from a snapshot (its boot events are told after vm.healthy).
+   */
+  booted(row: VmRow, proc: VmProcess, polled: boolean, restored?: boolean): void;
   /** A requested stop begins: health polling ends. */
   halting(name: string): void;
   /** The VM is gone: timers, budgets and polls go. */

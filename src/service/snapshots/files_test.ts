@@ -83,3 +83,25 @@ Deno.test("snapshot files: an intact file is hashed once, a file written since i
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("snapshot files: prime waits until the files are quiet, then one hash serves later verifies", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const hashed: string[] = [];
+    const files = new SnapshotFiles(root, Date.now, (path) => {
+      hashed.push(path.slice(path.lastIndexOf("/") + 1));
+      return hashFile(path);
+    });
+    const p = await files.begin("web", "s1");
+    await Deno.writeFile(`${p.dir}/ram.bin`, new Uint8Array(1 << 20).fill(1));
+    const rec = await files.commit(p, record("web", "s1"));
+    const t0 = performance.now();
+    await files.prime(rec);
+    // ctime has whole seconds: just written, the file is quiet only 1-3 s later.
+    assert.ok(performance.now() - t0 >= 1000, "prime did not wait for the file to be quiet");
+    await files.verify(rec);
+    assert.deepEqual(hashed, ["ram.bin"], "the verify after prime read the file again");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
