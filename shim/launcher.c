@@ -22,10 +22,12 @@
 #define DEFAULT_BASE "/volant/agent"
 #define FIXED_ARGS 11
 /* V8 for a small, mostly idle agent: a 1 MiB young generation instead of up to
- * 16 MiB (measured -3 to -5 MiB resident at ready). The build's warm-up runs
+ * 16 MiB (measured -3 to -5 MiB resident at ready), and no JIT: under TCG every
+ * piece of generated code is translated again by QEMU (kestrel healthy 4-5 s ->
+ * 3 s, exec and cp faster, docs/kestrel.md). The build's warm-up runs
  * deno with the same flags (scripts/agent_image.ts KESTREL_V8_FLAGS), or V8
  * would refuse the code cache it made. */
-#define V8_FLAGS "--v8-flags=--max-semi-space-size=1"
+#define V8_FLAGS "--v8-flags=--max-semi-space-size=1,--jitless"
 
 /* Copies the build-time deno caches (V8 code cache, module analysis) from the
  * read-only image into the writable DENO_DIR. Only a speed-up: any failure

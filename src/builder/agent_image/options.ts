@@ -14,7 +14,7 @@ export const LAYOUT_VERSION = "agent-image v2";
 export const AGENT_MOUNT = "/volant/agent";
 
 /** The V8 flags the launcher (shim/launcher.c V8_FLAGS) runs kestrel with; the warm-up must match. */
-export const KESTREL_V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+export const KESTREL_V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--jitless";
 
 /** What goes in as kestrel: a TS entry to bundle, a ready bundle, or a compiled binary. */
 export type KestrelSource =
