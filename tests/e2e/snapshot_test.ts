@@ -252,6 +252,30 @@ Deno.test("warm clones of a kestrel plugin (warm_start on install): 5 of 5 resto
       seen.rnd.add(await daemon.agent(c.name, "/v1/cgi-bin/random"));
     }
     assert.deepEqual([seen.ip.size, seen.mac.size, seen.rnd.size], [5, 5, 5]);
+    // Each restore says where its time went: the four phases make up its total.
+    for (const e of restored) {
+      const p = (e.data as { phases_ms?: Record<string, number> }).phases_ms;
+      assert.ok(p, `${e.resource}: vm.restored has phases_ms`);
+      const sum = p.checks + p.host + p.vmm + p.identity;
+      assert.ok(p.vmm > 0 && p.identity > 0, `${e.resource}: ${JSON.stringify(p)}`);
+      assert.ok(sum <= (e.data as { ms: number }).ms + 4, `${e.resource}: ${sum} ms of phases`);
+    }
+    // A clone's boot events (its template's boot) come after its vm.healthy, not before it.
+    type Ev = { id: number; type: string; resource: string };
+    const order = await until("the clones' boot events", async () => {
+      const items = (await daemon.json<{ items: Ev[] }>(
+        "/api/v1/events?follow=false&type=vm.healthy,vm.workload_started",
+      )).items.filter((e) => e.resource.startsWith("q"));
+      return items.filter((e) => e.type === "vm.workload_started").length === 5 ? items : undefined;
+    }, 30_000);
+    for (const c of clones) {
+      const healthy = order.find((e) => e.resource === c.name && e.type === "vm.healthy");
+      const started = order.find((e) => e.resource === c.name && e.type === "vm.workload_started");
+      assert.ok(
+        healthy && started && healthy.id < started.id,
+        `${c.name}: ${JSON.stringify(order)}`,
+      );
+    }
     // The console shows the acks, never the request line (it carries the agent key).
     const res = await daemon.fetch("/api/v1/vms/q0/logs?tail=2000");
     const log = await res.text();
