@@ -92,6 +92,13 @@ export async function detectCgroups(): Promise<CgroupHost | { reason: string }> 
   };
 }
 
+/**
+ * How long a busy cgroup may take to empty after its VMM's exit was seen
+ * before removing it is a conflict: threads of a big QEMU exit after its
+ * leader, and pidfd/`/proc` report the leader.
+ */
+export const CGROUP_SETTLE_MS = 5_000;
+
 /** Directory of all Volant VM cgroups under each hierarchy, for the default runtime dir. */
 export const CGROUP_PARENT = "volant";
 
@@ -139,7 +146,7 @@ export async function createVmCgroup(
   limits: CgroupLimits,
 ): Promise<string[]> {
   const name = group.name;
-  await removeVmCgroup(host, group);
+  await removeVmCgroup(host, group, CGROUP_SETTLE_MS);
   if (host.version === 2) {
     const parent = `${host.root}/${group.parent}`;
     await mkdirp(parent);
@@ -191,32 +198,51 @@ export async function oomKills(
   return m ? Number(m[1]) : null;
 }
 
-/** Removes VM `name`'s cgroup; a cgroup with processes left in it is a conflict. */
+/**
+ * Removes VM `name`'s cgroup; a cgroup with processes left in it is a
+ * conflict. A VMM that has just exited can still hold its cgroup for a
+ * moment (its threads finish exiting after the leader's exit is seen), so a
+ * busy cgroup is retried for up to `settleMs` before it is a conflict.
+ */
 export async function removeVmCgroup(
   host: CgroupHost,
   { parent, name }: { parent: string; name: string },
+  settleMs = 0,
 ): Promise<void> {
+  const deadline = Date.now() + settleMs;
   for (const dir of cgroupDirs(host, parent, name)) {
-    try {
-      await Deno.remove(dir);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) continue;
-      if (e instanceof Deno.errors.Busy || /busy/i.test((e as Error).message)) {
+    while (!(await removeDir(dir))) {
+      if (Date.now() >= deadline) {
         throw new VolantError(
           "conflict",
           `cgroup ${dir} still holds processes: a VMM of ${name} is running`,
-          { cause: e },
         );
       }
-      throw e;
+      await new Promise((r) => setTimeout(r, 50));
     }
     // The parent goes with its last VM; while other VMs live in it, it stays (EBUSY).
     try {
       await Deno.remove(parentDir(dir));
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound || /busy/i.test((e as Error).message))) throw e;
+      if (!(e instanceof Deno.errors.NotFound || isBusy(e))) throw e;
     }
   }
+}
+
+/** Removes one cgroup directory: true when gone, false while it is busy. */
+async function removeDir(dir: string): Promise<boolean> {
+  try {
+    await Deno.remove(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return true;
+    if (isBusy(e)) return false;
+    throw e;
+  }
+  return true;
+}
+
+function isBusy(e: unknown): boolean {
+  return e instanceof Deno.errors.Busy || /busy/i.test((e as Error).message);
 }
 
 function parentDir(p: string): string {

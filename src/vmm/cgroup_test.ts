@@ -1,7 +1,8 @@
 /**
  * Per-VM cgroups on this host's real hierarchy (root only): limits from
  * resources, create with limits, a live member makes removal a conflict,
- * the parent goes with its last VM. Takes ~1 s.
+ * a cgroup emptied while removal waits is removed, the parent goes with its
+ * last VM. Takes ~1.5 s.
  */
 import assert from "node:assert/strict";
 import { VolantError } from "../errors.ts";
@@ -69,5 +70,32 @@ Deno.test({
   for (const d of cgroupDirs(host, group.parent, group.name)) {
     await assert.rejects(Deno.stat(d), Deno.errors.NotFound);
     await assert.rejects(Deno.stat(d.slice(0, d.lastIndexOf("/"))), Deno.errors.NotFound);
+  }
+});
+
+Deno.test({
+  name: "removal waits up to settleMs for a cgroup whose last process is exiting",
+  sanitizeResources: false,
+}, async () => {
+  if (Deno.uid() !== 0) throw new Error("cgroup tests need root: run as root");
+  const host = await detectCgroups();
+  if ("reason" in host) throw new Error(`this test needs cgroups: ${host.reason}`);
+  const group = { parent: `volant-test-${Deno.pid}-settle`, name: "vm1" };
+  const procs = await createVmCgroup(host, group, limitsFor({ cpus: 1, memoryMb: 64 }));
+  // Joins every hierarchy, then lingers 0.4 s: like QEMU's threads after its leader's exit.
+  const child = new Deno.Command("sh", {
+    args: ["-c", 'for f in "$@"; do echo $$ > "$f"; done; exec sleep 0.4', "sh", ...procs],
+  }).spawn();
+  try {
+    for (let i = 0; i < 50; i++) {
+      if ((await Deno.readTextFile(procs[0])).includes(String(child.pid))) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await removeVmCgroup(host, group, 5_000);
+    for (const d of cgroupDirs(host, group.parent, group.name)) {
+      await assert.rejects(Deno.stat(d), Deno.errors.NotFound);
+    }
+  } finally {
+    await child.status;
   }
 });

@@ -13,6 +13,7 @@
 import { VolantError } from "../errors.ts";
 import type { VmSpec } from "../service/ports.ts";
 import {
+  CGROUP_SETTLE_MS,
   type CgroupHost,
   createVmCgroup,
   detectCgroups,
@@ -227,7 +228,9 @@ export class Jail {
 
   /** Removes the VM's cgroup once its VMM has exited. */
   async release(name: string, cgroupParent: string): Promise<void> {
-    if (this.cgroups) await removeVmCgroup(this.cgroups, { parent: cgroupParent, name });
+    if (this.cgroups) {
+      await removeVmCgroup(this.cgroups, { parent: cgroupParent, name }, CGROUP_SETTLE_MS);
+    }
   }
 
   status(notes: string[]): JailStatus {
