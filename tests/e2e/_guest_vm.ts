@@ -85,7 +85,7 @@ export interface GuestOptions {
    */
   rng?: boolean;
   /**
-   * Attach the agent channel as volantd does (a virtio-serial port
+   * Attach the agent channel as volantd does (a virtio-serial-pci port
    * `org.volant.agent` on `<dir>/agent.sock`, nobody connected), so kestrel
    * starts its channel code as in a real VM.
    */
@@ -105,7 +105,9 @@ export class GuestVm {
   constructor(o: GuestOptions) {
     this.serialLog = join(o.dir, "serial.log");
     const args = [
-      ...["-M", o.machine ?? "microvm", ...o.accel.qemuArgs, "-smp", "1"],
+      // microvm gets a PCIe bus with the agent channel, as volantd's (src/vmm/qemu/args.ts).
+      ...["-M", o.machine ?? (o.agentChannel ? "microvm,pcie=on" : "microvm")],
+      ...[...o.accel.qemuArgs, "-smp", "1"],
       ...["-m", `${o.memMiB ?? 512}M`, "-no-reboot", "-nodefaults", "-no-user-config"],
       ...["-display", "none", "-monitor", "none"],
       ...["-kernel", o.kernel, "-initrd", o.initrd],
@@ -121,7 +123,7 @@ export class GuestVm {
     const bus = o.machine === "q35" ? "pci" : "device";
     if (o.rng !== false) args.push("-device", `virtio-rng-${bus}`);
     if (o.agentChannel) {
-      args.push("-device", `virtio-serial-${bus},id=vser0,max_ports=2`);
+      args.push("-device", "virtio-serial-pci,id=vser0,max_ports=2");
       args.push(
         "-chardev",
         `socket,id=agentch,path=${join(o.dir, "agent.sock")},server=on,wait=off`,

@@ -147,7 +147,9 @@ export class QemuDriver extends DetachedVmmDriver {
       const out = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
       this.#version = { key, line: new TextDecoder().decode(out.stdout).split("\n")[0].trim() };
     }
-    return `${this.#version.line}; accel ${await this.accel()}`;
+    // The device layout is part of what a snapshot's state fits: since 2026-12-04 the agent
+    // channel sits on PCI (microvm pcie=on), so older snapshots are refused, not mis-restored.
+    return `${this.#version.line}; accel ${await this.accel()}; agent channel on pci`;
   }
 
   /**
