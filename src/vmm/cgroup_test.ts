@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { VolantError } from "../errors.ts";
 import {
   cgroupDirs,
+  type CgroupHost,
   cgroupParentFor,
   createVmCgroup,
   detectCgroups,
@@ -31,19 +32,30 @@ Deno.test("the default runtime root keeps the plain parent; others get their own
   assert.equal(a, cgroupParentFor("/tmp/a/run", "/run/volant/vms"));
 });
 
+/** This host's hierarchy; the tests need root and cgroups, and say so. */
+async function hostCgroups(): Promise<CgroupHost> {
+  if (Deno.uid() !== 0) throw new Error("cgroup tests need root: run as root");
+  const host = await detectCgroups();
+  if ("reason" in host) throw new Error(`this test needs cgroups: ${host.reason}`);
+  return host;
+}
+
+/** A shell that joins every `procs` file, then execs `then` (e.g. `sleep 30`). */
+function joiner(procs: string[], then: string): Deno.ChildProcess {
+  return new Deno.Command("sh", {
+    args: ["-c", `for f in "$@"; do echo $$ > "$f"; done; exec ${then}`, "sh", ...procs],
+  }).spawn();
+}
+
 Deno.test({
   name: "a VM cgroup on the host: limits written, busy while a process is in it, then removed",
   sanitizeResources: false,
 }, async () => {
-  if (Deno.uid() !== 0) throw new Error("cgroup tests need root: run as root");
-  const host = await detectCgroups();
-  if ("reason" in host) throw new Error(`this test needs cgroups: ${host.reason}`);
+  const host = await hostCgroups();
   const group = { parent: `volant-test-${Deno.pid}`, name: "vm1" };
   const limits = limitsFor({ cpus: 1, memoryMb: 64 });
   const procs = await createVmCgroup(host, group, limits);
-  const child = new Deno.Command("sh", {
-    args: ["-c", 'for f in "$@"; do echo $$ > "$f"; done; exec sleep 30', "sh", ...procs],
-  }).spawn();
+  const child = joiner(procs, "sleep 30");
   try {
     const dirs = cgroupDirs(host, group.parent, group.name);
     const read = (p: string) => Deno.readTextFile(p).then((t) => t.trim());
@@ -77,15 +89,11 @@ Deno.test({
   name: "removal waits up to settleMs for a cgroup whose last process is exiting",
   sanitizeResources: false,
 }, async () => {
-  if (Deno.uid() !== 0) throw new Error("cgroup tests need root: run as root");
-  const host = await detectCgroups();
-  if ("reason" in host) throw new Error(`this test needs cgroups: ${host.reason}`);
+  const host = await hostCgroups();
   const group = { parent: `volant-test-${Deno.pid}-settle`, name: "vm1" };
   const procs = await createVmCgroup(host, group, limitsFor({ cpus: 1, memoryMb: 64 }));
   // Joins every hierarchy, then lingers 0.4 s: like QEMU's threads after its leader's exit.
-  const child = new Deno.Command("sh", {
-    args: ["-c", 'for f in "$@"; do echo $$ > "$f"; done; exec sleep 0.4', "sh", ...procs],
-  }).spawn();
+  const child = joiner(procs, "sleep 0.4");
   try {
     for (let i = 0; i < 50; i++) {
       if ((await Deno.readTextFile(procs[0])).includes(String(child.pid))) break;
